@@ -1,0 +1,417 @@
+//! `GET /export/charts` in one statement and one pass over the table.
+//!
+//! The reference implementation runs one query per event config and per period. Here
+//! every row of both periods is read once: an `Expand` repeats a row once per config it
+//! matches (a cross join with a constant table, or ClickHouse's `ARRAY JOIN`), then one
+//! `GROUP BY` computes every config's segment. With breakdowns, window functions rank the
+//! combinations of each config by their current-period total and keep the top
+//! `limit + offset` in SQL. Bucket indexes are integer arithmetic over the timezone's
+//! offset segments (see [`crate::time`]), identical on every engine.
+//!
+//! Result columns: `cfg, period, bucket, b0…bN, value, series`.
+
+use super::{Context, epoch_ms, field_text, filter_expr, resolve_window};
+use crate::error::{ParamError, RequestError};
+use crate::request::{ChartRequest, EventConfig, EventName, Field, Segment};
+use crate::sql::ast::{
+    Agg, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win,
+};
+use crate::sql::render::render;
+use crate::sql::{Dialect, Query};
+use crate::storage::ColumnType;
+use crate::time::{self, BucketGrid, Interval, Window};
+
+/// Breakdown column aliases (at most three breakdowns).
+pub(crate) const BREAKDOWN_ALIASES: [&str; 3] = ["b0", "b1", "b2"];
+
+/// The compiled chart request and what shaping needs to read its rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPlan {
+    /// The statement.
+    pub query: Query,
+    /// The current window.
+    pub window: Window,
+    /// Its buckets.
+    pub grid: BucketGrid,
+    /// The previous window and its buckets, when asked for.
+    pub previous: Option<(Window, BucketGrid)>,
+}
+
+fn grid_for(interval: Interval, ctx: &Context, w: &Window) -> Result<BucketGrid, RequestError> {
+    BucketGrid::new(interval, ctx.tz, w.start, w.end).map_err(|n| {
+        ParamError::invalid(
+            "interval",
+            format!(
+                "the window needs {n} {} buckets; at most {} are allowed per series",
+                interval.as_str(),
+                time::MAX_BUCKETS
+            ),
+        )
+        .into()
+    })
+}
+
+/// Compile a chart request.
+pub fn compile_chart(
+    req: &ChartRequest,
+    ctx: &Context,
+    dialect: Dialect,
+) -> Result<ChartPlan, RequestError> {
+    let window = resolve_window(&req.time, ctx)?;
+    let grid = grid_for(req.interval, ctx, &window)?;
+    let previous = if req.previous {
+        let pw = time::previous_window(&window, ctx.tz);
+        let pg = grid_for(req.interval, ctx, &pw)?;
+        Some((pw, pg))
+    } else {
+        None
+    };
+    let mut params = Params::default();
+    let stmt = lower(req, ctx, &window, &grid, previous.as_ref(), &mut params);
+    let mut columns = vec![ColumnType::Int, ColumnType::Int, ColumnType::Int];
+    columns.extend(req.breakdowns.iter().map(|_| ColumnType::Text));
+    columns.extend([ColumnType::Float, ColumnType::Int]);
+    let query = render(dialect.rules(), &stmt, params, columns);
+    Ok(ChartPlan { query, window, grid, previous })
+}
+
+/// The offset (or hour remainder) in force at `t`, as a CASE over the plan's segments.
+fn offset_expr(t: &Expr, offsets: &[(i64, i64)], params: &mut Params) -> Option<Expr> {
+    match offsets {
+        [] => None,
+        [(_, 0)] => None,
+        [(_, off)] => Some(params.int(*off)),
+        [first, rest @ ..] => {
+            let whens = rest
+                .iter()
+                .rev()
+                .map(|(from, off)| (t.clone().op(Op::GtEq, params.int(*from)), params.int(*off)))
+                .collect();
+            Some(Expr::Case(whens, Some(Box::new(params.int(first.1)))))
+        }
+    }
+}
+
+/// The bucket index of `created_at` within one grid.
+fn bucket_expr(grid: &BucketGrid, params: &mut Params) -> Expr {
+    let plan = grid.plan();
+    let t = epoch_ms("created_at");
+    let local = match offset_expr(&t, &plan.offsets, params) {
+        Some(off) => t.clone().op(Op::Add, off),
+        None => t.clone(),
+    };
+    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
+    match plan.interval {
+        Interval::Minute => div(local.op(Op::Sub, params.int(plan.origin)), 60_000),
+        Interval::Hour => div(local.op(Op::Sub, params.int(plan.origin)), 3_600_000),
+        Interval::Day => div(local.op(Op::Sub, params.int(plan.origin)), 86_400_000),
+        Interval::Week => div(div(local.op(Op::Sub, params.int(plan.origin)), 86_400_000), 7),
+        Interval::Month => {
+            Expr::call(Func::MonthNumber, vec![local]).op(Op::Sub, params.int(plan.origin))
+        }
+    }
+}
+
+/// A breakdown value as its label: empty or missing is `(not set)`.
+fn label_expr(field: &Field, params: &mut Params) -> Expr {
+    let x = field_text(field, params);
+    if field.is_numeric() {
+        Expr::if_then(
+            Expr::IsNull(Box::new(x.clone()), false),
+            Expr::Str("(not set)"),
+            Expr::call(Func::NumberText, vec![x]),
+        )
+    } else {
+        Expr::if_then(x.clone().eq(Expr::Str("")), Expr::Str("(not set)"), x)
+    }
+}
+
+/// The numeric value a property segment aggregates; NULL when it is not a number.
+fn property_value(field: &Field, params: &mut Params) -> Expr {
+    let x = field_text(field, params);
+    if field.is_numeric() {
+        Expr::call(Func::ToFloat, vec![x])
+    } else {
+        Expr::Case(
+            vec![(Expr::call(Func::IsNumber, vec![x.clone()]), Expr::call(Func::ToFloat, vec![x]))],
+            None,
+        )
+    }
+}
+
+/// Whether a row matches one config.
+fn matches(cfg: &EventConfig, params: &mut Params) -> Expr {
+    let mut parts = Vec::new();
+    if let EventName::Named(n) = &cfg.name {
+        parts.push(Expr::Col("name").eq(params.text(n.clone())));
+    }
+    parts.extend(cfg.filters.iter().map(|f| filter_expr(f, params)));
+    Expr::and(parts)
+}
+
+fn nonempty(col: &'static str) -> Expr {
+    Expr::Col(col).op(Op::NotEq, Expr::Str(""))
+}
+
+fn flag_sum(cond: Expr) -> Expr {
+    Expr::agg(Agg::Sum, Expr::if_then(cond, Expr::Int(1), Expr::Int(0)))
+}
+
+/// The aggregate of one segment over a group.
+fn segment_agg(segment: Segment) -> Expr {
+    let distinct = |col| {
+        Expr::agg(Agg::CountDistinct, Expr::call(Func::NullIf, vec![Expr::Col(col), Expr::Str("")]))
+    };
+    let zero_if_null = |e| Expr::call(Func::Coalesce, vec![e, Expr::Int(0)]);
+    match segment {
+        Segment::Event => Expr::count_star(),
+        Segment::User => distinct("profile_id"),
+        Segment::Session => distinct("session_id"),
+        Segment::UserAverage => zero_if_null(Expr::call(
+            Func::FloatDiv,
+            vec![flag_sum(nonempty("profile_id")), distinct("profile_id")],
+        )),
+        Segment::OneEventPerUser => flag_sum(Expr::And(vec![
+            Expr::Col("rn").eq(Expr::Int(1)),
+            nonempty("profile_id"),
+        ])),
+        Segment::PropertySum => zero_if_null(Expr::agg(Agg::Sum, Expr::Col("pv"))),
+        Segment::PropertyAverage => zero_if_null(Expr::agg(Agg::Avg, Expr::Col("pv"))),
+        Segment::PropertyMin => zero_if_null(Expr::agg(Agg::Min, Expr::Col("pv"))),
+        Segment::PropertyMax => zero_if_null(Expr::agg(Agg::Max, Expr::Col("pv"))),
+    }
+}
+
+/// `CASE WHEN cfg = 0 THEN a WHEN cfg = 1 THEN b … END`, or the only value when all agree.
+fn per_config(values: Vec<Expr>) -> Expr {
+    let first = values.first().cloned().unwrap_or(Expr::Null);
+    if values.iter().all(|v| *v == first) {
+        return first;
+    }
+    let mut whens: Vec<(Vec<i64>, Expr)> = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        match whens.iter_mut().find(|(_, e)| *e == v) {
+            Some((ids, _)) => ids.push(i as i64),
+            None => whens.push((vec![i as i64], v)),
+        }
+    }
+    let arms = whens
+        .into_iter()
+        .map(|(ids, v)| {
+            let cond = match ids.as_slice() {
+                [one] => Expr::Col("cfg").eq(Expr::Int(*one)),
+                _ => Expr::InList(
+                    Box::new(Expr::Col("cfg")),
+                    ids.into_iter().map(Expr::Int).collect(),
+                    false,
+                ),
+            };
+            (cond, v)
+        })
+        .collect();
+    Expr::Case(arms, None)
+}
+
+fn item(expr: Expr, alias: &'static str) -> Item {
+    Item { expr, alias: Some(alias) }
+}
+
+fn star() -> Item {
+    Item { expr: Expr::Star, alias: None }
+}
+
+fn lower(
+    req: &ChartRequest,
+    ctx: &Context,
+    window: &Window,
+    grid: &BucketGrid,
+    previous: Option<&(Window, BucketGrid)>,
+    params: &mut Params,
+) -> Statement {
+    let n_break = req.breakdowns.len().min(BREAKDOWN_ALIASES.len());
+    let b_cols: Vec<Expr> = BREAKDOWN_ALIASES[..n_break].iter().map(|a| Expr::Col(a)).collect();
+    let segments: Vec<Segment> = req.events.iter().map(|e| e.segment).collect();
+    let needs = |pred: fn(Segment) -> bool| segments.iter().any(|s| pred(*s));
+
+    // Level 1: one pass over the table.
+    let project = params.text(ctx.project_id.clone());
+    let cur_start = params.ts(window.start);
+    let mut scan = Select::default();
+    let mut filter = vec![Expr::Col("project_id").eq(project)];
+    let created = Expr::Col("created_at");
+    match previous {
+        Some((pw, _)) => {
+            let prev_start = params.ts(pw.start);
+            let prev_end = params.ts(pw.end);
+            let cur_end = params.ts(window.end);
+            filter.push(created.clone().op(Op::GtEq, prev_start));
+            filter.push(created.clone().op(Op::LtEq, cur_end));
+            // The previous window of a period-to-date ends before the current one starts.
+            if pw.end + 1 < window.start {
+                filter.push(Expr::Or(vec![
+                    created.clone().op(Op::GtEq, cur_start.clone()),
+                    created.clone().op(Op::LtEq, prev_end),
+                ]));
+            }
+        }
+        None => {
+            let cur_end = params.ts(window.end);
+            filter.push(created.clone().op(Op::GtEq, cur_start.clone()));
+            filter.push(created.clone().op(Op::LtEq, cur_end));
+        }
+    }
+    if req.events.iter().all(|e| e.name != EventName::Any) {
+        let mut names: Vec<&str> = req.events.iter().map(|e| e.name.as_str()).collect();
+        names.dedup();
+        let mut uniq: Vec<&str> = Vec::new();
+        for n in names {
+            if !uniq.contains(&n) {
+                uniq.push(n);
+            }
+        }
+        let list: Vec<Expr> = uniq.into_iter().map(|n| params.text(n)).collect();
+        filter.push(match list.as_slice() {
+            [one] => Expr::Col("name").eq(one.clone()),
+            _ => Expr::InList(Box::new(Expr::Col("name")), list, false),
+        });
+    }
+    let conds: Vec<Expr> = req.events.iter().map(|e| matches(e, params)).collect();
+    let base = From::table("events");
+    if conds.len() == 1 {
+        scan.from = Some(base);
+        scan.item(Expr::Int(0), "cfg");
+        if !matches!(&conds[0], Expr::And(v) if v.is_empty()) {
+            filter.push(conds[0].clone());
+        }
+    } else {
+        scan.from = Some(From::Expand { source: Box::new(base), matches: conds, alias: "cfg" });
+        scan.items.push(Item { expr: Expr::Col("cfg"), alias: None });
+    }
+    scan.filter = filter;
+    match previous {
+        Some((_, pgrid)) => {
+            let cur = bucket_expr(grid, params);
+            let prev = bucket_expr(pgrid, params);
+            let is_current = created.clone().op(Op::GtEq, cur_start);
+            scan.item(Expr::if_then(is_current.clone(), Expr::Int(0), Expr::Int(1)), "period");
+            scan.item(Expr::if_then(is_current, cur, prev), "bucket");
+        }
+        None => {
+            scan.item(Expr::Int(0), "period");
+            let cur = bucket_expr(grid, params);
+            scan.item(cur, "bucket");
+        }
+    }
+    for (b, alias) in req.breakdowns.iter().zip(BREAKDOWN_ALIASES) {
+        let label = label_expr(&b.field, params);
+        scan.item(label, alias);
+    }
+    if needs(|s| {
+        matches!(s, Segment::User | Segment::UserAverage | Segment::OneEventPerUser)
+    }) {
+        scan.item(Expr::Col("profile_id"), "profile_id");
+    }
+    if needs(|s| s == Segment::Session) {
+        scan.item(Expr::Col("session_id"), "session_id");
+    }
+    if needs(Segment::needs_property) {
+        let values: Vec<Expr> = req
+            .events
+            .iter()
+            .map(|e| match (&e.property, e.segment.needs_property()) {
+                (Some(f), true) => property_value(f, params),
+                _ => Expr::Null,
+            })
+            .collect();
+        scan.item(per_config(values), "pv");
+    }
+    let oepu = needs(|s| s == Segment::OneEventPerUser);
+    if oepu {
+        scan.item(epoch_ms("created_at"), "ts");
+        scan.item(Expr::call(Func::IdText, vec![Expr::Col("id")]), "event_id");
+    }
+
+    // Level 1b: each user's latest matching event per config and period.
+    let mut source = From::subquery(scan, "s");
+    if oepu {
+        let rn = Expr::Window(
+            Win::RowNumber,
+            None,
+            vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("profile_id")],
+            vec![OrderBy::desc(Expr::Col("ts")), OrderBy::desc(Expr::Col("event_id"))],
+        );
+        let ranked = Select { items: vec![star(), item(rn, "rn")], from: Some(source), ..Select::default() };
+        source = From::subquery(ranked, "l");
+    }
+
+    // Level 2: one value per config, period, bucket and combination.
+    let mut keys = vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("bucket")];
+    keys.extend(b_cols.iter().cloned());
+    let value = per_config(segments.iter().map(|s| segment_agg(*s)).collect());
+    let mut grouped = Select { from: Some(source), group_by: keys.clone(), ..Select::default() };
+    grouped.items = keys.iter().map(|k| Item { expr: k.clone(), alias: None }).collect();
+    grouped.item(value, "value");
+
+    let order: Vec<OrderBy> = keys.iter().cloned().map(OrderBy::asc).collect();
+    let mut out_items: Vec<Item> = keys.iter().map(|k| Item { expr: k.clone(), alias: None }).collect();
+    out_items.push(Item { expr: Expr::Col("value"), alias: None });
+
+    if n_break == 0 {
+        grouped.item(Expr::Int(req.events.len() as i64), "series");
+        grouped.order_by = order;
+        return Statement::select(grouped);
+    }
+
+    // Level 3: each combination's current-period total, and whether it exists now.
+    let mut combo = vec![Expr::Col("cfg")];
+    combo.extend(b_cols.iter().cloned());
+    let is_current = Expr::Col("period").eq(Expr::Int(0));
+    let total = Expr::Window(
+        Win::Sum,
+        Some(Box::new(Expr::if_then(is_current.clone(), Expr::Col("value"), Expr::Int(0)))),
+        combo.clone(),
+        Vec::new(),
+    );
+    let present = Expr::Window(
+        Win::Max,
+        Some(Box::new(Expr::if_then(is_current, Expr::Int(1), Expr::Int(0)))),
+        combo,
+        Vec::new(),
+    );
+    let totals = Select {
+        items: vec![star(), item(total, "total"), item(present, "present")],
+        from: Some(From::subquery(grouped, "g")),
+        ..Select::default()
+    };
+
+    // Level 4: rank combinations by total, ties by their labels in code-point order.
+    let mut rank_order = vec![OrderBy::desc(Expr::Col("total"))];
+    rank_order.extend(
+        b_cols.iter().map(|b| OrderBy::asc(Expr::call(Func::ByteOrder, vec![b.clone()]))),
+    );
+    let rank = Expr::Window(Win::DenseRank, None, vec![Expr::Col("cfg")], rank_order);
+    let ranked = Select {
+        items: vec![star(), item(rank, "rnk")],
+        from: Some(From::subquery(totals, "t")),
+        filter: vec![Expr::Col("present").eq(Expr::Int(1))],
+        ..Select::default()
+    };
+
+    // Level 5: count every combination, keep the top `limit + offset` of each config.
+    let series = Expr::Window(Win::Max, Some(Box::new(Expr::Col("rnk"))), vec![Expr::Col("cfg")], Vec::new());
+    let counted = Select {
+        items: vec![star(), item(series, "series")],
+        from: Some(From::subquery(ranked, "r")),
+        ..Select::default()
+    };
+    let keep = i64::try_from(req.limit.saturating_add(req.offset)).unwrap_or(i64::MAX);
+    out_items.push(Item { expr: Expr::Col("series"), alias: None });
+    let top = Select {
+        items: out_items,
+        from: Some(From::subquery(counted, "c")),
+        filter: vec![Expr::Col("rnk").op(Op::LtEq, params.int(keep))],
+        order_by: order,
+        ..Select::default()
+    };
+    Statement::select(top)
+}

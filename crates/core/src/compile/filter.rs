@@ -1,0 +1,118 @@
+//! Fields and filters (§4.4, §4.5) as SQL expressions. Values and property keys are
+//! always parameters; `%`, `_` and `\` stay literal because no operator uses LIKE.
+
+use crate::request::{Field, Filter, FilterValues, Operator};
+use crate::sql::ast::{Expr, Func, Op, Param, Params};
+
+/// The text of a field: a string column, or a property (`''` when missing).
+pub fn field_text(field: &Field, params: &mut Params) -> Expr {
+    match field {
+        Field::Column(c) => Expr::Col(c.sql()),
+        Field::Property(key) => Expr::call(Func::Property, vec![params.text(key.clone())]),
+        Field::HasProfile => identified(),
+    }
+}
+
+/// `profile_id` non-empty and different from `device_id`.
+fn identified() -> Expr {
+    Expr::And(vec![
+        Expr::Col("profile_id").op(Op::NotEq, Expr::Str("")),
+        Expr::Col("profile_id").op(Op::NotEq, Expr::Col("device_id")),
+    ])
+}
+
+/// One filter as a boolean expression.
+pub fn filter_expr(f: &Filter, params: &mut Params) -> Expr {
+    match (&f.field, &f.values) {
+        (Field::HasProfile, FilterValues::Bools(values)) => Expr::or(
+            values.iter().map(|v| if *v { identified() } else { identified().negate() }).collect(),
+        ),
+        (field, FilterValues::Numbers(values)) if field.is_numeric() => {
+            numeric_column(field_text(field, params), f.operator, values, params)
+        }
+        (field, FilterValues::Numbers(values)) => {
+            // gt/gte/lt/lte on text: only values that are numbers compare.
+            let x = field_text(field, params);
+            let op = comparison(f.operator);
+            Expr::or(
+                values
+                    .iter()
+                    .map(|v| {
+                        Expr::And(vec![
+                            Expr::call(Func::IsNumber, vec![x.clone()]),
+                            Expr::call(Func::ToFloat, vec![x.clone()])
+                                .op(op, params.add(Param::Float(*v))),
+                        ])
+                    })
+                    .collect(),
+            )
+        }
+        (field, FilterValues::None) => {
+            let x = field_text(field, params);
+            let negated = f.operator == Operator::IsNotNull;
+            if field.is_numeric() {
+                Expr::IsNull(Box::new(x), negated)
+            } else {
+                x.op(if negated { Op::NotEq } else { Op::Eq }, Expr::Str(""))
+            }
+        }
+        (field, FilterValues::Text(values)) => {
+            let x = field_text(field, params);
+            let vals: Vec<Expr> = values.iter().map(|v| params.text(v.clone())).collect();
+            text_filter(x, f.operator, vals)
+        }
+        (_, FilterValues::Bools(_)) => Expr::or(Vec::new()),
+    }
+}
+
+fn text_filter(x: Expr, op: Operator, vals: Vec<Expr>) -> Expr {
+    let each = |func: Func| -> Vec<Expr> {
+        vals.iter().map(|v| Expr::call(func, vec![x.clone(), v.clone()])).collect()
+    };
+    match op {
+        Operator::Is if vals.len() == 1 => x.eq(vals[0].clone()),
+        Operator::Is => Expr::InList(Box::new(x), vals, false),
+        Operator::IsNot if vals.len() == 1 => x.op(Op::NotEq, vals[0].clone()),
+        Operator::IsNot => Expr::InList(Box::new(x), vals, true),
+        Operator::Contains => Expr::or(each(Func::Contains)),
+        Operator::DoesNotContain => {
+            Expr::and(each(Func::Contains).into_iter().map(Expr::negate).collect())
+        }
+        Operator::StartsWith => Expr::or(each(Func::StartsWith)),
+        Operator::EndsWith => Expr::or(each(Func::EndsWith)),
+        Operator::Regex => Expr::or(each(Func::Regex)),
+        // Numeric and null operators never reach here (decode gives them other values).
+        Operator::IsNull
+        | Operator::IsNotNull
+        | Operator::Gt
+        | Operator::Gte
+        | Operator::Lt
+        | Operator::Lte => Expr::or(Vec::new()),
+    }
+}
+
+fn comparison(op: Operator) -> Op {
+    match op {
+        Operator::Gt => Op::Gt,
+        Operator::Gte => Op::GtEq,
+        Operator::Lt => Op::Lt,
+        Operator::Lte => Op::LtEq,
+        Operator::IsNot => Op::NotEq,
+        _ => Op::Eq,
+    }
+}
+
+fn numeric_column(x: Expr, op: Operator, values: &[f64], params: &mut Params) -> Expr {
+    let vals: Vec<Expr> = values.iter().map(|v| params.add(Param::Float(*v))).collect();
+    match op {
+        Operator::Is => Expr::InList(Box::new(x), vals, false),
+        // A NULL coordinate equals none of the values.
+        Operator::IsNot => {
+            Expr::Or(vec![Expr::IsNull(Box::new(x.clone()), false), Expr::InList(Box::new(x), vals, true)])
+        }
+        _ => {
+            let op = comparison(op);
+            Expr::or(vals.into_iter().map(|v| x.clone().op(op, v)).collect())
+        }
+    }
+}

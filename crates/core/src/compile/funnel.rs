@@ -1,0 +1,189 @@
+//! `GET /export/funnel`: the level each entrant reaches, counted per level.
+//!
+//! Result columns: `level, entrants`. `reach[k]` is the number of entrants whose level is
+//! at least `k`, summed in shaping.
+
+use super::{Context, epoch_ms, filter_expr, resolve_window};
+use crate::error::RequestError;
+use crate::request::{EventName, FunnelRequest, FunnelStep};
+use crate::sql::ast::{
+    Agg, Body, Cte, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement,
+};
+use crate::sql::dialect::FunnelStrategy;
+use crate::sql::render::render;
+use crate::sql::{Dialect, Query};
+use crate::storage::ColumnType;
+use crate::time::Window;
+
+/// The compiled funnel request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelPlan {
+    /// The statement.
+    pub query: Query,
+    /// The window.
+    pub window: Window,
+}
+
+const STEP_ALIASES: [&str; 20] = [
+    "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+    "s15", "s16", "s17", "s18", "s19", "s20",
+];
+const CHAIN_ALIASES: [&str; 20] = [
+    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14",
+    "c15", "c16", "c17", "c18", "c19", "c20",
+];
+
+fn step_match(step: &FunnelStep, params: &mut Params) -> Expr {
+    let mut parts = Vec::new();
+    if let EventName::Named(n) = &step.name {
+        parts.push(Expr::Col("name").eq(params.text(n.clone())));
+    }
+    parts.extend(step.filters.iter().map(|f| filter_expr(f, params)));
+    Expr::and(parts)
+}
+
+fn is_true(e: &Expr) -> bool {
+    matches!(e, Expr::And(v) if v.is_empty())
+}
+
+/// Compile a funnel request.
+pub fn compile_funnel(
+    req: &FunnelRequest,
+    ctx: &Context,
+    dialect: Dialect,
+) -> Result<FunnelPlan, RequestError> {
+    let window = resolve_window(&req.time, ctx)?;
+    let mut params = Params::default();
+    let group = req.group.column().sql();
+    let n = req.steps.len().min(STEP_ALIASES.len());
+
+    let mut filter = vec![
+        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
+        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
+        Expr::Col("created_at").op(Op::LtEq, params.ts(window.end)),
+        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
+    ];
+    if req.steps.iter().all(|s| s.name != EventName::Any) {
+        let mut names: Vec<String> = Vec::new();
+        for s in &req.steps {
+            let name = s.name.as_str().to_string();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let list: Vec<Expr> = names.into_iter().map(|n| params.text(n)).collect();
+        filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
+    }
+    let conds: Vec<Expr> = req.steps[..n].iter().map(|s| step_match(s, &mut params)).collect();
+    if !conds.iter().any(is_true) {
+        filter.push(Expr::or(conds.clone()));
+    }
+
+    let stmt = match dialect.rules().funnel_strategy() {
+        FunnelStrategy::WindowFunnel => {
+            let mut args = vec![Expr::Int(req.window_ms)];
+            args.extend(conds);
+            let mut inner = Select {
+                from: Some(From::table("events")),
+                filter,
+                group_by: vec![Expr::Col(group)],
+                ..Select::default()
+            };
+            inner.item(Expr::call(Func::WindowFunnel, args), "level");
+            outer_count(From::subquery(inner, "f"), &mut params)
+        }
+        FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
+    };
+    let columns = vec![ColumnType::Int, ColumnType::Int];
+    Ok(FunnelPlan { query: render(dialect.rules(), &stmt, params, columns), window })
+}
+
+/// `SELECT level, count(*) … WHERE level > 0 GROUP BY level`.
+fn outer_count(from: From, _params: &mut Params) -> Statement {
+    let mut s = Select {
+        from: Some(from),
+        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
+        group_by: vec![Expr::Col("level")],
+        order_by: vec![OrderBy::asc(Expr::Col("level"))],
+        ..Select::default()
+    };
+    s.items.push(Item { expr: Expr::Col("level"), alias: None });
+    s.item(Expr::count_star(), "entrants");
+    Statement::select(s)
+}
+
+/// Greedy chains: `c1` holds every distinct step-1 event per entrant; `c(k+1)` extends
+/// each chain of `ck` with the earliest step-(k+1) event strictly after it and within the
+/// window of the chain's first event. An entrant's level is its longest chain.
+fn chains(
+    conds: Vec<Expr>,
+    filter: Vec<Expr>,
+    group: &'static str,
+    window_ms: i64,
+    n: usize,
+    params: &mut Params,
+) -> Statement {
+    let mut ev = Select { from: Some(From::table("events")), filter, ..Select::default() };
+    ev.item(Expr::Col(group), "k").item(epoch_ms("created_at"), "t");
+    for (cond, alias) in conds.into_iter().zip(STEP_ALIASES) {
+        let flag = if is_true(&cond) {
+            Expr::Int(1)
+        } else {
+            Expr::if_then(cond, Expr::Int(1), Expr::Int(0))
+        };
+        ev.item(flag, alias);
+    }
+    let mut ctes = vec![Cte { name: "ev", body: Body::Select(Box::new(ev)) }];
+
+    let mut c1 = Select {
+        distinct: true,
+        from: Some(From::Named("ev")),
+        filter: vec![Expr::Col("s1").eq(Expr::Int(1))],
+        ..Select::default()
+    };
+    c1.item(Expr::Col("k"), "k").item(Expr::Col("t"), "t0").item(Expr::Col("t"), "t");
+    ctes.push(Cte { name: "c1", body: Body::Select(Box::new(c1)) });
+
+    let window = params.int(window_ms);
+    for k in 1..n {
+        let prev = CHAIN_ALIASES[k - 1];
+        let on = Expr::And(vec![
+            Expr::Qualified("ev", "k").eq(Expr::Qualified(prev, "k")),
+            Expr::Qualified("ev", STEP_ALIASES[k]).eq(Expr::Int(1)),
+            Expr::Qualified("ev", "t").op(Op::Gt, Expr::Qualified(prev, "t")),
+            Expr::Qualified("ev", "t")
+                .op(Op::LtEq, Expr::Qualified(prev, "t0").op(Op::Add, window.clone())),
+        ]);
+        let mut step = Select {
+            from: Some(From::Join(
+                Box::new(From::Named(prev)),
+                Box::new(From::Named("ev")),
+                on,
+            )),
+            group_by: vec![Expr::Qualified(prev, "k"), Expr::Qualified(prev, "t0")],
+            ..Select::default()
+        };
+        step.item(Expr::Qualified(prev, "k"), "k")
+            .item(Expr::Qualified(prev, "t0"), "t0")
+            .item(Expr::agg(Agg::Min, Expr::Qualified("ev", "t")), "t");
+        ctes.push(Cte { name: CHAIN_ALIASES[k], body: Body::Select(Box::new(step)) });
+    }
+
+    let levels: Vec<Select> = (0..n)
+        .map(|k| {
+            let mut s = Select { from: Some(From::Named(CHAIN_ALIASES[k])), ..Select::default() };
+            s.item(Expr::Col("k"), "k").item(Expr::Int(k as i64 + 1), "level");
+            s
+        })
+        .collect();
+    let union = Statement { ctes: Vec::new(), body: Body::UnionAll(levels) };
+    let mut per_entrant = Select {
+        from: Some(From::Subquery(Box::new(union), "l")),
+        group_by: vec![Expr::Col("k")],
+        ..Select::default()
+    };
+    per_entrant.item(Expr::Col("k"), "k").item(Expr::agg(Agg::Max, Expr::Col("level")), "level");
+    let mut out = outer_count(From::subquery(per_entrant, "m"), params);
+    out.ctes = ctes;
+    out
+}

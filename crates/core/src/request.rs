@@ -1,0 +1,491 @@
+//! Validated requests: what the decoder produces and the compiler consumes.
+//!
+//! Everything here has passed validation; user text that survives (event names, filter
+//! values, property keys) is only ever carried to SQL as a bound parameter.
+
+use chrono_tz::Tz;
+
+use crate::time::{Interval, RangeName};
+
+/// A string or numeric column of the events table (§4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Column {
+    Name,
+    Path,
+    Origin,
+    Referrer,
+    ReferrerName,
+    ReferrerType,
+    Country,
+    City,
+    Region,
+    Os,
+    OsVersion,
+    Browser,
+    BrowserVersion,
+    Device,
+    Brand,
+    Model,
+    DeviceId,
+    ProfileId,
+    SessionId,
+    SdkName,
+    SdkVersion,
+    Duration,
+    Longitude,
+    Latitude,
+}
+
+impl Column {
+    /// Every column, for lookups.
+    pub const ALL: [Column; 24] = [
+        Column::Name,
+        Column::Path,
+        Column::Origin,
+        Column::Referrer,
+        Column::ReferrerName,
+        Column::ReferrerType,
+        Column::Country,
+        Column::City,
+        Column::Region,
+        Column::Os,
+        Column::OsVersion,
+        Column::Browser,
+        Column::BrowserVersion,
+        Column::Device,
+        Column::Brand,
+        Column::Model,
+        Column::DeviceId,
+        Column::ProfileId,
+        Column::SessionId,
+        Column::SdkName,
+        Column::SdkVersion,
+        Column::Duration,
+        Column::Longitude,
+        Column::Latitude,
+    ];
+
+    /// The SQL column name (a whitelisted identifier).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Path => "path",
+            Column::Origin => "origin",
+            Column::Referrer => "referrer",
+            Column::ReferrerName => "referrer_name",
+            Column::ReferrerType => "referrer_type",
+            Column::Country => "country",
+            Column::City => "city",
+            Column::Region => "region",
+            Column::Os => "os",
+            Column::OsVersion => "os_version",
+            Column::Browser => "browser",
+            Column::BrowserVersion => "browser_version",
+            Column::Device => "device",
+            Column::Brand => "brand",
+            Column::Model => "model",
+            Column::DeviceId => "device_id",
+            Column::ProfileId => "profile_id",
+            Column::SessionId => "session_id",
+            Column::SdkName => "sdk_name",
+            Column::SdkVersion => "sdk_version",
+            Column::Duration => "duration",
+            Column::Longitude => "longitude",
+            Column::Latitude => "latitude",
+        }
+    }
+
+    /// The camelCase alias accepted beside the snake_case name.
+    pub fn camel(self) -> &'static str {
+        match self {
+            Column::ReferrerName => "referrerName",
+            Column::ReferrerType => "referrerType",
+            Column::OsVersion => "osVersion",
+            Column::BrowserVersion => "browserVersion",
+            Column::DeviceId => "deviceId",
+            Column::ProfileId => "profileId",
+            Column::SessionId => "sessionId",
+            Column::SdkName => "sdkName",
+            Column::SdkVersion => "sdkVersion",
+            other => other.sql(),
+        }
+    }
+
+    /// Numeric columns compare numerically and take numeric filter values.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Column::Duration | Column::Longitude | Column::Latitude)
+    }
+
+    /// Look a column up by its snake_case name or camelCase alias.
+    pub fn parse(s: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.sql() == s || c.camel() == s)
+    }
+}
+
+/// What a filter, breakdown or property segment reads (§4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    /// A column of the events table.
+    Column(Column),
+    /// `properties.<key>`: the key is user text and travels as a bound parameter.
+    Property(String),
+    /// `has_profile` (filters only).
+    HasProfile,
+}
+
+impl Field {
+    /// Whether values of this field are numbers.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Field::Column(c) if c.is_numeric())
+    }
+}
+
+/// Filter operators of §4.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Is,
+    IsNot,
+    Contains,
+    DoesNotContain,
+    StartsWith,
+    EndsWith,
+    Regex,
+    IsNull,
+    IsNotNull,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+impl Operator {
+    /// Every operator with its wire name.
+    pub const ALL: [(Operator, &'static str); 13] = [
+        (Operator::Is, "is"),
+        (Operator::IsNot, "isNot"),
+        (Operator::Contains, "contains"),
+        (Operator::DoesNotContain, "doesNotContain"),
+        (Operator::StartsWith, "startsWith"),
+        (Operator::EndsWith, "endsWith"),
+        (Operator::Regex, "regex"),
+        (Operator::IsNull, "isNull"),
+        (Operator::IsNotNull, "isNotNull"),
+        (Operator::Gt, "gt"),
+        (Operator::Gte, "gte"),
+        (Operator::Lt, "lt"),
+        (Operator::Lte, "lte"),
+    ];
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Operator> {
+        Operator::ALL.iter().find(|(_, n)| *n == s).map(|(o, _)| *o)
+    }
+
+    /// Negative operators AND their values ("none of them").
+    pub fn is_negative(self) -> bool {
+        matches!(self, Operator::IsNot | Operator::DoesNotContain)
+    }
+
+    /// Operators that take no values.
+    pub fn takes_no_values(self) -> bool {
+        matches!(self, Operator::IsNull | Operator::IsNotNull)
+    }
+}
+
+/// The values of one filter, already converted to what the field compares against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValues {
+    /// Text comparisons (§4.5 conversion rules applied).
+    Text(Vec<String>),
+    /// Numeric comparisons: numeric columns, and `gt`/`gte`/`lt`/`lte`.
+    Numbers(Vec<f64>),
+    /// `has_profile is true|false`.
+    Bools(Vec<bool>),
+    /// `isNull` / `isNotNull`.
+    None,
+}
+
+/// One validated filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// The field compared.
+    pub field: Field,
+    /// The operator.
+    pub operator: Operator,
+    /// The values, ORed (ANDed for negative operators).
+    pub values: FilterValues,
+}
+
+/// What `count` means in a bucket (§6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    Event,
+    User,
+    Session,
+    UserAverage,
+    OneEventPerUser,
+    PropertySum,
+    PropertyAverage,
+    PropertyMin,
+    PropertyMax,
+}
+
+impl Segment {
+    /// Every segment with its wire name.
+    pub const ALL: [(Segment, &'static str); 9] = [
+        (Segment::Event, "event"),
+        (Segment::User, "user"),
+        (Segment::Session, "session"),
+        (Segment::UserAverage, "user_average"),
+        (Segment::OneEventPerUser, "one_event_per_user"),
+        (Segment::PropertySum, "property_sum"),
+        (Segment::PropertyAverage, "property_average"),
+        (Segment::PropertyMin, "property_min"),
+        (Segment::PropertyMax, "property_max"),
+    ];
+
+    /// Parse a wire name.
+    pub fn parse(s: &str) -> Option<Segment> {
+        Segment::ALL.iter().find(|(_, n)| *n == s).map(|(o, _)| *o)
+    }
+
+    /// Segments that aggregate a numeric `property`.
+    pub fn needs_property(self) -> bool {
+        matches!(
+            self,
+            Segment::PropertySum
+                | Segment::PropertyAverage
+                | Segment::PropertyMin
+                | Segment::PropertyMax
+        )
+    }
+
+    /// Segments whose bucket values are integers.
+    pub fn is_integral(self) -> bool {
+        matches!(
+            self,
+            Segment::Event | Segment::User | Segment::Session | Segment::OneEventPerUser
+        )
+    }
+}
+
+/// Which events a config or step matches by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventName {
+    /// `*`: every event.
+    Any,
+    /// One event name (user text, bound as a parameter).
+    Named(String),
+}
+
+impl EventName {
+    /// The name as the request wrote it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventName::Any => "*",
+            EventName::Named(n) => n,
+        }
+    }
+}
+
+/// One chart event config (§6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventConfig {
+    /// Which events.
+    pub name: EventName,
+    /// Shown in `names[0]` and `event.displayName`; defaults to the name.
+    pub display_name: String,
+    /// ANDed filters.
+    pub filters: Vec<Filter>,
+    /// What a bucket counts.
+    pub segment: Segment,
+    /// The field that property segments aggregate.
+    pub property: Option<Field>,
+}
+
+/// One breakdown: the field and the key it is reported under (as the request wrote it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Breakdown {
+    /// The field grouped by.
+    pub field: Field,
+    /// The key in the series' `breakdowns` object.
+    pub label: String,
+}
+
+/// The time window a chart or funnel asks for, before the timezone and clock are known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TimeSpec {
+    /// A named range (§6.1).
+    Range(RangeName),
+    /// `startDate` with an optional `endDate` (raw text, parsed in the request timezone).
+    Dates {
+        /// `startDate` as written.
+        start: String,
+        /// `endDate` as written; `None` runs to now.
+        end: Option<String>,
+    },
+}
+
+/// Chart types (§6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartType {
+    Linear,
+    Area,
+    Bar,
+    Histogram,
+    Pie,
+    Metric,
+    Map,
+}
+
+impl ChartType {
+    /// Every chart type with its wire name.
+    pub const ALL: [(ChartType, &'static str); 7] = [
+        (ChartType::Linear, "linear"),
+        (ChartType::Area, "area"),
+        (ChartType::Bar, "bar"),
+        (ChartType::Histogram, "histogram"),
+        (ChartType::Pie, "pie"),
+        (ChartType::Metric, "metric"),
+        (ChartType::Map, "map"),
+    ];
+}
+
+/// Which metric sorts the series (§6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Sum,
+    Average,
+    Min,
+    Max,
+}
+
+impl Metric {
+    /// Every metric with its wire name.
+    pub const ALL: [(Metric, &'static str); 4] = [
+        (Metric::Sum, "sum"),
+        (Metric::Average, "average"),
+        (Metric::Min, "min"),
+        (Metric::Max, "max"),
+    ];
+}
+
+/// `GET /export/charts`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartRequest {
+    /// `projectId` / `project_id` if given.
+    pub project_id: Option<String>,
+    /// 1 to 20 event configs.
+    pub events: Vec<EventConfig>,
+    /// At most 3 breakdowns.
+    pub breakdowns: Vec<Breakdown>,
+    /// Bucket width.
+    pub interval: Interval,
+    /// The window.
+    pub time: TimeSpec,
+    /// Add the previous period.
+    pub previous: bool,
+    /// The chart type (decides the sort metric).
+    pub chart_type: ChartType,
+    /// The requested metric.
+    pub metric: Metric,
+    /// Series returned (1..=1000).
+    pub limit: usize,
+    /// Series skipped.
+    pub offset: usize,
+    /// `timezone` override.
+    pub timezone: Option<Tz>,
+}
+
+impl ChartRequest {
+    /// The metric that orders series: linear, area and histogram always sort by sum.
+    pub fn sort_metric(&self) -> Metric {
+        match self.chart_type {
+            ChartType::Linear | ChartType::Area | ChartType::Histogram => Metric::Sum,
+            ChartType::Bar | ChartType::Pie | ChartType::Metric | ChartType::Map => self.metric,
+        }
+    }
+}
+
+/// What one funnel entrant is (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunnelGroup {
+    /// One session.
+    Session,
+    /// One profile.
+    Profile,
+}
+
+impl FunnelGroup {
+    /// The grouping column.
+    pub fn column(self) -> Column {
+        match self {
+            FunnelGroup::Session => Column::SessionId,
+            FunnelGroup::Profile => Column::ProfileId,
+        }
+    }
+}
+
+/// One funnel step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelStep {
+    /// Which events.
+    pub name: EventName,
+    /// Shown in `event.displayName`.
+    pub display_name: String,
+    /// ANDed filters.
+    pub filters: Vec<Filter>,
+}
+
+/// `GET /export/funnel`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelRequest {
+    /// `projectId` / `project_id` if given.
+    pub project_id: Option<String>,
+    /// 2 to 20 steps.
+    pub steps: Vec<FunnelStep>,
+    /// The window.
+    pub time: TimeSpec,
+    /// `timezone` override.
+    pub timezone: Option<Tz>,
+    /// Conversion window in milliseconds.
+    pub window_ms: i64,
+    /// What one entrant is.
+    pub group: FunnelGroup,
+}
+
+/// Extra parts of an exported event (§5 `includes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Include {
+    /// An Event field beyond the defaults.
+    Field(crate::event::EventField),
+    /// The event's profile.
+    Profile,
+    /// The event name's metadata.
+    Meta,
+}
+
+/// `GET /export/events`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsRequest {
+    /// `projectId` / `project_id` if given.
+    pub project_id: Option<String>,
+    /// Only these event names (empty: all).
+    pub events: Vec<String>,
+    /// `start` as written (inclusive).
+    pub start: Option<String>,
+    /// `end` as written (inclusive; a date means through the end of that day).
+    pub end: Option<String>,
+    /// Page, from 1.
+    pub page: u64,
+    /// Page size after clamping.
+    pub limit: u64,
+    /// Requested extras.
+    pub includes: Vec<Include>,
+    /// ANDed filters.
+    pub filters: Vec<Filter>,
+    /// Only this profile's events.
+    pub profile_id: Option<String>,
+    /// `timezone` override.
+    pub timezone: Option<Tz>,
+}

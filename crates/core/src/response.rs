@@ -1,0 +1,137 @@
+//! The JSON of §5–§7, field for field and in the contract's key order.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::format::Num;
+
+/// `GET /export/events` response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventsResponse {
+    /// Paging information.
+    pub meta: EventsMeta,
+    /// The events, each an object with the requested fields in order.
+    pub data: Vec<Value>,
+}
+
+/// Paging information of an events page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsMeta {
+    /// Items in `data`.
+    pub count: u64,
+    /// All rows matching the same filters.
+    pub total_count: u64,
+    /// `ceil(totalCount / page size)`.
+    pub pages: u64,
+    /// The page.
+    pub current: u64,
+}
+
+/// `{"name", "displayName"}` of a series or funnel step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRef {
+    /// The event name as requested (`*` for all events).
+    pub name: String,
+    /// The display name.
+    pub display_name: String,
+}
+
+/// A comparison with the previous period (§6.4).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The previous value.
+    pub value: Num,
+    /// Percent change, 1 decimal; `null` when the previous value is 0.
+    pub diff: Option<Num>,
+    /// `positive`, `negative` or `neutral`.
+    pub state: &'static str,
+}
+
+/// Previous-period comparisons of the four metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviousMetrics {
+    pub sum: Comparison,
+    pub average: Comparison,
+    pub min: Comparison,
+    pub max: Comparison,
+}
+
+/// `metrics` of a series or of the whole response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    pub sum: Num,
+    pub average: Num,
+    pub min: Num,
+    pub max: Num,
+    /// Present with `previous=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousMetrics>,
+}
+
+/// One point of a series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Point {
+    /// Bucket start, RFC 3339 with the timezone's offset.
+    pub date: String,
+    /// The bucket's value.
+    pub count: Num,
+    /// The previous period's point at the same index, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Comparison>,
+}
+
+/// One series (§6.3).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    pub id: String,
+    pub names: Vec<String>,
+    pub event: EventRef,
+    /// Breakdown values keyed by the field as the request wrote it.
+    pub breakdowns: serde_json::Map<String, Value>,
+    pub metrics: Metrics,
+    pub data: Vec<Point>,
+}
+
+/// `meta` of a chart response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartMeta {
+    /// Window start, RFC 3339 with milliseconds.
+    pub start_date: String,
+    /// Window end (inclusive), RFC 3339 with milliseconds.
+    pub end_date: String,
+    pub interval: &'static str,
+    pub timezone: String,
+    /// Series before `offset`/`limit`.
+    pub total_series: u64,
+}
+
+/// `GET /export/charts` response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartResponse {
+    pub series: Vec<Series>,
+    pub metrics: Metrics,
+    pub meta: ChartMeta,
+}
+
+/// One funnel step of the response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunnelStepResult {
+    pub event: EventRef,
+    pub count: u64,
+    pub percent: Num,
+    pub dropoff_count: u64,
+    pub dropoff_percent: Num,
+    pub previous_count: u64,
+}
+
+/// `GET /export/funnel` response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunnelResponse {
+    pub total_sessions: u64,
+    pub steps: Vec<FunnelStepResult>,
+}

@@ -1,0 +1,384 @@
+//! The SQL AST the compiler lowers requests into.
+//!
+//! Identifiers are `&'static str`: they can only come from this crate's whitelists, never
+//! from user text. User values are [`Param`]s referenced by index.
+
+use crate::time::Ms;
+
+/// A bound parameter value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// Text.
+    Text(String),
+    /// A 64-bit integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// An instant in ms since the epoch (bound in each engine's timestamp type).
+    Timestamp(Ms),
+}
+
+impl Param {
+    /// How the parameter appears in snapshots.
+    pub fn describe(&self) -> String {
+        match self {
+            Param::Text(s) => format!("Text({s:?})"),
+            Param::Int(i) => format!("Int({i})"),
+            Param::Float(f) => format!("Float({f:?})"),
+            Param::Timestamp(ms) => {
+                format!("Timestamp({} = {ms})", crate::time::format_utc_millis(*ms))
+            }
+        }
+    }
+
+    fn same(&self, other: &Param) -> bool {
+        match (self, other) {
+            (Param::Float(a), Param::Float(b)) => a.to_bits() == b.to_bits(),
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// The parameters of one statement, deduplicated: equal values share a placeholder.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(pub Vec<Param>);
+
+impl Params {
+    /// Register a value and return the expression that refers to it.
+    pub fn add(&mut self, p: Param) -> Expr {
+        if let Some(i) = self.0.iter().position(|q| q.same(&p)) {
+            return Expr::Param(i);
+        }
+        self.0.push(p);
+        Expr::Param(self.0.len() - 1)
+    }
+
+    /// Shorthand for a text parameter.
+    pub fn text(&mut self, s: impl Into<String>) -> Expr {
+        self.add(Param::Text(s.into()))
+    }
+
+    /// Shorthand for an integer parameter.
+    pub fn int(&mut self, i: i64) -> Expr {
+        self.add(Param::Int(i))
+    }
+
+    /// Shorthand for a timestamp parameter.
+    pub fn ts(&mut self, ms: Ms) -> Expr {
+        self.add(Param::Timestamp(ms))
+    }
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Add,
+    Sub,
+    Mul,
+}
+
+impl Op {
+    /// The operator's SQL spelling (the same in all three dialects).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::NotEq => "<>",
+            Op::Lt => "<",
+            Op::LtEq => "<=",
+            Op::Gt => ">",
+            Op::GtEq => ">=",
+            Op::Add => "+",
+            Op::Sub => "-",
+            Op::Mul => "*",
+        }
+    }
+}
+
+/// Functions whose spelling differs between engines; the dialect renders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `properties[key]` as text, `''` when missing. Args: key.
+    Property,
+    /// A timestamp column as epoch milliseconds. Args: column.
+    EpochMs,
+    /// Integer division (operands ≥ 0). Args: a, b.
+    IntDiv,
+    /// `year * 12 + month - 1` of the UTC date of epoch-milliseconds. Args: ms.
+    MonthNumber,
+    /// Whether text matches `^-?[0-9]+(\.[0-9]+)?$`. Args: text.
+    IsNumber,
+    /// Text or integer to a float. Args: x.
+    ToFloat,
+    /// Case-sensitive substring test, no wildcards. Args: haystack, needle.
+    Contains,
+    /// Case-sensitive prefix test, no wildcards. Args: text, prefix.
+    StartsWith,
+    /// Case-sensitive suffix test, no wildcards. Args: text, suffix.
+    EndsWith,
+    /// RE2-style unanchored regex match. Args: text, pattern.
+    Regex,
+    /// A number as its shortest decimal text (`1` not `1.0`). Args: x.
+    NumberText,
+    /// An id column as text (ClickHouse stores UUIDs). Args: column.
+    IdText,
+    /// `coalesce(a, b)`.
+    Coalesce,
+    /// `nullif(a, b)`.
+    NullIf,
+    /// Division as floats, NULL when the divisor is 0. Args: a, b.
+    FloatDiv,
+    /// ClickHouse's `windowFunnel(window, 'strict_increase')(ts, step conditions…)`.
+    /// Args: window (an integer constant), then one condition per step.
+    WindowFunnel,
+    /// Text compared by code point (PostgreSQL needs `COLLATE "C"`). Args: x.
+    ByteOrder,
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agg {
+    /// `count(*)` without argument, `count(x)` with one.
+    Count,
+    /// Exact count of distinct non-NULL values.
+    CountDistinct,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+/// Window functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Win {
+    RowNumber,
+    DenseRank,
+    Sum,
+    Max,
+}
+
+/// One `ORDER BY` term.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    /// The sort key.
+    pub expr: Expr,
+    /// Descending when true.
+    pub desc: bool,
+}
+
+impl OrderBy {
+    /// Ascending.
+    pub fn asc(expr: Expr) -> Self {
+        OrderBy { expr, desc: false }
+    }
+
+    /// Descending.
+    pub fn desc(expr: Expr) -> Self {
+        OrderBy { expr, desc: true }
+    }
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A whitelisted column.
+    Col(&'static str),
+    /// `alias.column`.
+    Qualified(&'static str, &'static str),
+    /// A bound parameter by index into [`Params`].
+    Param(usize),
+    /// An integer constant from the compiler itself (never user input).
+    Int(i64),
+    /// A text constant from the compiler itself (never user input).
+    Str(&'static str),
+    /// NULL.
+    Null,
+    /// `*`.
+    Star,
+    /// `a op b`.
+    Binary(Box<Expr>, Op, Box<Expr>),
+    /// Conjunction (empty = true).
+    And(Vec<Expr>),
+    /// Disjunction (empty = false).
+    Or(Vec<Expr>),
+    /// `NOT (e)`.
+    Not(Box<Expr>),
+    /// `e IS NULL` (`IS NOT NULL` when the flag is set).
+    IsNull(Box<Expr>, bool),
+    /// `e IN (…)` (`NOT IN` when the flag is set).
+    InList(Box<Expr>, Vec<Expr>, bool),
+    /// `CASE WHEN … THEN … ELSE … END`.
+    Case(Vec<(Expr, Expr)>, Option<Box<Expr>>),
+    /// A dialect-rendered function.
+    Call(Func, Vec<Expr>),
+    /// An aggregate; `None` argument means `count(*)`.
+    Agg(Agg, Option<Box<Expr>>),
+    /// A window function.
+    Window(Win, Option<Box<Expr>>, Vec<Expr>, Vec<OrderBy>),
+    /// `a BETWEEN lo AND hi`.
+    Between(Box<Expr>, Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    /// `self op other`.
+    pub fn op(self, op: Op, other: Expr) -> Expr {
+        Expr::Binary(Box::new(self), op, Box::new(other))
+    }
+
+    /// `self = other`.
+    pub fn eq(self, other: Expr) -> Expr {
+        self.op(Op::Eq, other)
+    }
+
+    /// A call.
+    pub fn call(f: Func, args: Vec<Expr>) -> Expr {
+        Expr::Call(f, args)
+    }
+
+    /// `NOT self`.
+    pub fn negate(self) -> Expr {
+        Expr::Not(Box::new(self))
+    }
+
+    /// An aggregate over one argument.
+    pub fn agg(a: Agg, e: Expr) -> Expr {
+        Expr::Agg(a, Some(Box::new(e)))
+    }
+
+    /// `count(*)`.
+    pub fn count_star() -> Expr {
+        Expr::Agg(Agg::Count, None)
+    }
+
+    /// `CASE WHEN cond THEN then ELSE else_ END`.
+    pub fn if_then(cond: Expr, then: Expr, else_: Expr) -> Expr {
+        Expr::Case(vec![(cond, then)], Some(Box::new(else_)))
+    }
+
+    /// Conjunction, flattening trivial cases.
+    pub fn and(mut parts: Vec<Expr>) -> Expr {
+        if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) }
+    }
+
+    /// Disjunction, flattening trivial cases.
+    pub fn or(mut parts: Vec<Expr>) -> Expr {
+        if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) }
+    }
+}
+
+/// A select-list item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The expression.
+    pub expr: Expr,
+    /// Its alias.
+    pub alias: Option<&'static str>,
+}
+
+/// The `FROM` clause.
+#[derive(Debug, Clone, PartialEq)]
+pub enum From {
+    /// A base table (ClickHouse reads ReplacingMergeTree tables with `FINAL` when `final_`).
+    Table {
+        /// Table name.
+        name: &'static str,
+        /// Whether the table must be read deduplicated.
+        final_: bool,
+    },
+    /// A named CTE or table alias reference.
+    Named(&'static str),
+    /// `(subquery) AS alias`.
+    Subquery(Box<Statement>, &'static str),
+    /// `left JOIN right ON cond`.
+    Join(Box<From>, Box<From>, Expr),
+    /// Repeat every row of `source` once per matching config: the column `alias` holds
+    /// the index `i` of each config whose condition `matches[i]` holds.
+    Expand {
+        /// The rows to repeat.
+        source: Box<From>,
+        /// One condition per config.
+        matches: Vec<Expr>,
+        /// Name of the index column.
+        alias: &'static str,
+    },
+}
+
+/// One `SELECT`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Select {
+    /// `SELECT DISTINCT`.
+    pub distinct: bool,
+    /// The select list.
+    pub items: Vec<Item>,
+    /// The `FROM` clause.
+    pub from: Option<From>,
+    /// The `WHERE` conjuncts.
+    pub filter: Vec<Expr>,
+    /// `GROUP BY`.
+    pub group_by: Vec<Expr>,
+    /// `ORDER BY`.
+    pub order_by: Vec<OrderBy>,
+    /// `LIMIT`.
+    pub limit: Option<Expr>,
+    /// `OFFSET`.
+    pub offset: Option<Expr>,
+}
+
+impl Select {
+    /// Add a select item with an alias.
+    pub fn item(&mut self, expr: Expr, alias: &'static str) -> &mut Self {
+        self.items.push(Item { expr, alias: Some(alias) });
+        self
+    }
+}
+
+/// A common table expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cte {
+    /// Its name.
+    pub name: &'static str,
+    /// The query.
+    pub body: Body,
+}
+
+/// The body of a statement: one select or a `UNION ALL` of several.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// One select.
+    Select(Box<Select>),
+    /// `UNION ALL` of selects.
+    UnionAll(Vec<Select>),
+}
+
+/// A full statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// `WITH` clauses; materialized where the dialect can.
+    pub ctes: Vec<Cte>,
+    /// The main body.
+    pub body: Body,
+}
+
+impl From {
+    /// A base table.
+    pub fn table(name: &'static str) -> From {
+        From::Table { name, final_: false }
+    }
+
+    /// A subquery.
+    pub fn subquery(s: Select, alias: &'static str) -> From {
+        From::Subquery(Box::new(Statement::select(s)), alias)
+    }
+}
+
+impl Statement {
+    /// A statement of one select.
+    pub fn select(s: Select) -> Statement {
+        Statement { ctes: Vec::new(), body: Body::Select(Box::new(s)) }
+    }
+}

@@ -1,0 +1,131 @@
+//! The dialect trait: shared SQL in default methods, differences in one file per engine.
+
+pub mod clickhouse;
+pub mod postgres;
+pub mod sqlite;
+
+use super::Dialect;
+use super::ast::{Agg, Expr, Func, Param};
+use super::render::Renderer;
+
+/// How a funnel is computed (§7): both give the level of every entrant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunnelStrategy {
+    /// ClickHouse's `windowFunnel` aggregate with `strict_increase`.
+    WindowFunnel,
+    /// Greedy chains: for every step-1 event, the earliest next step within the window.
+    Chains,
+}
+
+/// The pattern a text must match to count as a number (§4.5). `{0,1}` instead of `?`
+/// because the ClickHouse client treats `?` in query text as a bind slot.
+pub const NUMBER_PATTERN: &str = r"^-{0,1}[0-9]+(\.[0-9]+){0,1}$";
+
+/// Rendering rules of one engine. Defaults are the SQL that SQLite and PostgreSQL share.
+pub trait SqlDialect: Sync {
+    /// Which dialect this is.
+    fn dialect(&self) -> Dialect;
+
+    /// The placeholder of the 1-based parameter `n`.
+    fn placeholder(&self, n: usize, p: &Param) -> String;
+
+    /// How the funnel is computed.
+    fn funnel_strategy(&self) -> FunnelStrategy {
+        FunnelStrategy::Chains
+    }
+
+    /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
+    fn materialize_ctes(&self) -> bool {
+        true
+    }
+
+    /// Suffix of a deduplicated table read (ClickHouse `FINAL`).
+    fn final_suffix(&self) -> &'static str {
+        ""
+    }
+
+    /// A boolean constant.
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "1 = 1" } else { "1 = 0" }
+    }
+
+    /// Render an [`ast::From::Expand`](super::ast::From::Expand) after its source; returns
+    /// a condition for `WHERE`. Default: a cross join with a small constant table.
+    fn expand(&self, r: &mut Renderer<'_>, matches: &[Expr], alias: &'static str) -> Option<Expr> {
+        r.push(" CROSS JOIN (");
+        for i in 0..matches.len() {
+            if i > 0 {
+                r.push(" UNION ALL ");
+            }
+            r.push(&format!("SELECT {i} AS {alias}"));
+        }
+        r.push(&format!(") AS {alias}_t"));
+        Some(Expr::or(
+            matches
+                .iter()
+                .enumerate()
+                .map(|(i, m)| Expr::and(vec![Expr::Col(alias).eq(Expr::Int(i as i64)), m.clone()]))
+                .collect(),
+        ))
+    }
+
+    /// Render an aggregate.
+    fn aggregate(&self, r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>) {
+        let name = match a {
+            Agg::Count | Agg::CountDistinct => "count",
+            Agg::Sum => "sum",
+            Agg::Min => "min",
+            Agg::Max => "max",
+            Agg::Avg => "avg",
+        };
+        r.push(name);
+        r.push("(");
+        if a == Agg::CountDistinct {
+            r.push("DISTINCT ");
+        }
+        match arg {
+            Some(e) => r.expr(e),
+            None => r.push("*"),
+        }
+        r.push(")");
+    }
+
+    /// Render a function call. Defaults cover the functions spelled alike everywhere;
+    /// dialects override the rest and delegate back with [`default_call`].
+    fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]);
+}
+
+/// Functions spelled the same in SQLite and PostgreSQL.
+pub fn default_call(r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
+    match f {
+        Func::Coalesce => {
+            r.push("coalesce(");
+            r.args(args);
+            r.push(")");
+        }
+        Func::NullIf => {
+            r.push("nullif(");
+            r.args(args);
+            r.push(")");
+        }
+        Func::IntDiv => {
+            arg(r, args, 0);
+            r.push(" / ");
+            arg(r, args, 1);
+        }
+        Func::EpochMs | Func::IdText | Func::ByteOrder => arg(r, args, 0),
+        _ => {
+            // Every dialect implements the remaining functions itself; reaching this is
+            // a bug caught by the snapshot tests, rendered so that the SQL fails loudly.
+            r.push("quarry_unsupported_function()");
+        }
+    }
+}
+
+/// Print argument `i` as an operand (parenthesized when compound).
+pub fn arg(r: &mut Renderer<'_>, args: &[Expr], i: usize) {
+    match args.get(i) {
+        Some(e) => r.operand(e),
+        None => r.push("NULL"),
+    }
+}

@@ -1,0 +1,107 @@
+//! PostgreSQL: `created_at timestamptz`, properties JSONB, `$n` placeholders.
+
+use super::{NUMBER_PATTERN, SqlDialect, arg, default_call};
+use crate::sql::Dialect;
+use crate::sql::ast::{Expr, Func, Param};
+use crate::sql::render::Renderer;
+
+/// The PostgreSQL rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Postgres;
+
+impl SqlDialect for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    // Typed placeholders: the text of a query never depends on inference from context.
+    fn placeholder(&self, n: usize, p: &Param) -> String {
+        match p {
+            Param::Text(_) => format!("${n}::text"),
+            Param::Int(_) => format!("${n}::bigint"),
+            Param::Float(_) => format!("${n}::double precision"),
+            Param::Timestamp(_) => format!("${n}::timestamptz"),
+        }
+    }
+
+    fn bool_literal(&self, value: bool) -> &'static str {
+        if value { "TRUE" } else { "FALSE" }
+    }
+
+    fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
+        match f {
+            Func::Property => {
+                r.push("coalesce(properties ->> ");
+                arg(r, args, 0);
+                r.push(", '')");
+            }
+            Func::EpochMs => {
+                r.push("(extract(epoch FROM ");
+                arg(r, args, 0);
+                r.push(") * 1000)::bigint");
+            }
+            Func::MonthNumber => {
+                r.push("(extract(year FROM to_timestamp(");
+                arg(r, args, 0);
+                r.push(" / 1000) AT TIME ZONE 'UTC')::bigint * 12 + extract(month FROM to_timestamp(");
+                arg(r, args, 0);
+                r.push(" / 1000) AT TIME ZONE 'UTC')::bigint - 1)");
+            }
+            Func::IsNumber => {
+                arg(r, args, 0);
+                r.push(&format!(" ~ '{NUMBER_PATTERN}'"));
+            }
+            Func::Regex => {
+                arg(r, args, 0);
+                r.push(" ~ ");
+                arg(r, args, 1);
+            }
+            Func::ToFloat => {
+                arg(r, args, 0);
+                r.push("::double precision");
+            }
+            Func::Contains => {
+                r.push("strpos(");
+                r.args(args);
+                r.push(") > 0");
+            }
+            Func::StartsWith => {
+                r.push("starts_with(");
+                r.args(args);
+                r.push(")");
+            }
+            Func::EndsWith => {
+                r.push("right(");
+                arg(r, args, 0);
+                r.push(", length(");
+                arg(r, args, 1);
+                r.push(")) = ");
+                arg(r, args, 1);
+            }
+            // float8 output is the shortest round-trip text since PostgreSQL 12.
+            Func::NumberText => {
+                r.push("CASE WHEN ");
+                arg(r, args, 0);
+                r.push(" = trunc(");
+                arg(r, args, 0);
+                r.push(") THEN ");
+                arg(r, args, 0);
+                r.push("::bigint::text ELSE ");
+                arg(r, args, 0);
+                r.push("::text END");
+            }
+            Func::FloatDiv => {
+                arg(r, args, 0);
+                r.push("::double precision / nullif(");
+                arg(r, args, 1);
+                r.push(", 0)");
+            }
+            // Ranking ties are broken by code point, not by the database's locale.
+            Func::ByteOrder => {
+                arg(r, args, 0);
+                r.push(" COLLATE \"C\"");
+            }
+            _ => default_call(r, f, args),
+        }
+    }
+}

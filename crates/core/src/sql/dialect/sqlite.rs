@@ -1,0 +1,101 @@
+//! SQLite: timestamps are INTEGER epoch milliseconds, properties a JSON object in TEXT.
+
+use super::{NUMBER_PATTERN, SqlDialect, arg, default_call};
+use crate::sql::Dialect;
+use crate::sql::ast::{Expr, Func, Param};
+use crate::sql::render::Renderer;
+
+/// The SQLite rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Sqlite;
+
+impl SqlDialect for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    // Numbered placeholders let one value be referenced several times.
+    fn placeholder(&self, n: usize, _p: &Param) -> String {
+        format!("?{n}")
+    }
+
+    fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
+        match f {
+            // json_each compares keys exactly; JSON paths cannot express every key
+            // (dots, quotes), and the key must stay a bound value.
+            Func::Property => {
+                r.push("coalesce((SELECT j.value FROM json_each(properties) AS j WHERE j.key = ");
+                r.args(&args[..1.min(args.len())]);
+                r.push("), '')");
+            }
+            Func::MonthNumber => {
+                r.push("(CAST(strftime('%Y', ");
+                arg(r, args, 0);
+                r.push(" / 1000, 'unixepoch') AS INTEGER) * 12 + CAST(strftime('%m', ");
+                arg(r, args, 0);
+                r.push(" / 1000, 'unixepoch') AS INTEGER) - 1)");
+            }
+            // REGEXP is the regex crate (registered by sqlx), which accepts RE2 syntax.
+            Func::IsNumber => {
+                arg(r, args, 0);
+                r.push(&format!(" REGEXP '{NUMBER_PATTERN}'"));
+            }
+            Func::Regex => {
+                arg(r, args, 0);
+                r.push(" REGEXP ");
+                arg(r, args, 1);
+            }
+            Func::ToFloat => {
+                r.push("CAST(");
+                r.args(&args[..1.min(args.len())]);
+                r.push(" AS REAL)");
+            }
+            // LIKE is case-insensitive in SQLite and treats % and _ as wildcards.
+            Func::Contains => {
+                r.push("instr(");
+                r.args(args);
+                r.push(") > 0");
+            }
+            Func::StartsWith => {
+                r.push("substr(");
+                arg(r, args, 0);
+                r.push(", 1, length(");
+                arg(r, args, 1);
+                r.push(")) = ");
+                arg(r, args, 1);
+            }
+            // substr(x, -0) is the whole string, so an empty suffix needs its own case.
+            Func::EndsWith => {
+                r.push("(length(");
+                arg(r, args, 1);
+                r.push(") = 0 OR substr(");
+                arg(r, args, 0);
+                r.push(", -length(");
+                arg(r, args, 1);
+                r.push(")) = ");
+                arg(r, args, 1);
+                r.push(")");
+            }
+            // CAST(1.0 AS TEXT) is '1.0'; the contract prints integral numbers bare.
+            Func::NumberText => {
+                r.push("CASE WHEN ");
+                arg(r, args, 0);
+                r.push(" = CAST(");
+                arg(r, args, 0);
+                r.push(" AS INTEGER) THEN CAST(CAST(");
+                arg(r, args, 0);
+                r.push(" AS INTEGER) AS TEXT) ELSE CAST(");
+                arg(r, args, 0);
+                r.push(" AS TEXT) END");
+            }
+            Func::FloatDiv => {
+                r.push("CAST(");
+                arg(r, args, 0);
+                r.push(" AS REAL) / nullif(");
+                arg(r, args, 1);
+                r.push(", 0)");
+            }
+            _ => default_call(r, f, args),
+        }
+    }
+}
