@@ -44,7 +44,10 @@ struct Params {
 
 fn parse_query(query: &str) -> Result<Params, RequestError> {
     match qs::parse(query) {
-        Ok(map) => Ok(Params { map, errors: Vec::new() }),
+        Ok(map) => Ok(Params {
+            map,
+            errors: Vec::new(),
+        }),
         Err(QsError::InvalidJson { param, reason }) => {
             Err(ParamError::invalid(param, format!("expected valid JSON ({reason})")).into())
         }
@@ -67,7 +70,13 @@ fn describe(v: &Value) -> &'static str {
 
 impl Params {
     fn finish<T>(self, value: T) -> Result<T, RequestError> {
-        if self.errors.is_empty() { Ok(value) } else { Err(RequestError { details: self.errors }) }
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(RequestError {
+                details: self.errors,
+            })
+        }
     }
 
     fn invalid(&mut self, param: impl Into<String>, message: impl Into<String>) {
@@ -80,7 +89,9 @@ impl Params {
 
     /// The first present key among `names`, with the name used.
     fn get(&self, names: &[&'static str]) -> Option<(&'static str, Value)> {
-        names.iter().find_map(|n| self.map.get(*n).map(|v| (*n, v.clone())))
+        names
+            .iter()
+            .find_map(|n| self.map.get(*n).map(|v| (*n, v.clone())))
     }
 
     /// A single text value (a repeated key is an error).
@@ -89,7 +100,10 @@ impl Params {
         match scalar_text(&v) {
             Some(s) => Some((name, s)),
             None => {
-                self.invalid(name, format!("expected a single value, got {}", describe(&v)));
+                self.invalid(
+                    name,
+                    format!("expected a single value, got {}", describe(&v)),
+                );
                 None
             }
         }
@@ -133,7 +147,13 @@ impl Params {
             Some((v, _)) => Some(*v),
             None => {
                 let valid: Vec<&str> = table.iter().map(|(_, n)| *n).collect();
-                self.invalid(name, format!("unknown {what} {s:?}; expected one of: {}", valid.join(", ")));
+                self.invalid(
+                    name,
+                    format!(
+                        "unknown {what} {s:?}; expected one of: {}",
+                        valid.join(", ")
+                    ),
+                );
                 None
             }
         }
@@ -176,7 +196,10 @@ impl Params {
                 None => {
                     self.invalid(
                         "range",
-                        format!("unknown range {s:?}; expected one of: {}", RangeName::VALID.join(", ")),
+                        format!(
+                            "unknown range {s:?}; expected one of: {}",
+                            RangeName::VALID.join(", ")
+                        ),
                     );
                     RangeName::Days30
                 }
@@ -191,7 +214,8 @@ impl Params {
                 TimeSpec::Range(range)
             }
             (None, _) => {
-                if range == RangeName::Custom && !self.errors.iter().any(|e| e.param == "startDate") {
+                if range == RangeName::Custom && !self.errors.iter().any(|e| e.param == "startDate")
+                {
                     self.missing("startDate", "range=custom requires startDate");
                 }
                 TimeSpec::Range(range)
@@ -202,21 +226,33 @@ impl Params {
     /// The `events` (alias `series`) list of charts and funnels.
     fn event_list(&mut self, min: usize) -> Option<(&'static str, Vec<Value>)> {
         let Some((name, v)) = self.get(&["events", "series"]) else {
-            self.missing("events", "expected a JSON array of event configs, e.g. [{\"name\":\"screen_view\"}]");
+            self.missing(
+                "events",
+                "expected a JSON array of event configs, e.g. [{\"name\":\"screen_view\"}]",
+            );
             return None;
         };
         let items = match v {
             Value::Array(items) => items,
             Value::Object(_) => vec![v],
             other => {
-                self.invalid(name, format!("expected a JSON array of event configs, got {}", describe(&other)));
+                self.invalid(
+                    name,
+                    format!(
+                        "expected a JSON array of event configs, got {}",
+                        describe(&other)
+                    ),
+                );
                 return None;
             }
         };
         if items.len() < min || items.len() > MAX_EVENTS {
             self.invalid(
                 name,
-                format!("expected {min} to {MAX_EVENTS} event configs, got {}", items.len()),
+                format!(
+                    "expected {min} to {MAX_EVENTS} event configs, got {}",
+                    items.len()
+                ),
             );
             return None;
         }
@@ -298,30 +334,45 @@ fn value_number(v: &Value) -> Option<f64> {
 
 fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<Filter> {
     let Some(obj) = v.as_object() else {
-        errors.push(ParamError::invalid(path, format!("expected a filter object, got {}", describe(v))));
+        errors.push(ParamError::invalid(
+            path,
+            format!("expected a filter object, got {}", describe(v)),
+        ));
         return None;
     };
     let before = errors.len();
     let field = match obj.get("name") {
         None => {
-            errors.push(ParamError::missing(format!("{path}.name"), "a filter needs a field name"));
+            errors.push(ParamError::missing(
+                format!("{path}.name"),
+                "a filter needs a field name",
+            ));
             None
         }
         Some(Value::String(s)) => match parse_field(s, true) {
             Some(f) => Some(f),
             None => {
-                errors.push(ParamError::invalid(format!("{path}.name"), format!("unknown field {s:?}; {FIELD_HINT}")));
+                errors.push(ParamError::invalid(
+                    format!("{path}.name"),
+                    format!("unknown field {s:?}; {FIELD_HINT}"),
+                ));
                 None
             }
         },
         Some(other) => {
-            errors.push(ParamError::invalid(format!("{path}.name"), format!("expected a string, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                format!("{path}.name"),
+                format!("expected a string, got {}", describe(other)),
+            ));
             None
         }
     };
     let operator = match obj.get("operator") {
         None => {
-            errors.push(ParamError::missing(format!("{path}.operator"), "a filter needs an operator"));
+            errors.push(ParamError::missing(
+                format!("{path}.operator"),
+                "a filter needs an operator",
+            ));
             None
         }
         Some(Value::String(s)) => match Operator::parse(s) {
@@ -330,13 +381,19 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
                 let valid: Vec<&str> = Operator::ALL.iter().map(|(_, n)| *n).collect();
                 errors.push(ParamError::invalid(
                     format!("{path}.operator"),
-                    format!("unknown operator {s:?}; expected one of: {}", valid.join(", ")),
+                    format!(
+                        "unknown operator {s:?}; expected one of: {}",
+                        valid.join(", ")
+                    ),
                 ));
                 None
             }
         },
         Some(other) => {
-            errors.push(ParamError::invalid(format!("{path}.operator"), format!("expected a string, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                format!("{path}.operator"),
+                format!("expected a string, got {}", describe(other)),
+            ));
             None
         }
     };
@@ -352,7 +409,11 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         Some(scalar) => vec![scalar.clone()],
     };
     if operator.takes_no_values() {
-        return (errors.len() == before).then_some(Filter { field, operator, values: FilterValues::None });
+        return (errors.len() == before).then_some(Filter {
+            field,
+            operator,
+            values: FilterValues::None,
+        });
     }
     if raw.is_empty() {
         let msg = "expected at least one value";
@@ -363,10 +424,16 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         });
         return None;
     }
-    let numeric_op = matches!(operator, Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte);
+    let numeric_op = matches!(
+        operator,
+        Operator::Gt | Operator::Gte | Operator::Lt | Operator::Lte
+    );
     let values = if field == Field::HasProfile {
         if operator != Operator::Is {
-            errors.push(ParamError::invalid(format!("{path}.operator"), "has_profile only supports the operator is"));
+            errors.push(ParamError::invalid(
+                format!("{path}.operator"),
+                "has_profile only supports the operator is",
+            ));
             return None;
         }
         let mut out = Vec::new();
@@ -379,12 +446,16 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
             };
             match b {
                 Some(b) => out.push(b),
-                None => errors.push(ParamError::invalid(format!("{vpath}[{i}]"), "expected true or false")),
+                None => errors.push(ParamError::invalid(
+                    format!("{vpath}[{i}]"),
+                    "expected true or false",
+                )),
             }
         }
         FilterValues::Bools(out)
     } else if field.is_numeric() || numeric_op {
-        if field.is_numeric() && !matches!(operator, Operator::Is | Operator::IsNot) && !numeric_op {
+        if field.is_numeric() && !matches!(operator, Operator::Is | Operator::IsNot) && !numeric_op
+        {
             errors.push(ParamError::invalid(
                 format!("{path}.operator"),
                 "this field is numeric: use is, isNot, gt, gte, lt, lte, isNull or isNotNull",
@@ -395,7 +466,10 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         for (i, v) in raw.iter().enumerate() {
             match value_number(v) {
                 Some(n) => out.push(n),
-                None => errors.push(ParamError::invalid(format!("{vpath}[{i}]"), "expected a number")),
+                None => errors.push(ParamError::invalid(
+                    format!("{vpath}[{i}]"),
+                    "expected a number",
+                )),
             }
         }
         FilterValues::Numbers(out)
@@ -403,7 +477,10 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         let mut out = Vec::new();
         for (i, v) in raw.iter().enumerate() {
             let Some(mut text) = value_text(v) else {
-                errors.push(ParamError::invalid(format!("{vpath}[{i}]"), "expected a string, number, boolean or null"));
+                errors.push(ParamError::invalid(
+                    format!("{vpath}[{i}]"),
+                    "expected a string, number, boolean or null",
+                ));
                 continue;
             };
             if operator == Operator::Regex {
@@ -411,8 +488,17 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
                     text = text[1..text.len() - 1].to_string();
                 }
                 if let Err(e) = regex_syntax::Parser::new().parse(&text) {
-                    let reason = e.to_string().lines().last().unwrap_or("invalid").trim().to_string();
-                    errors.push(ParamError::invalid(format!("{vpath}[{i}]"), format!("invalid regular expression: {reason}")));
+                    let reason = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("invalid")
+                        .trim()
+                        .to_string();
+                    errors.push(ParamError::invalid(
+                        format!("{vpath}[{i}]"),
+                        format!("invalid regular expression: {reason}"),
+                    ));
                     continue;
                 }
             }
@@ -420,7 +506,11 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         }
         FilterValues::Text(out)
     };
-    (errors.len() == before).then_some(Filter { field, operator, values })
+    (errors.len() == before).then_some(Filter {
+        field,
+        operator,
+        values,
+    })
 }
 
 fn decode_filters(v: Option<&Value>, path: &str, errors: &mut Vec<ParamError>) -> Vec<Filter> {
@@ -430,7 +520,10 @@ fn decode_filters(v: Option<&Value>, path: &str, errors: &mut Vec<ParamError>) -
         Some(obj @ Value::Object(_)) => vec![obj.clone()],
         Some(Value::String(s)) if s.is_empty() => return Vec::new(),
         Some(other) => {
-            errors.push(ParamError::invalid(path, format!("expected a JSON array of filters, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                path,
+                format!("expected a JSON array of filters, got {}", describe(other)),
+            ));
             return Vec::new();
         }
     };
@@ -444,25 +537,39 @@ fn decode_filters(v: Option<&Value>, path: &str, errors: &mut Vec<ParamError>) -
 fn event_name(v: Option<&Value>, path: &str, errors: &mut Vec<ParamError>) -> Option<EventName> {
     match v {
         None => {
-            errors.push(ParamError::missing(path, "expected an event name (or \"*\" for all events)"));
+            errors.push(ParamError::missing(
+                path,
+                "expected an event name (or \"*\" for all events)",
+            ));
             None
         }
         Some(Value::String(s)) if s == "*" => Some(EventName::Any),
         Some(Value::String(s)) if !s.is_empty() => Some(EventName::Named(s.clone())),
         Some(other) => {
-            errors.push(ParamError::invalid(path, format!("expected a non-empty event name, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                path,
+                format!("expected a non-empty event name, got {}", describe(other)),
+            ));
             None
         }
     }
 }
 
-fn display_name(v: Option<&Value>, name: &EventName, path: &str, errors: &mut Vec<ParamError>) -> String {
+fn display_name(
+    v: Option<&Value>,
+    name: &EventName,
+    path: &str,
+    errors: &mut Vec<ParamError>,
+) -> String {
     match v {
         None | Some(Value::Null) => name.as_str().to_string(),
         Some(Value::String(s)) if s.is_empty() => name.as_str().to_string(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
-            errors.push(ParamError::invalid(path, format!("expected a string, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                path,
+                format!("expected a string, got {}", describe(other)),
+            ));
             String::new()
         }
     }
@@ -483,7 +590,10 @@ fn as_object(v: &Value) -> Option<Map<String, Value>> {
 
 fn decode_event_config(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<EventConfig> {
     let Some(obj) = as_object(v) else {
-        errors.push(ParamError::invalid(path, format!("expected an event config object, got {}", describe(v))));
+        errors.push(ParamError::invalid(
+            path,
+            format!("expected an event config object, got {}", describe(v)),
+        ));
         return None;
     };
     let before = errors.len();
@@ -495,12 +605,18 @@ fn decode_event_config(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> O
             let valid: Vec<&str> = Segment::ALL.iter().map(|(_, n)| *n).collect();
             errors.push(ParamError::invalid(
                 format!("{path}.segment"),
-                format!("unknown segment {s:?}; expected one of: {}", valid.join(", ")),
+                format!(
+                    "unknown segment {s:?}; expected one of: {}",
+                    valid.join(", ")
+                ),
             ));
             Segment::Event
         }),
         Some(other) => {
-            errors.push(ParamError::invalid(format!("{path}.segment"), format!("expected a string, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                format!("{path}.segment"),
+                format!("expected a string, got {}", describe(other)),
+            ));
             Segment::Event
         }
     };
@@ -510,21 +626,46 @@ fn decode_event_config(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> O
         Some(Value::String(s)) => match parse_field(s, false) {
             Some(f) => Some(f),
             None => {
-                errors.push(ParamError::invalid(format!("{path}.property"), format!("unknown field {s:?}; {FIELD_HINT}")));
+                errors.push(ParamError::invalid(
+                    format!("{path}.property"),
+                    format!("unknown field {s:?}; {FIELD_HINT}"),
+                ));
                 None
             }
         },
         Some(other) => {
-            errors.push(ParamError::invalid(format!("{path}.property"), format!("expected a string, got {}", describe(other))));
+            errors.push(ParamError::invalid(
+                format!("{path}.property"),
+                format!("expected a string, got {}", describe(other)),
+            ));
             None
         }
     };
-    if segment.needs_property() && property.is_none() && !errors[before..].iter().any(|e| e.param.ends_with(".property")) {
-        errors.push(ParamError::missing(format!("{path}.property"), "this segment requires a property"));
+    if segment.needs_property()
+        && property.is_none()
+        && !errors[before..]
+            .iter()
+            .any(|e| e.param.ends_with(".property"))
+    {
+        errors.push(ParamError::missing(
+            format!("{path}.property"),
+            "this segment requires a property",
+        ));
     }
     let name = name?;
-    let display = display_name(obj.get("displayName"), &name, &format!("{path}.displayName"), errors);
-    (errors.len() == before).then_some(EventConfig { name, display_name: display, filters, segment, property })
+    let display = display_name(
+        obj.get("displayName"),
+        &name,
+        &format!("{path}.displayName"),
+        errors,
+    );
+    (errors.len() == before).then_some(EventConfig {
+        name,
+        display_name: display,
+        filters,
+        segment,
+        property,
+    })
 }
 
 /// Decode `GET /export/charts`.
@@ -544,7 +685,10 @@ pub fn decode_chart(query: &str) -> Result<ChartRequest, RequestError> {
         None => {}
         Some((_, Value::Array(items))) => {
             if items.len() > MAX_BREAKDOWNS {
-                p.invalid("breakdowns", format!("at most {MAX_BREAKDOWNS} breakdowns, got {}", items.len()));
+                p.invalid(
+                    "breakdowns",
+                    format!("at most {MAX_BREAKDOWNS} breakdowns, got {}", items.len()),
+                );
             }
             for (i, b) in items.iter().take(MAX_BREAKDOWNS).enumerate() {
                 let path = format!("breakdowns[{i}].name");
@@ -564,20 +708,33 @@ pub fn decode_chart(query: &str) -> Result<ChartRequest, RequestError> {
         }
         Some((_, Value::String(s))) if s.is_empty() => {}
         Some((_, other)) => {
-            p.invalid("breakdowns", format!("expected a JSON array like [{{\"name\":\"country\"}}], got {}", describe(&other)));
+            p.invalid(
+                "breakdowns",
+                format!(
+                    "expected a JSON array like [{{\"name\":\"country\"}}], got {}",
+                    describe(&other)
+                ),
+            );
         }
     }
     let interval = match p.text(&["interval"]) {
         None => Interval::Day,
         Some((_, s)) => Interval::parse(&s).unwrap_or_else(|| {
-            p.invalid("interval", format!("unknown interval {s:?}; expected one of: minute, hour, day, week, month"));
+            p.invalid(
+                "interval",
+                format!("unknown interval {s:?}; expected one of: minute, hour, day, week, month"),
+            );
             Interval::Day
         }),
     };
     let time = p.time_spec();
     let previous = p.boolean("previous").unwrap_or(false);
-    let chart_type = p.choice("chartType", &ChartType::ALL, "chart type").unwrap_or(ChartType::Linear);
-    let metric = p.choice("metric", &Metric::ALL, "metric").unwrap_or(Metric::Sum);
+    let chart_type = p
+        .choice("chartType", &ChartType::ALL, "chart type")
+        .unwrap_or(ChartType::Linear);
+    let metric = p
+        .choice("metric", &Metric::ALL, "metric")
+        .unwrap_or(Metric::Sum);
     let limit = match p.integer("limit") {
         None => 300,
         Some(l) if (1..=1000).contains(&l) => l as usize,
@@ -625,11 +782,24 @@ pub fn decode_funnel(query: &str) -> Result<FunnelRequest, RequestError> {
             };
             let before = p.errors.len();
             let step_name = event_name(obj.get("name"), &format!("{path}.name"), &mut p.errors);
-            let filters = decode_filters(obj.get("filters"), &format!("{path}.filters"), &mut p.errors);
+            let filters = decode_filters(
+                obj.get("filters"),
+                &format!("{path}.filters"),
+                &mut p.errors,
+            );
             if let Some(step_name) = step_name {
-                let display = display_name(obj.get("displayName"), &step_name, &format!("{path}.displayName"), &mut p.errors);
+                let display = display_name(
+                    obj.get("displayName"),
+                    &step_name,
+                    &format!("{path}.displayName"),
+                    &mut p.errors,
+                );
                 if p.errors.len() == before {
-                    steps.push(FunnelStep { name: step_name, display_name: display, filters });
+                    steps.push(FunnelStep {
+                        name: step_name,
+                        display_name: display,
+                        filters,
+                    });
                 }
             }
         }
@@ -639,14 +809,16 @@ pub fn decode_funnel(query: &str) -> Result<FunnelRequest, RequestError> {
         None => 24 * 3_600_000,
         Some((_, s)) => {
             let t = s.trim();
-            let hours = t
-                .parse::<f64>()
-                .ok()
-                .filter(|h| t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && *h > 0.0 && *h <= 8760.0);
+            let hours = t.parse::<f64>().ok().filter(|h| {
+                t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && *h > 0.0 && *h <= 8760.0
+            });
             match hours {
                 Some(h) => ((h * 3_600_000.0).round() as i64).max(1),
                 None => {
-                    p.invalid("funnelWindow", format!("expected hours as a decimal > 0 and <= 8760, got {s:?}"));
+                    p.invalid(
+                        "funnelWindow",
+                        format!("expected hours as a decimal > 0 and <= 8760, got {s:?}"),
+                    );
                     0
                 }
             }
@@ -658,13 +830,23 @@ pub fn decode_funnel(query: &str) -> Result<FunnelRequest, RequestError> {
             "session_id" | "sessionId" | "session" => FunnelGroup::Session,
             "profile_id" | "profileId" | "profile" => FunnelGroup::Profile,
             _ => {
-                p.invalid("funnelGroup", format!("unknown funnel group {s:?}; expected session_id or profile_id"));
+                p.invalid(
+                    "funnelGroup",
+                    format!("unknown funnel group {s:?}; expected session_id or profile_id"),
+                );
                 FunnelGroup::Session
             }
         },
     };
     let timezone = p.timezone();
-    let req = FunnelRequest { project_id, steps, time, timezone, window_ms, group };
+    let req = FunnelRequest {
+        project_id,
+        steps,
+        time,
+        timezone,
+        window_ms,
+        group,
+    };
     p.finish(req)
 }
 
@@ -691,7 +873,10 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
                 match item {
                     Value::String(s) if s.is_empty() => {}
                     Value::String(s) => events.push(s.clone()),
-                    other => p.invalid(format!("event[{i}]"), format!("expected an event name, got {}", describe(other))),
+                    other => p.invalid(
+                        format!("event[{i}]"),
+                        format!("expected an event name, got {}", describe(other)),
+                    ),
                 }
             }
         }
@@ -715,7 +900,10 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
         };
         for item in items {
             let Value::String(s) = item else {
-                p.invalid("includes", format!("expected names, got {}", describe(&item)));
+                p.invalid(
+                    "includes",
+                    format!("expected names, got {}", describe(&item)),
+                );
                 continue;
             };
             for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -729,13 +917,20 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
                     Some(_) => {}
                     None => p.invalid(
                         "includes",
-                        format!("unknown include {name:?}; expected any of: {}", include_names().join(", ")),
+                        format!(
+                            "unknown include {name:?}; expected any of: {}",
+                            include_names().join(", ")
+                        ),
                     ),
                 }
             }
         }
     }
-    let filters = decode_filters(p.map.get("filters").cloned().as_ref(), "filters", &mut p.errors);
+    let filters = decode_filters(
+        p.map.get("filters").cloned().as_ref(),
+        "filters",
+        &mut p.errors,
+    );
     let profile_id = p.nonempty(&["profileId"]).map(|(_, s)| s);
     let timezone = p.timezone();
     let req = EventsRequest {

@@ -38,12 +38,20 @@ pub struct ParamError {
 impl ParamError {
     /// A parameter with a value that is not acceptable.
     pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ParamError { param: param.into(), message: message.into(), kind: ParamErrorKind::Invalid }
+        ParamError {
+            param: param.into(),
+            message: message.into(),
+            kind: ParamErrorKind::Invalid,
+        }
     }
 
     /// A required parameter that is absent.
     pub fn missing(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ParamError { param: param.into(), message: message.into(), kind: ParamErrorKind::Missing }
+        ParamError {
+            param: param.into(),
+            message: message.into(),
+            kind: ParamErrorKind::Missing,
+        }
     }
 }
 
@@ -58,7 +66,11 @@ impl RequestError {
     /// The §4.2 code of the whole error: `missing_parameter` only when every detail is
     /// a missing parameter.
     pub fn code(&self) -> &'static str {
-        if self.details.iter().all(|d| d.kind == ParamErrorKind::Missing) {
+        if self
+            .details
+            .iter()
+            .all(|d| d.kind == ParamErrorKind::Missing)
+        {
             ParamErrorKind::Missing.code()
         } else {
             ParamErrorKind::Invalid.code()

@@ -238,7 +238,11 @@ pub struct NewEvent {
 pub fn flatten_properties(value: &Value) -> BTreeMap<String, String> {
     fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) {
         let key = |k: &str| {
-            if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") }
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
         };
         match v {
             Value::Null => {}
@@ -295,9 +299,10 @@ impl NewEvent {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::Number(n)) => Ok(n.as_f64()),
                 Some(Value::String(s)) if s.is_empty() => Ok(None),
-                Some(Value::String(s)) => {
-                    s.parse::<f64>().map(Some).map_err(|_| format!("{k}: expected a number"))
-                }
+                Some(Value::String(s)) => s
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| format!("{k}: expected a number")),
                 Some(_) => Err(format!("{k}: expected a number")),
             }
         };
@@ -318,7 +323,9 @@ impl NewEvent {
             (p, None) if p.is_empty() => return Err("projectId: missing".into()),
             (p, Some(d)) if p.is_empty() => d.to_string(),
             (p, Some(d)) if p != d => {
-                return Err(format!("projectId: the line names project {p:?}, not {d:?}"));
+                return Err(format!(
+                    "projectId: the line names project {p:?}, not {d:?}"
+                ));
             }
             (p, _) => p,
         };
@@ -348,7 +355,10 @@ impl NewEvent {
             profile_id: text("profileId")?,
             project_id,
             session_id: text("sessionId")?,
-            properties: obj.get("properties").map(flatten_properties).unwrap_or_default(),
+            properties: obj
+                .get("properties")
+                .map(flatten_properties)
+                .unwrap_or_default(),
             created_at,
             country: text("country")?,
             city: text("city")?,
@@ -383,10 +393,19 @@ fn deterministic_id(project: &str, name: &str, created_at: Ms, line: &Value) -> 
     let text = format!("{project}\u{1}{name}\u{1}{created_at}\u{1}{line}");
     for b in text.bytes() {
         h1 = (h1 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        h2 = (h2 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+        h2 = (h2 ^ u64::from(b))
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(5);
     }
     let hex = format!("{h1:016x}{h2:016x}");
-    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..32]
+    )
 }
 
 /// Render a decoded value of one event field as JSON.
@@ -405,7 +424,12 @@ pub fn field_json(kind: FieldKind, value: crate::storage::Value) -> Value {
         (FieldKind::Map, V::Map(pairs)) => {
             let mut sorted = pairs;
             sorted.sort();
-            Value::Object(sorted.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
         }
         (FieldKind::Map, V::Null) => Value::Object(Map::new()),
         (FieldKind::Text, V::Text(s)) => Value::String(s),

@@ -79,7 +79,10 @@ pub async fn events(
         0
     } else {
         let count = store.fetch(&plan.count).await?;
-        count.first().and_then(|r| r.first()).map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0))
+        count
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0))
     };
     let column = |field| plan.fields.iter().position(|f| *f == field);
     let distinct = |at: Option<usize>| -> Vec<String> {
@@ -100,7 +103,12 @@ pub async fn events(
         let ids = distinct(column(crate::event::EventField::ProfileId));
         if !ids.is_empty() {
             let q = compile::compile_profiles(&ctx.project_id, &ids, store.dialect());
-            profiles = store.fetch(&q).await?.into_iter().filter_map(shape::shape_profile).collect();
+            profiles = store
+                .fetch(&q)
+                .await?
+                .into_iter()
+                .filter_map(shape::shape_profile)
+                .collect();
         }
     }
     let mut metas = HashMap::new();
@@ -108,7 +116,12 @@ pub async fn events(
         let names = distinct(column(crate::event::EventField::Name));
         if !names.is_empty() {
             let q = compile::compile_event_meta(&ctx.project_id, &names, meta_store.dialect());
-            metas = meta_store.fetch(&q).await?.into_iter().filter_map(shape::shape_meta).collect();
+            metas = meta_store
+                .fetch(&q)
+                .await?
+                .into_iter()
+                .filter_map(shape::shape_meta)
+                .collect();
         }
     }
     Ok(shape::shape_events(&plan, rows, total, &profiles, &metas))

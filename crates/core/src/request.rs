@@ -113,12 +113,17 @@ impl Column {
 
     /// Numeric columns compare numerically and take numeric filter values.
     pub fn is_numeric(self) -> bool {
-        matches!(self, Column::Duration | Column::Longitude | Column::Latitude)
+        matches!(
+            self,
+            Column::Duration | Column::Longitude | Column::Latitude
+        )
     }
 
     /// Look a column up by its snake_case name or camelCase alias.
     pub fn parse(s: &str) -> Option<Column> {
-        Column::ALL.into_iter().find(|c| c.sql() == s || c.camel() == s)
+        Column::ALL
+            .into_iter()
+            .find(|c| c.sql() == s || c.camel() == s)
     }
 }
 

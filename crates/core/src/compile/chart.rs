@@ -13,9 +13,7 @@
 use super::{Context, epoch_ms, field_text, filter_expr, resolve_window};
 use crate::error::{ParamError, RequestError};
 use crate::request::{ChartRequest, EventConfig, EventName, Field, Segment};
-use crate::sql::ast::{
-    Agg, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win,
-};
+use crate::sql::ast::{Agg, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
 use crate::storage::ColumnType;
@@ -72,7 +70,12 @@ pub fn compile_chart(
     columns.extend(req.breakdowns.iter().map(|_| ColumnType::Text));
     columns.extend([ColumnType::Float, ColumnType::Int]);
     let query = render(dialect.rules(), &stmt, params, columns);
-    Ok(ChartPlan { query, window, grid, previous })
+    Ok(ChartPlan {
+        query,
+        window,
+        grid,
+        previous,
+    })
 }
 
 /// The offset (or hour remainder) in force at `t`, as a CASE over the plan's segments.
@@ -105,7 +108,10 @@ fn bucket_expr(grid: &BucketGrid, params: &mut Params) -> Expr {
         Interval::Minute => div(local.op(Op::Sub, params.int(plan.origin)), 60_000),
         Interval::Hour => div(local.op(Op::Sub, params.int(plan.origin)), 3_600_000),
         Interval::Day => div(local.op(Op::Sub, params.int(plan.origin)), 86_400_000),
-        Interval::Week => div(div(local.op(Op::Sub, params.int(plan.origin)), 86_400_000), 7),
+        Interval::Week => div(
+            div(local.op(Op::Sub, params.int(plan.origin)), 86_400_000),
+            7,
+        ),
         Interval::Month => {
             Expr::call(Func::MonthNumber, vec![local]).op(Op::Sub, params.int(plan.origin))
         }
@@ -133,7 +139,10 @@ fn property_value(field: &Field, params: &mut Params) -> Expr {
         Expr::call(Func::ToFloat, vec![x])
     } else {
         Expr::Case(
-            vec![(Expr::call(Func::IsNumber, vec![x.clone()]), Expr::call(Func::ToFloat, vec![x]))],
+            vec![(
+                Expr::call(Func::IsNumber, vec![x.clone()]),
+                Expr::call(Func::ToFloat, vec![x]),
+            )],
             None,
         )
     }
@@ -160,7 +169,10 @@ fn flag_sum(cond: Expr) -> Expr {
 /// The aggregate of one segment over a group.
 fn segment_agg(segment: Segment) -> Expr {
     let distinct = |col| {
-        Expr::agg(Agg::CountDistinct, Expr::call(Func::NullIf, vec![Expr::Col(col), Expr::Str("")]))
+        Expr::agg(
+            Agg::CountDistinct,
+            Expr::call(Func::NullIf, vec![Expr::Col(col), Expr::Str("")]),
+        )
     };
     let zero_if_null = |e| Expr::call(Func::Coalesce, vec![e, Expr::Int(0)]);
     match segment {
@@ -213,11 +225,17 @@ fn per_config(values: Vec<Expr>) -> Expr {
 }
 
 fn item(expr: Expr, alias: &'static str) -> Item {
-    Item { expr, alias: Some(alias) }
+    Item {
+        expr,
+        alias: Some(alias),
+    }
 }
 
 fn star() -> Item {
-    Item { expr: Expr::Star, alias: None }
+    Item {
+        expr: Expr::Star,
+        alias: None,
+    }
 }
 
 fn lower(
@@ -229,7 +247,10 @@ fn lower(
     params: &mut Params,
 ) -> Statement {
     let n_break = req.breakdowns.len().min(BREAKDOWN_ALIASES.len());
-    let b_cols: Vec<Expr> = BREAKDOWN_ALIASES[..n_break].iter().map(|a| Expr::Col(a)).collect();
+    let b_cols: Vec<Expr> = BREAKDOWN_ALIASES[..n_break]
+        .iter()
+        .map(|a| Expr::Col(a))
+        .collect();
     let segments: Vec<Segment> = req.events.iter().map(|e| e.segment).collect();
     let needs = |pred: fn(Segment) -> bool| segments.iter().any(|s| pred(*s));
 
@@ -284,8 +305,15 @@ fn lower(
             filter.push(conds[0].clone());
         }
     } else {
-        scan.from = Some(From::Expand { source: Box::new(base), matches: conds, alias: "cfg" });
-        scan.items.push(Item { expr: Expr::Col("cfg"), alias: None });
+        scan.from = Some(From::Expand {
+            source: Box::new(base),
+            matches: conds,
+            alias: "cfg",
+        });
+        scan.items.push(Item {
+            expr: Expr::Col("cfg"),
+            alias: None,
+        });
     }
     scan.filter = filter;
     match previous {
@@ -293,7 +321,10 @@ fn lower(
             let cur = bucket_expr(grid, params);
             let prev = bucket_expr(pgrid, params);
             let is_current = created.clone().op(Op::GtEq, cur_start);
-            scan.item(Expr::if_then(is_current.clone(), Expr::Int(0), Expr::Int(1)), "period");
+            scan.item(
+                Expr::if_then(is_current.clone(), Expr::Int(0), Expr::Int(1)),
+                "period",
+            );
             scan.item(Expr::if_then(is_current, cur, prev), "bucket");
         }
         None => {
@@ -307,7 +338,10 @@ fn lower(
         scan.item(label, alias);
     }
     if needs(|s| {
-        matches!(s, Segment::User | Segment::UserAverage | Segment::OneEventPerUser)
+        matches!(
+            s,
+            Segment::User | Segment::UserAverage | Segment::OneEventPerUser
+        )
     }) {
         scan.item(Expr::Col("profile_id"), "profile_id");
     }
@@ -337,10 +371,21 @@ fn lower(
         let rn = Expr::Window(
             Win::RowNumber,
             None,
-            vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("profile_id")],
-            vec![OrderBy::desc(Expr::Col("ts")), OrderBy::desc(Expr::Col("event_id"))],
+            vec![
+                Expr::Col("cfg"),
+                Expr::Col("period"),
+                Expr::Col("profile_id"),
+            ],
+            vec![
+                OrderBy::desc(Expr::Col("ts")),
+                OrderBy::desc(Expr::Col("event_id")),
+            ],
         );
-        let ranked = Select { items: vec![star(), item(rn, "rn")], from: Some(source), ..Select::default() };
+        let ranked = Select {
+            items: vec![star(), item(rn, "rn")],
+            from: Some(source),
+            ..Select::default()
+        };
         source = From::subquery(ranked, "l");
     }
 
@@ -348,13 +393,32 @@ fn lower(
     let mut keys = vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("bucket")];
     keys.extend(b_cols.iter().cloned());
     let value = per_config(segments.iter().map(|s| segment_agg(*s)).collect());
-    let mut grouped = Select { from: Some(source), group_by: keys.clone(), ..Select::default() };
-    grouped.items = keys.iter().map(|k| Item { expr: k.clone(), alias: None }).collect();
+    let mut grouped = Select {
+        from: Some(source),
+        group_by: keys.clone(),
+        ..Select::default()
+    };
+    grouped.items = keys
+        .iter()
+        .map(|k| Item {
+            expr: k.clone(),
+            alias: None,
+        })
+        .collect();
     grouped.item(value, "value");
 
     let order: Vec<OrderBy> = keys.iter().cloned().map(OrderBy::asc).collect();
-    let mut out_items: Vec<Item> = keys.iter().map(|k| Item { expr: k.clone(), alias: None }).collect();
-    out_items.push(Item { expr: Expr::Col("value"), alias: None });
+    let mut out_items: Vec<Item> = keys
+        .iter()
+        .map(|k| Item {
+            expr: k.clone(),
+            alias: None,
+        })
+        .collect();
+    out_items.push(Item {
+        expr: Expr::Col("value"),
+        alias: None,
+    });
 
     if n_break == 0 {
         grouped.item(Expr::Int(req.events.len() as i64), "series");
@@ -368,13 +432,21 @@ fn lower(
     let is_current = Expr::Col("period").eq(Expr::Int(0));
     let total = Expr::Window(
         Win::Sum,
-        Some(Box::new(Expr::if_then(is_current.clone(), Expr::Col("value"), Expr::Int(0)))),
+        Some(Box::new(Expr::if_then(
+            is_current.clone(),
+            Expr::Col("value"),
+            Expr::Int(0),
+        ))),
         combo.clone(),
         Vec::new(),
     );
     let present = Expr::Window(
         Win::Max,
-        Some(Box::new(Expr::if_then(is_current, Expr::Int(1), Expr::Int(0)))),
+        Some(Box::new(Expr::if_then(
+            is_current,
+            Expr::Int(1),
+            Expr::Int(0),
+        ))),
         combo,
         Vec::new(),
     );
@@ -387,7 +459,9 @@ fn lower(
     // Level 4: rank combinations by total, ties by their labels in code-point order.
     let mut rank_order = vec![OrderBy::desc(Expr::Col("total"))];
     rank_order.extend(
-        b_cols.iter().map(|b| OrderBy::asc(Expr::call(Func::ByteOrder, vec![b.clone()]))),
+        b_cols
+            .iter()
+            .map(|b| OrderBy::asc(Expr::call(Func::ByteOrder, vec![b.clone()]))),
     );
     let rank = Expr::Window(Win::DenseRank, None, vec![Expr::Col("cfg")], rank_order);
     let ranked = Select {
@@ -398,14 +472,22 @@ fn lower(
     };
 
     // Level 5: count every combination, keep the top `limit + offset` of each config.
-    let series = Expr::Window(Win::Max, Some(Box::new(Expr::Col("rnk"))), vec![Expr::Col("cfg")], Vec::new());
+    let series = Expr::Window(
+        Win::Max,
+        Some(Box::new(Expr::Col("rnk"))),
+        vec![Expr::Col("cfg")],
+        Vec::new(),
+    );
     let counted = Select {
         items: vec![star(), item(series, "series")],
         from: Some(From::subquery(ranked, "r")),
         ..Select::default()
     };
     let keep = i64::try_from(req.limit.saturating_add(req.offset)).unwrap_or(i64::MAX);
-    out_items.push(Item { expr: Expr::Col("series"), alias: None });
+    out_items.push(Item {
+        expr: Expr::Col("series"),
+        alias: None,
+    });
     let top = Select {
         items: out_items,
         from: Some(From::subquery(counted, "c")),

@@ -106,13 +106,20 @@ pub fn compile_events(
         for f in &req.filters {
             filter.push(filter_expr(f, &mut params));
         }
-        let mut select = Select { from: Some(From::table("events")), filter, ..Select::default() };
+        let mut select = Select {
+            from: Some(From::table("events")),
+            filter,
+            ..Select::default()
+        };
         let columns = if count {
             select.item(Expr::count_star(), "total");
             vec![ColumnType::Int]
         } else {
             for f in &fields {
-                select.items.push(Item { expr: field_expr(*f), alias: Some(f.column()) });
+                select.items.push(Item {
+                    expr: field_expr(*f),
+                    alias: Some(f.column()),
+                });
             }
             select.order_by = vec![
                 OrderBy::desc(Expr::Col("created_at")),
@@ -144,10 +151,17 @@ pub fn compile_profiles(project_id: &str, ids: &[String], dialect: Dialect) -> Q
     let project = params.text(project_id);
     let ids: Vec<Expr> = ids.iter().map(|i| params.text(i.clone())).collect();
     let mut select = Select {
-        from: Some(From::Table { name: "profiles", final_: true }),
+        from: Some(From::Table {
+            name: "profiles",
+            final_: true,
+        }),
         filter: vec![
             Expr::Col("project_id").eq(project),
-            Expr::InList(Box::new(Expr::call(Func::IdText, vec![Expr::Col("id")])), ids, false),
+            Expr::InList(
+                Box::new(Expr::call(Func::IdText, vec![Expr::Col("id")])),
+                ids,
+                false,
+            ),
         ],
         ..Select::default()
     };

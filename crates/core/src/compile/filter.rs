@@ -25,7 +25,16 @@ fn identified() -> Expr {
 pub fn filter_expr(f: &Filter, params: &mut Params) -> Expr {
     match (&f.field, &f.values) {
         (Field::HasProfile, FilterValues::Bools(values)) => Expr::or(
-            values.iter().map(|v| if *v { identified() } else { identified().negate() }).collect(),
+            values
+                .iter()
+                .map(|v| {
+                    if *v {
+                        identified()
+                    } else {
+                        identified().negate()
+                    }
+                })
+                .collect(),
         ),
         (field, FilterValues::Numbers(values)) if field.is_numeric() => {
             numeric_column(field_text(field, params), f.operator, values, params)
@@ -67,7 +76,9 @@ pub fn filter_expr(f: &Filter, params: &mut Params) -> Expr {
 
 fn text_filter(x: Expr, op: Operator, vals: Vec<Expr>) -> Expr {
     let each = |func: Func| -> Vec<Expr> {
-        vals.iter().map(|v| Expr::call(func, vec![x.clone(), v.clone()])).collect()
+        vals.iter()
+            .map(|v| Expr::call(func, vec![x.clone(), v.clone()]))
+            .collect()
     };
     match op {
         Operator::Is if vals.len() == 1 => x.eq(vals[0].clone()),
@@ -103,13 +114,17 @@ fn comparison(op: Operator) -> Op {
 }
 
 fn numeric_column(x: Expr, op: Operator, values: &[f64], params: &mut Params) -> Expr {
-    let vals: Vec<Expr> = values.iter().map(|v| params.add(Param::Float(*v))).collect();
+    let vals: Vec<Expr> = values
+        .iter()
+        .map(|v| params.add(Param::Float(*v)))
+        .collect();
     match op {
         Operator::Is => Expr::InList(Box::new(x), vals, false),
         // A NULL coordinate equals none of the values.
-        Operator::IsNot => {
-            Expr::Or(vec![Expr::IsNull(Box::new(x.clone()), false), Expr::InList(Box::new(x), vals, true)])
-        }
+        Operator::IsNot => Expr::Or(vec![
+            Expr::IsNull(Box::new(x.clone()), false),
+            Expr::InList(Box::new(x), vals, true),
+        ]),
         _ => {
             let op = comparison(op);
             Expr::or(vals.into_iter().map(|v| x.clone().op(op, v)).collect())

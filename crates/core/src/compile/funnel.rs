@@ -25,12 +25,12 @@ pub struct FunnelPlan {
 }
 
 const STEP_ALIASES: [&str; 20] = [
-    "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
-    "s15", "s16", "s17", "s18", "s19", "s20",
+    "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
+    "s16", "s17", "s18", "s19", "s20",
 ];
 const CHAIN_ALIASES: [&str; 20] = [
-    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14",
-    "c15", "c16", "c17", "c18", "c19", "c20",
+    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15",
+    "c16", "c17", "c18", "c19", "c20",
 ];
 
 fn step_match(step: &FunnelStep, params: &mut Params) -> Expr {
@@ -74,7 +74,10 @@ pub fn compile_funnel(
         let list: Vec<Expr> = names.into_iter().map(|n| params.text(n)).collect();
         filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
     }
-    let conds: Vec<Expr> = req.steps[..n].iter().map(|s| step_match(s, &mut params)).collect();
+    let conds: Vec<Expr> = req.steps[..n]
+        .iter()
+        .map(|s| step_match(s, &mut params))
+        .collect();
     if !conds.iter().any(is_true) {
         filter.push(Expr::or(conds.clone()));
     }
@@ -95,7 +98,10 @@ pub fn compile_funnel(
         FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
     };
     let columns = vec![ColumnType::Int, ColumnType::Int];
-    Ok(FunnelPlan { query: render(dialect.rules(), &stmt, params, columns), window })
+    Ok(FunnelPlan {
+        query: render(dialect.rules(), &stmt, params, columns),
+        window,
+    })
 }
 
 /// `SELECT level, count(*) … WHERE level > 0 GROUP BY level`.
@@ -107,7 +113,10 @@ fn outer_count(from: From, _params: &mut Params) -> Statement {
         order_by: vec![OrderBy::asc(Expr::Col("level"))],
         ..Select::default()
     };
-    s.items.push(Item { expr: Expr::Col("level"), alias: None });
+    s.items.push(Item {
+        expr: Expr::Col("level"),
+        alias: None,
+    });
     s.item(Expr::count_star(), "entrants");
     Statement::select(s)
 }
@@ -123,8 +132,13 @@ fn chains(
     n: usize,
     params: &mut Params,
 ) -> Statement {
-    let mut ev = Select { from: Some(From::table("events")), filter, ..Select::default() };
-    ev.item(Expr::Col(group), "k").item(epoch_ms("created_at"), "t");
+    let mut ev = Select {
+        from: Some(From::table("events")),
+        filter,
+        ..Select::default()
+    };
+    ev.item(Expr::Col(group), "k")
+        .item(epoch_ms("created_at"), "t");
     for (cond, alias) in conds.into_iter().zip(STEP_ALIASES) {
         let flag = if is_true(&cond) {
             Expr::Int(1)
@@ -133,7 +147,10 @@ fn chains(
         };
         ev.item(flag, alias);
     }
-    let mut ctes = vec![Cte { name: "ev", body: Body::Select(Box::new(ev)) }];
+    let mut ctes = vec![Cte {
+        name: "ev",
+        body: Body::Select(Box::new(ev)),
+    }];
 
     let mut c1 = Select {
         distinct: true,
@@ -141,8 +158,13 @@ fn chains(
         filter: vec![Expr::Col("s1").eq(Expr::Int(1))],
         ..Select::default()
     };
-    c1.item(Expr::Col("k"), "k").item(Expr::Col("t"), "t0").item(Expr::Col("t"), "t");
-    ctes.push(Cte { name: "c1", body: Body::Select(Box::new(c1)) });
+    c1.item(Expr::Col("k"), "k")
+        .item(Expr::Col("t"), "t0")
+        .item(Expr::Col("t"), "t");
+    ctes.push(Cte {
+        name: "c1",
+        body: Body::Select(Box::new(c1)),
+    });
 
     let window = params.int(window_ms);
     for k in 1..n {
@@ -151,8 +173,10 @@ fn chains(
             Expr::Qualified("ev", "k").eq(Expr::Qualified(prev, "k")),
             Expr::Qualified("ev", STEP_ALIASES[k]).eq(Expr::Int(1)),
             Expr::Qualified("ev", "t").op(Op::Gt, Expr::Qualified(prev, "t")),
-            Expr::Qualified("ev", "t")
-                .op(Op::LtEq, Expr::Qualified(prev, "t0").op(Op::Add, window.clone())),
+            Expr::Qualified("ev", "t").op(
+                Op::LtEq,
+                Expr::Qualified(prev, "t0").op(Op::Add, window.clone()),
+            ),
         ]);
         let mut step = Select {
             from: Some(From::Join(
@@ -166,23 +190,35 @@ fn chains(
         step.item(Expr::Qualified(prev, "k"), "k")
             .item(Expr::Qualified(prev, "t0"), "t0")
             .item(Expr::agg(Agg::Min, Expr::Qualified("ev", "t")), "t");
-        ctes.push(Cte { name: CHAIN_ALIASES[k], body: Body::Select(Box::new(step)) });
+        ctes.push(Cte {
+            name: CHAIN_ALIASES[k],
+            body: Body::Select(Box::new(step)),
+        });
     }
 
     let levels: Vec<Select> = (0..n)
         .map(|k| {
-            let mut s = Select { from: Some(From::Named(CHAIN_ALIASES[k])), ..Select::default() };
-            s.item(Expr::Col("k"), "k").item(Expr::Int(k as i64 + 1), "level");
+            let mut s = Select {
+                from: Some(From::Named(CHAIN_ALIASES[k])),
+                ..Select::default()
+            };
+            s.item(Expr::Col("k"), "k")
+                .item(Expr::Int(k as i64 + 1), "level");
             s
         })
         .collect();
-    let union = Statement { ctes: Vec::new(), body: Body::UnionAll(levels) };
+    let union = Statement {
+        ctes: Vec::new(),
+        body: Body::UnionAll(levels),
+    };
     let mut per_entrant = Select {
         from: Some(From::Subquery(Box::new(union), "l")),
         group_by: vec![Expr::Col("k")],
         ..Select::default()
     };
-    per_entrant.item(Expr::Col("k"), "k").item(Expr::agg(Agg::Max, Expr::Col("level")), "level");
+    per_entrant
+        .item(Expr::Col("k"), "k")
+        .item(Expr::agg(Agg::Max, Expr::Col("level")), "level");
     let mut out = outer_count(From::subquery(per_entrant, "m"), params);
     out.ctes = ctes;
     out

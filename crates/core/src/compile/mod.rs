@@ -10,7 +10,7 @@ mod filter;
 mod funnel;
 
 pub use chart::{ChartPlan, compile_chart};
-pub use events::{EventsPlan, compile_events, compile_event_meta, compile_profiles};
+pub use events::{EventsPlan, compile_event_meta, compile_events, compile_profiles};
 pub use filter::{field_text, filter_expr};
 pub use funnel::{FunnelPlan, compile_funnel};
 
@@ -56,7 +56,12 @@ pub fn compile_first_event(project_id: &str, dialect: Dialect) -> Query {
         filter: vec![Expr::Col("project_id").eq(project)],
         ..Select::default()
     };
-    render(dialect.rules(), &Statement::select(select), params, vec![ColumnType::Int])
+    render(
+        dialect.rules(),
+        &Statement::select(select),
+        params,
+        vec![ColumnType::Int],
+    )
 }
 
 /// A timestamp column as epoch milliseconds.
@@ -81,14 +86,22 @@ pub fn resolve_window(spec: &TimeSpec, ctx: &Context) -> Result<Window, RequestE
                 None => ctx.now,
             };
             if s > e {
-                let param = if end.is_some() { "endDate" } else { "startDate" };
+                let param = if end.is_some() {
+                    "endDate"
+                } else {
+                    "startDate"
+                };
                 return Err(ParamError::invalid(
                     param,
                     "startDate must not be after endDate (or now, when endDate is absent)",
                 )
                 .into());
             }
-            Ok(Window { start: s, end: e, previous_rule: time::PreviousRule::Rolling })
+            Ok(Window {
+                start: s,
+                end: e,
+                previous_rule: time::PreviousRule::Rolling,
+            })
         }
     }
 }

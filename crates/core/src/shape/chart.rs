@@ -27,8 +27,11 @@ fn stats(values: &[f64]) -> Stats {
     }
     let sum: f64 = values.iter().sum();
     let nonzero: Vec<f64> = values.iter().copied().filter(|v| *v != 0.0).collect();
-    let average =
-        if nonzero.is_empty() { 0.0 } else { nonzero.iter().sum::<f64>() / nonzero.len() as f64 };
+    let average = if nonzero.is_empty() {
+        0.0
+    } else {
+        nonzero.iter().sum::<f64>() / nonzero.len() as f64
+    };
     Stats {
         sum: round2(sum),
         average: round2(average),
@@ -39,7 +42,11 @@ fn stats(values: &[f64]) -> Stats {
 
 fn comparison(current: f64, previous: f64) -> Comparison {
     let (diff, state) = compare(current, previous);
-    Comparison { value: Num(previous), diff: diff.map(Num), state }
+    Comparison {
+        value: Num(previous),
+        diff: diff.map(Num),
+        state,
+    }
 }
 
 fn metrics(cur: Stats, prev: Option<Stats>) -> Metrics {
@@ -83,7 +90,13 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
     let new_draft = |cfg: usize, labels: Vec<String>| {
         let mut names = vec![req.events[cfg].display_name.clone()];
         names.extend(labels.iter().cloned());
-        Draft { names, cfg, labels, current: vec![0.0; len], previous: prev_len.map(|n| vec![0.0; n]) }
+        Draft {
+            names,
+            cfg,
+            labels,
+            current: vec![0.0; len],
+            previous: prev_len.map(|n| vec![0.0; n]),
+        }
     };
 
     let mut drafts: Vec<Draft> = Vec::new();
@@ -102,7 +115,10 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
         }
         let period = row[1].as_i64();
         let bucket = row[2].as_i64();
-        let labels: Vec<String> = row[3..3 + n_break].iter().map(|v| v.clone().into_text()).collect();
+        let labels: Vec<String> = row[3..3 + n_break]
+            .iter()
+            .map(|v| v.clone().into_text())
+            .collect();
         let value = row[3 + n_break].as_f64();
         let series = u64::try_from(row[4 + n_break].as_i64()).unwrap_or(0);
         series_per_cfg[cfg] = series_per_cfg[cfg].max(series);
@@ -117,22 +133,40 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             }
         };
         let draft = &mut drafts[at];
-        let target = if period == 0 { Some(&mut draft.current) } else { draft.previous.as_mut() };
-        if let Some(slot) = target.and_then(|v| usize::try_from(bucket).ok().and_then(|b| v.get_mut(b))) {
+        let target = if period == 0 {
+            Some(&mut draft.current)
+        } else {
+            draft.previous.as_mut()
+        };
+        if let Some(slot) =
+            target.and_then(|v| usize::try_from(bucket).ok().and_then(|b| v.get_mut(b)))
+        {
             *slot += value;
         }
     }
-    let total_series = if n_break == 0 { req.events.len() as u64 } else { series_per_cfg.iter().sum() };
+    let total_series = if n_break == 0 {
+        req.events.len() as u64
+    } else {
+        series_per_cfg.iter().sum()
+    };
 
     let integral = |cfg: usize| req.events[cfg].segment.is_integral();
     let sort_metric = req.sort_metric();
     let mut built: Vec<(Stats, Series)> = drafts
         .into_iter()
         .map(|d| {
-            let round = |v: f64| if integral(d.cfg) { v.round() } else { round2(v) };
+            let round = |v: f64| {
+                if integral(d.cfg) {
+                    v.round()
+                } else {
+                    round2(v)
+                }
+            };
             let current: Vec<f64> = d.current.iter().map(|v| round(*v)).collect();
-            let previous: Option<Vec<f64>> =
-                d.previous.as_ref().map(|p| p.iter().map(|v| round(*v)).collect());
+            let previous: Option<Vec<f64>> = d
+                .previous
+                .as_ref()
+                .map(|p| p.iter().map(|v| round(*v)).collect());
             let cur_stats = stats(&current);
             let prev_stats = previous.as_deref().map(stats);
             let data = current
@@ -172,8 +206,12 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             .total_cmp(&pick(a, sort_metric))
             .then_with(|| sa.names.cmp(&sb.names))
     });
-    let mut series: Vec<Series> =
-        built.into_iter().skip(req.offset).take(req.limit).map(|(_, s)| s).collect();
+    let mut series: Vec<Series> = built
+        .into_iter()
+        .skip(req.offset)
+        .take(req.limit)
+        .map(|(_, s)| s)
+        .collect();
     let mut ids: Vec<String> = series.iter().map(|s| series_id(&s.names)).collect();
     uniquify(&mut ids);
     for (s, id) in series.iter_mut().zip(ids) {
@@ -185,7 +223,11 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
         if all.is_empty() {
             return Stats::default();
         }
-        let nonzero: Vec<f64> = all.iter().map(|s| s.average).filter(|a| *a != 0.0).collect();
+        let nonzero: Vec<f64> = all
+            .iter()
+            .map(|s| s.average)
+            .filter(|a| *a != 0.0)
+            .collect();
         Stats {
             sum: round2(all.iter().map(|s| s.sum).sum()),
             average: if nonzero.is_empty() {
@@ -197,10 +239,20 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             max: all.iter().map(|s| s.max).fold(f64::NEG_INFINITY, f64::max),
         }
     };
-    let cur_top = top(&|m: &Metrics| Stats { sum: m.sum.0, average: m.average.0, min: m.min.0, max: m.max.0 });
+    let cur_top = top(&|m: &Metrics| Stats {
+        sum: m.sum.0,
+        average: m.average.0,
+        min: m.min.0,
+        max: m.max.0,
+    });
     let prev_top = plan.previous.as_ref().map(|_| {
         top(&|m: &Metrics| match &m.previous {
-            Some(p) => Stats { sum: p.sum.value.0, average: p.average.value.0, min: p.min.value.0, max: p.max.value.0 },
+            Some(p) => Stats {
+                sum: p.sum.value.0,
+                average: p.average.value.0,
+                min: p.min.value.0,
+                max: p.max.value.0,
+            },
             None => Stats::default(),
         })
     });

@@ -4,7 +4,11 @@ use crate::response::{EventRef, FunnelResponse, FunnelStepResult};
 use crate::storage::Row;
 
 fn percent(part: u64, whole: u64) -> f64 {
-    if whole == 0 { 0.0 } else { round2(part as f64 / whole as f64 * 100.0) }
+    if whole == 0 {
+        0.0
+    } else {
+        round2(part as f64 / whole as f64 * 100.0)
+    }
 }
 
 /// Shape `level, entrants` rows into the funnel response (§7).
@@ -12,7 +16,9 @@ pub fn shape_funnel(req: &FunnelRequest, rows: &[Row]) -> FunnelResponse {
     let n = req.steps.len();
     let mut at_level = vec![0u64; n + 1];
     for row in rows {
-        let level = usize::try_from(row.first().map_or(0, |v| v.as_i64())).unwrap_or(0).min(n);
+        let level = usize::try_from(row.first().map_or(0, |v| v.as_i64()))
+            .unwrap_or(0)
+            .min(n);
         let count = u64::try_from(row.get(1).map_or(0, |v| v.as_i64())).unwrap_or(0);
         at_level[level] += count;
     }
@@ -47,5 +53,8 @@ pub fn shape_funnel(req: &FunnelRequest, rows: &[Row]) -> FunnelResponse {
             }
         })
         .collect();
-    FunnelResponse { total_sessions: total, steps }
+    FunnelResponse {
+        total_sessions: total,
+        steps,
+    }
 }

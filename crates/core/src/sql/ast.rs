@@ -262,12 +262,20 @@ impl Expr {
 
     /// Conjunction, flattening trivial cases.
     pub fn and(mut parts: Vec<Expr>) -> Expr {
-        if parts.len() == 1 { parts.remove(0) } else { Expr::And(parts) }
+        if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::And(parts)
+        }
     }
 
     /// Disjunction, flattening trivial cases.
     pub fn or(mut parts: Vec<Expr>) -> Expr {
-        if parts.len() == 1 { parts.remove(0) } else { Expr::Or(parts) }
+        if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            Expr::Or(parts)
+        }
     }
 }
 
@@ -332,7 +340,10 @@ pub struct Select {
 impl Select {
     /// Add a select item with an alias.
     pub fn item(&mut self, expr: Expr, alias: &'static str) -> &mut Self {
-        self.items.push(Item { expr, alias: Some(alias) });
+        self.items.push(Item {
+            expr,
+            alias: Some(alias),
+        });
         self
     }
 }
@@ -367,7 +378,10 @@ pub struct Statement {
 impl From {
     /// A base table.
     pub fn table(name: &'static str) -> From {
-        From::Table { name, final_: false }
+        From::Table {
+            name,
+            final_: false,
+        }
     }
 
     /// A subquery.
@@ -379,6 +393,9 @@ impl From {
 impl Statement {
     /// A statement of one select.
     pub fn select(s: Select) -> Statement {
-        Statement { ctes: Vec::new(), body: Body::Select(Box::new(s)) }
+        Statement {
+            ctes: Vec::new(),
+            body: Body::Select(Box::new(s)),
+        }
     }
 }

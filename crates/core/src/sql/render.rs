@@ -20,7 +20,9 @@ pub struct Renderer<'a> {
 
 impl std::fmt::Debug for Renderer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Renderer").field("dialect", &self.d.dialect()).finish()
+        f.debug_struct("Renderer")
+            .field("dialect", &self.d.dialect())
+            .finish()
     }
 }
 
@@ -32,11 +34,20 @@ pub fn render(
     columns: Vec<ColumnType>,
 ) -> Query {
     let sql = {
-        let mut r = Renderer { d, params: &params, out: String::with_capacity(1024), indent: 0 };
+        let mut r = Renderer {
+            d,
+            params: &params,
+            out: String::with_capacity(1024),
+            indent: 0,
+        };
         r.statement(stmt);
         r.out
     };
-    Query { sql, params: params.0, columns }
+    Query {
+        sql,
+        params: params.0,
+        columns,
+    }
 }
 
 impl Renderer<'_> {
@@ -71,7 +82,11 @@ impl Renderer<'_> {
 
     fn cte(&mut self, cte: &Cte) {
         self.push(cte.name);
-        self.push(if self.d.materialize_ctes() { " AS MATERIALIZED (" } else { " AS (" });
+        self.push(if self.d.materialize_ctes() {
+            " AS MATERIALIZED ("
+        } else {
+            " AS ("
+        });
         self.indent += 1;
         self.newline();
         self.body(&cte.body);
@@ -109,7 +124,11 @@ impl Renderer<'_> {
     }
 
     fn select(&mut self, s: &Select) {
-        self.push(if s.distinct { "SELECT DISTINCT" } else { "SELECT" });
+        self.push(if s.distinct {
+            "SELECT DISTINCT"
+        } else {
+            "SELECT"
+        });
         self.list(&s.items, |r, it: &Item| {
             r.expr(&it.expr);
             if let Some(a) = it.alias {
@@ -204,7 +223,11 @@ impl Renderer<'_> {
                     (Some(x), Some(y)) => Some(Expr::And(vec![x, y])),
                 }
             }
-            From::Expand { source, matches, alias } => {
+            From::Expand {
+                source,
+                matches,
+                alias,
+            } => {
                 let inner = self.from(source);
                 let extra = self.d.expand(self, matches, alias);
                 match (inner, extra) {
@@ -283,7 +306,11 @@ impl Renderer<'_> {
                 self.push(self.d.bool_literal(truth));
             }
             Expr::And(parts) | Expr::Or(parts) => {
-                let sep = if matches!(e, Expr::And(_)) { " AND " } else { " OR " };
+                let sep = if matches!(e, Expr::And(_)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 for (i, p) in parts.iter().enumerate() {
                     if i > 0 {
                         self.push(sep);

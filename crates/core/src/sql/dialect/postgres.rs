@@ -43,7 +43,9 @@ impl SqlDialect for Postgres {
             Func::MonthNumber => {
                 r.push("(extract(year FROM to_timestamp(");
                 arg(r, args, 0);
-                r.push(" / 1000) AT TIME ZONE 'UTC')::bigint * 12 + extract(month FROM to_timestamp(");
+                r.push(
+                    " / 1000) AT TIME ZONE 'UTC')::bigint * 12 + extract(month FROM to_timestamp(",
+                );
                 arg(r, args, 0);
                 r.push(" / 1000) AT TIME ZONE 'UTC')::bigint - 1)");
             }

@@ -1,0 +1,44 @@
+#![allow(clippy::unwrap_used)]
+mod common;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn every_request_kind_runs() {
+    let (store, _dir) = fresh().await;
+    let mut a = ev("a", "screen_view", "2024-04-01T10:00:00.000Z");
+    a.country = "SE".into();
+    a.profile_id = "u1".into();
+    a.session_id = "s1".into();
+    let mut b = ev("b", "sign_up", "2024-04-01T11:00:00.000Z");
+    b.profile_id = "u1".into();
+    b.session_id = "s1".into();
+    b.properties = props(&[("total", "19.99")]);
+    store.insert_events(&[a, b]).await.unwrap();
+
+    let c = chart(
+        &store,
+        r#"events=[{"name":"screen_view"},{"name":"sign_up","segment":"property_sum","property":"properties.total"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-02&previous=true"#,
+        chrono_tz::UTC,
+        "2024-04-03T00:00:00Z",
+    )
+    .await;
+    println!("{}", serde_json::to_string_pretty(&c).unwrap());
+    let f = funnel(
+        &store,
+        r#"events=[{"name":"screen_view"},{"name":"sign_up"}]&startDate=2024-04-01&endDate=2024-04-02"#,
+        chrono_tz::UTC,
+        "2024-04-03T00:00:00Z",
+    )
+    .await;
+    assert_eq!(f["steps"][1]["count"], json!(1));
+    let e = events(
+        &store,
+        "includes=properties,profile",
+        chrono_tz::UTC,
+        "2024-04-03T00:00:00Z",
+    )
+    .await;
+    println!("{}", serde_json::to_string_pretty(&e).unwrap());
+    assert_eq!(e["meta"]["totalCount"], json!(2));
+}
