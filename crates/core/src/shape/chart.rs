@@ -109,6 +109,11 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
     }
     let mut series_per_cfg = vec![0u64; req.events.len()];
     for row in rows {
+        // Rows come from the compiled statement; a short one would be a backend bug, and
+        // it is skipped rather than allowed to panic.
+        if row.len() < 5 + n_break {
+            continue;
+        }
         let cfg = usize::try_from(row[0].as_i64()).unwrap_or(usize::MAX);
         if cfg >= req.events.len() {
             continue;
