@@ -263,12 +263,12 @@ fn lower(
     match previous {
         Some((pw, _)) => {
             let prev_start = params.ts(pw.start);
-            let prev_end = params.ts(pw.end);
             let cur_end = params.ts(window.end);
             filter.push(created.clone().op(Op::GtEq, prev_start));
             filter.push(created.clone().op(Op::LtEq, cur_end));
             // The previous window of a period-to-date ends before the current one starts.
             if pw.end + 1 < window.start {
+                let prev_end = params.ts(pw.end);
                 filter.push(Expr::Or(vec![
                     created.clone().op(Op::GtEq, cur_start.clone()),
                     created.clone().op(Op::LtEq, prev_end),
@@ -281,7 +281,9 @@ fn lower(
             filter.push(created.clone().op(Op::LtEq, cur_end));
         }
     }
-    if req.events.iter().all(|e| e.name != EventName::Any) {
+    // With several configs, the name list lets an index on (project_id, name, …) prune
+    // rows before the per-config conditions run; a single config's condition has it.
+    if req.events.len() > 1 && req.events.iter().all(|e| e.name != EventName::Any) {
         let mut names: Vec<&str> = req.events.iter().map(|e| e.name.as_str()).collect();
         names.dedup();
         let mut uniq: Vec<&str> = Vec::new();

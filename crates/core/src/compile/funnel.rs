@@ -78,7 +78,9 @@ pub fn compile_funnel(
         .iter()
         .map(|s| step_match(s, &mut params))
         .collect();
-    if !conds.iter().any(is_true) {
+    // Steps with filters narrow the scan further than the name list does.
+    let has_filters = req.steps.iter().any(|s| !s.filters.is_empty());
+    if has_filters && !conds.iter().any(is_true) {
         filter.push(Expr::or(conds.clone()));
     }
 

@@ -145,16 +145,29 @@ impl Renderer<'_> {
             filter.extend(extra.iter());
         }
         filter.extend(s.filter.iter());
-        if !filter.is_empty() {
+        // Top-level conjuncts go one per line; nested conjunctions are flattened into them.
+        let mut conjuncts: Vec<&Expr> = Vec::new();
+        while let Some(f) = filter.pop() {
+            match f {
+                Expr::And(parts) if !parts.is_empty() => filter.extend(parts.iter()),
+                other => conjuncts.push(other),
+            }
+        }
+        conjuncts.reverse();
+        if !conjuncts.is_empty() {
             self.newline();
             self.push("WHERE");
             self.indent += 1;
-            for (i, f) in filter.iter().enumerate() {
+            for (i, f) in conjuncts.iter().enumerate() {
                 self.newline();
                 if i > 0 {
                     self.push("AND ");
                 }
-                self.operand(f);
+                if matches!(f, Expr::Or(_)) {
+                    self.operand(f);
+                } else {
+                    self.expr(f);
+                }
             }
             self.indent -= 1;
         }
