@@ -232,6 +232,33 @@ pub struct NewEvent {
     pub imported_at: Option<Ms>,
 }
 
+/// A profile to store (the `--profiles` import shape of §9).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProfile {
+    pub id: String,
+    pub project_id: String,
+    pub is_external: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub avatar: String,
+    pub properties: std::collections::BTreeMap<String, String>,
+    pub created_at: i64,
+}
+
+/// An `event_meta` row to create or update (§9 `event-meta set`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEventMeta {
+    pub id: String,
+    pub name: String,
+    pub project_id: String,
+    pub conversion: bool,
+    pub color: Option<String>,
+    pub icon: Option<String>,
+    /// Creation (or update) time, ms.
+    pub at: i64,
+}
+
 /// Flatten a JSON object into the flat string map of §2.1 / §9: nested objects join keys
 /// with dots, arrays use indexes, numbers become their shortest decimal text, booleans
 /// `true`/`false`, and `null` leaves are dropped.

@@ -9,9 +9,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use quarry_core::event::NewEvent;
+use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{ColumnType, Row, Storage, StorageError, Value};
+use quarry_core::storage::{
+    Catalog, ClientKind, ClientRecord, ColumnType, ProjectRecord, Row, Storage, StorageError, Value,
+};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -79,7 +81,6 @@ impl SqliteStorage {
     }
 
     /// Insert or replace a profile.
-    #[allow(clippy::too_many_arguments)]
     pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
         let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
         sqlx::query(
@@ -119,33 +120,6 @@ impl SqliteStorage {
         .await?;
         Ok(())
     }
-}
-
-/// A profile to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewProfile {
-    pub id: String,
-    pub project_id: String,
-    pub is_external: bool,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub avatar: String,
-    pub properties: std::collections::BTreeMap<String, String>,
-    pub created_at: i64,
-}
-
-/// An event_meta row to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEventMeta {
-    pub id: String,
-    pub name: String,
-    pub project_id: String,
-    pub conversion: bool,
-    pub color: Option<String>,
-    pub icon: Option<String>,
-    /// Creation (or update) time, ms.
-    pub at: i64,
 }
 
 /// Insert events on an open connection or transaction (the caller commits), so an import
@@ -289,5 +263,147 @@ impl Storage for SqliteStorage {
                     .collect()
             })
             .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        Catalog::ping(self).await
+    }
+}
+
+/// Projects and clients (OpenPanel's names and columns).
+#[async_trait]
+impl Catalog for SqliteStorage {
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        let row = sqlx::query(
+            "SELECT id, name, secret, type, \"projectId\", \"organizationId\" FROM clients WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let get = |i: usize| -> Result<Option<String>, StorageError> {
+            row.try_get::<Option<String>, _>(i).map_err(map_err)
+        };
+        let kind = get(3)?.as_deref().and_then(ClientKind::parse);
+        let Some(kind) = kind else {
+            return Err(StorageError::Query(format!(
+                "client {id} has an unknown type"
+            )));
+        };
+        Ok(Some(ClientRecord {
+            id: get(0)?.unwrap_or_default(),
+            name: get(1)?.unwrap_or_default(),
+            secret: get(2)?,
+            kind,
+            project_id: get(4)?,
+            organization_id: get(5)?.unwrap_or_default(),
+        }))
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StorageError> {
+        let row = sqlx::query(
+            "SELECT id, \"organizationId\", name, timezone FROM projects WHERE id = ?1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let get = |i: usize| -> Result<Option<String>, StorageError> {
+            row.try_get::<Option<String>, _>(i).map_err(map_err)
+        };
+        Ok(Some(ProjectRecord {
+            id: get(0)?.unwrap_or_default(),
+            organization_id: get(1)?.unwrap_or_default(),
+            name: get(2)?.unwrap_or_default(),
+            timezone: get(3)?,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+impl SqliteStorage {
+    /// Create (or update) a project.
+    pub async fn upsert_project(&self, p: &ProjectRecord, now_ms: i64) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO projects (id, \"organizationId\", name, timezone, \"createdAt\") \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
+             \"organizationId\" = excluded.\"organizationId\", name = excluded.name, \
+             timezone = excluded.timezone",
+        )
+        .bind(&p.id)
+        .bind(&p.organization_id)
+        .bind(&p.name)
+        .bind(&p.timezone)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Create a client; `secret` must already be hashed (`<salt>.<hash>`).
+    pub async fn insert_client(&self, c: &ClientRecord, now_ms: i64) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO clients (id, name, secret, type, \"projectId\", \"organizationId\", \"createdAt\") \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.secret)
+        .bind(c.kind.as_str())
+        .bind(&c.project_id)
+        .bind(&c.organization_id)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Number of events stored for a project (the demo seeds only an empty database).
+    pub async fn count_events(&self, project_id: &str) -> Result<i64, Error> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE project_id = ?1")
+            .bind(project_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Any client of a project, of a type (the demo reuses its read client).
+    pub async fn find_client(
+        &self,
+        project_id: &str,
+        kind: ClientKind,
+    ) -> Result<Option<String>, Error> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM clients WHERE \"projectId\" = ?1 AND type = ?2 ORDER BY \"createdAt\" LIMIT 1",
+        )
+        .bind(project_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Replace a client's stored secret hash.
+    pub async fn set_client_secret(&self, id: &str, hashed: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE clients SET secret = ?1 WHERE id = ?2")
+            .bind(hashed)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Close the pool (graceful shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 }

@@ -115,10 +115,18 @@ pub fn compile_events(
             select.item(Expr::count_star(), "total");
             vec![ColumnType::Int]
         } else {
+            // Transformed columns get aliases that are not column names: ClickHouse would
+            // otherwise substitute the alias for the column in WHERE.
             for f in &fields {
+                let alias = match f {
+                    EventField::CreatedAt => Some("created_at_ms"),
+                    EventField::ImportedAt => Some("imported_at_ms"),
+                    EventField::Id => Some("id_text"),
+                    _ => None,
+                };
                 select.items.push(Item {
                     expr: field_expr(*f),
-                    alias: Some(f.column()),
+                    alias,
                 });
             }
             select.order_by = vec![

@@ -47,11 +47,16 @@ pub fn filter_expr(f: &Filter, params: &mut Params) -> Expr {
                 values
                     .iter()
                     .map(|v| {
-                        Expr::And(vec![
-                            Expr::call(Func::IsNumber, vec![x.clone()]),
-                            Expr::call(Func::ToFloat, vec![x.clone()])
-                                .op(op, params.add(Param::Float(*v))),
-                        ])
+                        // CASE, not AND: engines may evaluate AND operands in any order,
+                        // and a cast of non-numeric text must never run.
+                        Expr::Case(
+                            vec![(
+                                Expr::call(Func::IsNumber, vec![x.clone()]),
+                                Expr::call(Func::ToFloat, vec![x.clone()]),
+                            )],
+                            None,
+                        )
+                        .op(op, params.add(Param::Float(*v)))
                     })
                     .collect(),
             )

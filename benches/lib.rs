@@ -1,0 +1,1 @@
+//! Criterion benchmarks and load scripts for Quarry; see `compile.rs` and docs/performance.md.

@@ -1,0 +1,290 @@
+//! Snapshots are the spec of the compiler.
+//!
+//! Every request fixture in `tests/fixtures/*.txt` is compiled for every dialect and
+//! snapshotted as pretty SQL followed by its parameters, in
+//! `tests/snapshots/<fixture>@<dialect>.snap`. Each statement is also parsed back with
+//! `sqlparser` for its dialect and must be exactly one statement, and no text parameter
+//! may appear in it as a literal.
+//!
+//! Fixture format: header lines `key: value` (and `#` comments) up to the first blank
+//! line, then the raw query string, one parameter per line (joined with `&`; lines
+//! starting with `#` are comments; none at all is the empty query string). Values are
+//! form-encoded: write `+` as `%2B`, `%` as `%25` and `&` as `%26`. Header keys:
+//!
+//! - `endpoint`: `charts`, `funnel` or `events` (required);
+//! - `now`: the clock, RFC 3339 (default `2024-04-15T12:34:56.789Z`);
+//! - `timezone`: the project's timezone (default `UTC`); a `timezone` parameter in the
+//!   query string overrides it, as on the server;
+//! - `first_event`: the project's first event, RFC 3339 (for `range=all_time`);
+//! - `project`: the resolved project id (default `fixture-project`).
+//!
+//! Adding a fixture adds three snapshots; `scripts/check-snapshots.sh` rejects pending and
+//! unreferenced snapshot files.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use quarry_core::compile::{Context, compile_chart, compile_events, compile_funnel};
+use quarry_core::decode::{Limits, decode_chart, decode_events, decode_funnel};
+use quarry_core::time::parse_rfc3339;
+use quarry_core::{Dialect, Param, Query};
+
+const DEFAULT_NOW: &str = "2024-04-15T12:34:56.789Z";
+const DEFAULT_PROJECT: &str = "fixture-project";
+
+/// One request fixture, parsed.
+#[derive(Debug)]
+struct Fixture {
+    name: String,
+    endpoint: String,
+    now: String,
+    timezone: Tz,
+    first_event: Option<String>,
+    project: String,
+    query: String,
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every `*.txt` file of the fixtures folder, sorted by name.
+fn fixture_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn parse_fixture(path: &Path) -> Fixture {
+    let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let mut fx = Fixture {
+        name,
+        endpoint: String::new(),
+        now: DEFAULT_NOW.to_string(),
+        timezone: Tz::UTC,
+        first_event: None,
+        project: DEFAULT_PROJECT.to_string(),
+        query: String::new(),
+    };
+    for line in lines.by_ref() {
+        let line = line.trim();
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once(':')
+            .unwrap_or_else(|| panic!("{}: header line without ':': {line}", fx.name));
+        let value = value.trim().to_string();
+        match key.trim() {
+            "endpoint" => fx.endpoint = value,
+            "now" => fx.now = value,
+            "timezone" => {
+                fx.timezone = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{}: unknown timezone {value}", fx.name));
+            }
+            "first_event" => fx.first_event = Some(value),
+            "project" => fx.project = value,
+            other => panic!("{}: unknown header {other:?}", fx.name),
+        }
+    }
+    let params: Vec<&str> = lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    fx.query = params.join("&");
+    assert!(
+        matches!(fx.endpoint.as_str(), "charts" | "funnel" | "events"),
+        "{}: endpoint must be charts, funnel or events, got {:?}",
+        fx.name,
+        fx.endpoint
+    );
+    fx
+}
+
+fn instant(fixture: &str, s: &str) -> i64 {
+    parse_rfc3339(s).unwrap_or_else(|| panic!("{fixture}: not an RFC 3339 instant: {s}"))
+}
+
+fn context(fx: &Fixture, tz: Option<Tz>) -> Context {
+    Context {
+        project_id: fx.project.clone(),
+        tz: tz.unwrap_or(fx.timezone),
+        now: instant(&fx.name, &fx.now),
+        first_event: fx.first_event.as_deref().map(|s| instant(&fx.name, s)),
+    }
+}
+
+/// Compile a fixture for one dialect: the queries to check, and the snapshot text.
+fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
+    let fail = |e: &dyn std::fmt::Debug| -> ! {
+        panic!("{}@{}: request rejected: {e:?}", fx.name, dialect.name())
+    };
+    match fx.endpoint.as_str() {
+        "charts" => {
+            let req = decode_chart(&fx.query).unwrap_or_else(|e| fail(&e));
+            let plan = compile_chart(&req, &context(fx, req.timezone), dialect)
+                .unwrap_or_else(|e| fail(&e));
+            let text = plan.query.explain();
+            (vec![plan.query], text)
+        }
+        "funnel" => {
+            let req = decode_funnel(&fx.query).unwrap_or_else(|e| fail(&e));
+            let plan = compile_funnel(&req, &context(fx, req.timezone), dialect)
+                .unwrap_or_else(|e| fail(&e));
+            let text = plan.query.explain();
+            (vec![plan.query], text)
+        }
+        _ => {
+            let req = decode_events(&fx.query, Limits::default()).unwrap_or_else(|e| fail(&e));
+            let plan = compile_events(&req, &context(fx, req.timezone), dialect)
+                .unwrap_or_else(|e| fail(&e));
+            let text = format!(
+                "-- page\n{}\n-- count\n{}",
+                plan.page.explain(),
+                plan.count.explain()
+            );
+            (vec![plan.page, plan.count], text)
+        }
+    }
+}
+
+/// The SQL as sqlparser 0.64 can read it: two constructs that are valid for the engine
+/// but unknown to sqlparser's dialect are rewritten, and nothing else.
+///
+/// - ClickHouse's server-side parameters `{pN:Type}` are valid ClickHouse (the server
+///   substitutes them, typed, before parsing), but sqlparser's ClickHouse dialect does not
+///   know them; each is replaced by a literal of its type so the rest of the statement is
+///   still checked.
+/// - SQLite accepts `WITH name AS MATERIALIZED (…)` since 3.35 (2021), but sqlparser's
+///   SQLite dialect only accepts the keyword for PostgreSQL-like dialects
+///   (`supports_cte_materialization`); it is dropped before parsing.
+///
+/// PostgreSQL's `$n::type` and SQLite's `?n` are parsed as they are.
+fn parseable(sql: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Postgres => return sql.to_string(),
+        Dialect::Sqlite => return sql.replace(" AS MATERIALIZED (", " AS ("),
+        Dialect::ClickHouse => {}
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(open) = rest.find("{p") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let close = after
+            .find('}')
+            .unwrap_or_else(|| panic!("unclosed placeholder in {sql}"));
+        let inner = &after[2..close];
+        let (n, ty) = inner
+            .split_once(':')
+            .unwrap_or_else(|| panic!("placeholder without a type: {{{inner}}}"));
+        assert!(
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()),
+            "placeholder name is not pN: {{{inner}}}"
+        );
+        out.push_str(match ty {
+            "String" => "'p'",
+            "Int64" => "1",
+            "Float64" => "1.5",
+            other => panic!("unexpected placeholder type {other}"),
+        });
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parse one statement with sqlparser for its dialect; the error, if any.
+fn oracle(sql: &str, dialect: Dialect) -> Result<(), String> {
+    use sqlparser::dialect::{ClickHouseDialect, PostgreSqlDialect, SQLiteDialect};
+    use sqlparser::parser::Parser;
+    let text = parseable(sql, dialect);
+    let parsed = match dialect {
+        Dialect::ClickHouse => Parser::parse_sql(&ClickHouseDialect {}, &text),
+        Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, &text),
+        Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, &text),
+    };
+    match parsed {
+        Ok(statements) if statements.len() == 1 => Ok(()),
+        Ok(statements) => Err(format!(
+            "expected exactly one statement, got {}",
+            statements.len()
+        )),
+        Err(e) => Err(format!("sqlparser: {e}\n{text}")),
+    }
+}
+
+/// Values are never inlined: no text parameter appears in the SQL as a string literal.
+fn values_are_bound(q: &Query) -> Result<(), String> {
+    for p in &q.params {
+        if let Param::Text(v) = p {
+            let literal = format!("'{}'", v.replace('\'', "''"));
+            if !v.is_empty() && q.sql.contains(&literal) {
+                return Err(format!("the value {v:?} is inlined in the SQL"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn snapshot(fx: &Fixture, dialect: Dialect, text: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_description(format!("{} {}", fx.endpoint, fx.query));
+    settings.bind(|| {
+        insta::assert_snapshot!(format!("{}@{}", fx.name, dialect.name()), text);
+    });
+}
+
+#[test]
+fn fixtures_compile_to_their_snapshots() {
+    let paths = fixture_paths();
+    assert!(
+        paths.len() >= 40,
+        "expected at least 40 fixtures, found {}",
+        paths.len()
+    );
+    let mut failures = Vec::new();
+    for path in &paths {
+        let fx = parse_fixture(path);
+        for dialect in Dialect::ALL {
+            let id = format!("{}@{}", fx.name, dialect.name());
+            // The snapshot is written even when the oracle rejects the SQL, so a reviewer
+            // can read what was rejected; every failure is listed at the end.
+            let outcome = std::panic::catch_unwind(|| {
+                let (queries, text) = compile(&fx, dialect);
+                snapshot(&fx, dialect, &text);
+                queries
+                    .iter()
+                    .flat_map(|q| [oracle(&q.sql, dialect), values_are_bound(q)])
+                    .filter_map(Result::err)
+                    .collect::<Vec<_>>()
+            });
+            match outcome {
+                Ok(errors) => failures.extend(errors.into_iter().map(|e| format!("{id}: {e}"))),
+                Err(_) => failures.push(format!("{id}: see the panic above")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures over {} snapshots:\n\n{}",
+        failures.len(),
+        paths.len() * Dialect::ALL.len(),
+        failures.join("\n\n")
+    );
+}
