@@ -39,20 +39,27 @@ pub const MAX_BREAKDOWNS: usize = 3;
 /// The parsed query string plus the errors found so far.
 struct Params {
     map: Map<String, Value>,
+    /// Decoding failures by top-level key, reported only for keys the request reads.
+    bad: Vec<QsError>,
     errors: Vec<ParamError>,
 }
 
 fn parse_query(query: &str) -> Result<Params, RequestError> {
-    match qs::parse(query) {
-        Ok(map) => Ok(Params {
-            map,
-            errors: Vec::new(),
-        }),
-        Err(QsError::InvalidJson { param, reason }) => {
-            Err(ParamError::invalid(param, format!("expected valid JSON ({reason})")).into())
+    let (map, bad) = qs::parse_lenient(query);
+    Ok(Params {
+        map,
+        bad,
+        errors: Vec::new(),
+    })
+}
+
+fn qs_error(e: &QsError) -> ParamError {
+    match e {
+        QsError::InvalidJson { param, reason } => {
+            ParamError::invalid(param.clone(), format!("expected valid JSON ({reason})"))
         }
-        Err(QsError::Brackets { param }) => {
-            Err(ParamError::invalid(param, "conflicting or invalid bracket notation").into())
+        QsError::Brackets { param } => {
+            ParamError::invalid(param.clone(), "conflicting or invalid bracket notation")
         }
     }
 }
@@ -83,15 +90,29 @@ impl Params {
         self.errors.push(ParamError::invalid(param, message));
     }
 
+    /// A missing parameter, unless it was already reported as present but undecodable.
     fn missing(&mut self, param: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ParamError::missing(param, message));
+        let param = param.into();
+        if !self.errors.iter().any(|e| e.param == param) {
+            self.errors.push(ParamError::missing(param, message));
+        }
     }
 
     /// The first present key among `names`, with the name used.
-    fn get(&self, names: &[&'static str]) -> Option<(&'static str, Value)> {
-        names
-            .iter()
-            .find_map(|n| self.map.get(*n).map(|v| (*n, v.clone())))
+    fn get(&mut self, names: &[&'static str]) -> Option<(&'static str, Value)> {
+        for n in names {
+            // A value that could not be decoded is reported when the request reads it.
+            if self.bad.iter().any(|e| e.param() == *n) {
+                let first = self.bad.iter().find(|e| e.param() == *n).map(qs_error);
+                self.errors.extend(first);
+                self.bad.retain(|b| b.param() != *n);
+                return None;
+            }
+            if let Some(v) = self.map.get(*n) {
+                return Some((*n, v.clone()));
+            }
+        }
+        None
     }
 
     /// A single text value (a repeated key is an error).
@@ -116,8 +137,18 @@ impl Params {
 
     fn integer(&mut self, name: &'static str) -> Option<i64> {
         let (_, s) = self.text(&[name])?;
-        match s.trim().parse::<i64>() {
+        let t = s.trim();
+        let digits = t.strip_prefix('-').unwrap_or(t);
+        match t.parse::<i64>() {
             Ok(i) => Some(i),
+            // An integer beyond i64 is still an integer: saturate, then range rules apply.
+            Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(if t.starts_with('-') {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                })
+            }
             Err(_) => {
                 self.invalid(name, format!("expected an integer, got {s:?}"));
                 None
@@ -160,7 +191,10 @@ impl Params {
     }
 
     fn project_id(&mut self) -> Option<String> {
-        self.nonempty(&["projectId", "project_id"]).map(|(_, s)| s)
+        // An empty projectId does not hide a project_id that has a value.
+        self.nonempty(&["projectId"])
+            .or_else(|| self.nonempty(&["project_id"]))
+            .map(|(_, s)| s)
     }
 
     fn timezone(&mut self) -> Option<Tz> {
@@ -226,6 +260,14 @@ impl Params {
     /// The `events` (alias `series`) list of charts and funnels.
     fn event_list(&mut self, min: usize) -> Option<(&'static str, Vec<Value>)> {
         let Some((name, v)) = self.get(&["events", "series"]) else {
+            let reported = ["events", "series"];
+            if self
+                .errors
+                .iter()
+                .any(|e| reported.contains(&e.param.as_str()))
+            {
+                return None;
+            }
             self.missing(
                 "events",
                 "expected a JSON array of event configs, e.g. [{\"name\":\"screen_view\"}]",
@@ -234,7 +276,9 @@ impl Params {
         };
         let items = match v {
             Value::Array(items) => items,
-            Value::Object(_) => vec![v],
+            // A single config object is accepted as a list of one; other objects (such as
+            // bracket notation with non-numeric indexes) are not lists.
+            Value::Object(ref o) if o.contains_key("name") => vec![v],
             other => {
                 self.invalid(
                     name,
@@ -408,6 +452,13 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
         }
         Some(scalar) => vec![scalar.clone()],
     };
+    if field == Field::HasProfile && operator != Operator::Is {
+        errors.push(ParamError::invalid(
+            format!("{path}.operator"),
+            "has_profile only supports the operator is",
+        ));
+        return None;
+    }
     if operator.takes_no_values() {
         return (errors.len() == before).then_some(Filter {
             field,
@@ -487,19 +538,15 @@ fn decode_filter(v: &Value, path: &str, errors: &mut Vec<ParamError>) -> Option<
                 if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
                     text = text[1..text.len() - 1].to_string();
                 }
-                if let Err(e) = regex_syntax::Parser::new().parse(&text) {
-                    let reason = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("invalid")
-                        .trim()
-                        .to_string();
-                    errors.push(ParamError::invalid(
-                        format!("{vpath}[{i}]"),
-                        format!("invalid regular expression: {reason}"),
-                    ));
-                    continue;
+                match crate::pattern::normalize(&text) {
+                    Ok(p) => text = p,
+                    Err(reason) => {
+                        errors.push(ParamError::invalid(
+                            format!("{vpath}[{i}]"),
+                            format!("invalid regular expression: {reason}"),
+                        ));
+                        continue;
+                    }
                 }
             }
             out.push(text);
@@ -517,7 +564,7 @@ fn decode_filters(v: Option<&Value>, path: &str, errors: &mut Vec<ParamError>) -
     let items = match v {
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(items)) => items.clone(),
-        Some(obj @ Value::Object(_)) => vec![obj.clone()],
+        Some(obj @ Value::Object(o)) if o.contains_key("name") => vec![obj.clone()],
         Some(Value::String(s)) if s.is_empty() => return Vec::new(),
         Some(other) => {
             errors.push(ParamError::invalid(
@@ -927,7 +974,7 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
         }
     }
     let filters = decode_filters(
-        p.map.get("filters").cloned().as_ref(),
+        p.get(&["filters"]).map(|(_, v)| v).as_ref(),
         "filters",
         &mut p.errors,
     );

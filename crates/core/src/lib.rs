@@ -16,6 +16,7 @@ pub mod error;
 pub mod event;
 pub mod exec;
 pub mod format;
+pub mod pattern;
 pub mod qs;
 pub mod request;
 pub mod response;

@@ -32,26 +32,54 @@ const MAX_DEPTH: usize = 20;
 
 /// Decode a raw query string (without '?') into an object: top-level key -> value.
 pub fn parse(query: &str) -> Result<Map<String, Value>, QsError> {
+    let (map, mut errors) = parse_lenient(query);
+    match errors.is_empty() {
+        true => Ok(map),
+        false => Err(errors.remove(0)),
+    }
+}
+
+/// Decode a query string, keeping going past bad values: a value that fails is left out of
+/// the map and reported with its top-level key, so a caller can ignore failures of
+/// parameters it does not know (§4.1: unknown parameters are ignored).
+pub fn parse_lenient(query: &str) -> (Map<String, Value>, Vec<QsError>) {
     let mut root = Branch::default();
+    let mut errors = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let Some((name, segments)) = split_key(&key) else {
             continue;
         };
-        let leaf = sniff(&value).map_err(|reason| QsError::InvalidJson {
-            param: name.to_owned(),
-            reason,
-        })?;
-        let brackets = || QsError::Brackets {
-            param: name.to_owned(),
+        let leaf = match sniff(&value) {
+            Ok(leaf) => leaf,
+            Err(reason) => {
+                errors.push(QsError::InvalidJson {
+                    param: name.to_owned(),
+                    reason,
+                });
+                continue;
+            }
         };
         let child = root.child(name, segments.is_empty());
-        insert(child, &segments, leaf).map_err(|Conflict| brackets())?;
+        if insert(child, &segments, leaf).is_err() {
+            errors.push(QsError::Brackets {
+                param: name.to_owned(),
+            });
+        }
     }
     let mut out = Map::new();
     for (key, node) in root.entries {
         out.insert(key, node.finish());
     }
-    Ok(out)
+    (out, errors)
+}
+
+impl QsError {
+    /// The top-level parameter the error belongs to.
+    pub fn param(&self) -> &str {
+        match self {
+            QsError::InvalidJson { param, .. } | QsError::Brackets { param } => param,
+        }
+    }
 }
 
 /// A value whose first non-whitespace character is `[` or `{` is JSON; anything else is a

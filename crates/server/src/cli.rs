@@ -1,1 +1,646 @@
-//! The `quarry` command line (see main.rs).
+//! The `quarry` command line (§9): every command, each a small function over the
+//! library. `main.rs` parses and dispatches here.
+
+use std::io::{BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use quarry_core::compile::{self, Context};
+use quarry_core::decode::{self, Limits};
+use quarry_core::event::NewEventMeta;
+use quarry_core::sql::Dialect;
+use quarry_core::storage::{Catalog, ClientKind, ClientRecord, ProjectRecord, Storage};
+use quarry_sqlite::SqliteStorage;
+
+use crate::Error;
+use crate::app::{Application, Backends, system_clock};
+use crate::auth::{generate_secret, hash_secret};
+use crate::backends::open_sqlite;
+use crate::seed::{self, SeedOptions};
+use crate::settings::{Overrides, Settings};
+
+/// Quarry: the OpenPanel Export API over ClickHouse, PostgreSQL or SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "quarry", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Configuration shared by every command (flags, then environment, then the file).
+#[derive(Debug, Args)]
+pub struct Global {
+    /// A TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "QUARRY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// `sqlite://path` or `postgres://…` (default sqlite://quarry.db).
+    #[arg(long, env = "QUARRY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// ClickHouse HTTP URL; events and profiles then come from ClickHouse.
+    #[arg(long, env = "QUARRY_CLICKHOUSE_URL", global = true)]
+    pub clickhouse_url: Option<String>,
+    /// ClickHouse database.
+    #[arg(long, env = "QUARRY_CLICKHOUSE_DATABASE", global = true)]
+    pub clickhouse_database: Option<String>,
+    /// Listen address (default 127.0.0.1:3000).
+    #[arg(long, env = "QUARRY_BIND", global = true)]
+    pub bind: Option<String>,
+    /// Largest events page (default 50, at most 10000).
+    #[arg(long, env = "QUARRY_MAX_PAGE_SIZE", global = true)]
+    pub max_page_size: Option<u64>,
+    /// Query timeout in seconds (default 30).
+    #[arg(long, env = "QUARRY_QUERY_TIMEOUT", global = true)]
+    pub query_timeout: Option<u64>,
+    /// Requests per client and window, like `100/10s`, or `off`.
+    #[arg(long, env = "QUARRY_RATE_LIMIT", global = true)]
+    pub rate_limit: Option<String>,
+}
+
+impl Global {
+    fn settings(&self) -> Result<Settings, Error> {
+        let given = Overrides {
+            database_url: self.database_url.clone(),
+            clickhouse_url: self.clickhouse_url.clone(),
+            clickhouse_database: self.clickhouse_database.clone(),
+            bind: self.bind.clone(),
+            max_page_size: self.max_page_size,
+            query_timeout: self.query_timeout,
+            rate_limit: self.rate_limit.clone(),
+        };
+        Settings::load(given, self.config.as_deref()).map_err(Error::Config)
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create ./quarry-demo.db with demo data on first run, then serve it.
+    Demo {
+        /// The demo database file.
+        #[arg(long, default_value = "quarry-demo.db")]
+        db: PathBuf,
+        /// Events to seed on first run.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+    },
+    /// Serve the API with the configured storage.
+    Serve,
+    /// Create or upgrade the schema of the configured storage.
+    Migrate,
+    /// Manage projects.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+    /// Manage API clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Load newline-delimited JSON events (or profiles) from a file or `-` (stdin).
+    Import {
+        /// The file, or `-` for standard input.
+        file: String,
+        /// Project for lines without `projectId`.
+        #[arg(long)]
+        project: Option<String>,
+        /// The lines are profiles, not events.
+        #[arg(long)]
+        profiles: bool,
+    },
+    /// Manage event metadata (`includes=meta`).
+    #[command(subcommand, name = "event-meta")]
+    EventMeta(EventMetaCommand),
+    /// Generate a deterministic, realistic data set.
+    Seed {
+        /// The project (created if missing).
+        #[arg(long)]
+        project: String,
+        /// How many events.
+        #[arg(long)]
+        events: usize,
+        /// Days before now to spread them over.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print the SQL and parameters a request compiles to.
+    Compile {
+        /// Target dialect.
+        #[arg(long, value_enum)]
+        dialect: DialectArg,
+        /// Which endpoint the query string is for.
+        #[arg(long, value_enum, default_value = "charts")]
+        endpoint: Endpoint,
+        /// Project the SQL is scoped to.
+        #[arg(long, default_value = "project")]
+        project: String,
+        /// Timezone (IANA); the request's `timezone` wins.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// "Now" as an RFC 3339 instant (default: the clock).
+        #[arg(long)]
+        now: Option<String>,
+        /// The query string, e.g. 'events=[{"name":"screen_view"}]&range=7d'.
+        query: String,
+    },
+}
+
+/// `quarry projects …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Create (or update) a project.
+    Create {
+        /// Project id.
+        id: String,
+        /// Organization id.
+        #[arg(long, default_value = "default")]
+        organization: String,
+        /// Display name (defaults to the id).
+        #[arg(long)]
+        name: Option<String>,
+        /// IANA timezone (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+}
+
+/// Client types.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClientType {
+    Read,
+    Write,
+    Root,
+}
+
+/// `quarry clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create a client; prints {"id","secret"} once.
+    Create {
+        /// read, write or root.
+        #[arg(long = "type", value_enum)]
+        kind: ClientType,
+        /// The client's project (required for read and write).
+        #[arg(long)]
+        project: Option<String>,
+        /// Organization (taken from the project when omitted).
+        #[arg(long)]
+        organization: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// `quarry event-meta …`
+#[derive(Debug, Subcommand)]
+pub enum EventMetaCommand {
+    /// Create or update the metadata of an event name.
+    Set {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        conversion: bool,
+        #[arg(long)]
+        color: Option<String>,
+        #[arg(long)]
+        icon: Option<String>,
+    },
+}
+
+/// `--dialect`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DialectArg {
+    Clickhouse,
+    Postgres,
+    Sqlite,
+}
+
+/// `--endpoint`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Endpoint {
+    Events,
+    Charts,
+    Funnel,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Run a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let settings = cli.global.settings()?;
+    match cli.command {
+        Command::Demo { db, events } => demo(settings, db, events).await,
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            catalog_store(&settings).await?;
+            println!("migrated {}", settings.database_url);
+            Ok(())
+        }
+        Command::Projects(ProjectsCommand::Create {
+            id,
+            organization,
+            name,
+            timezone,
+        }) => {
+            if let Some(tz) = &timezone {
+                tz.parse::<chrono_tz::Tz>()
+                    .map_err(|_| Error::Config(format!("unknown IANA timezone {tz:?}")))?;
+            }
+            let store = catalog_store(&settings).await?;
+            let project = ProjectRecord {
+                name: name.unwrap_or_else(|| id.clone()),
+                id,
+                organization_id: organization,
+                timezone,
+            };
+            store.upsert_project(&project, now_ms()).await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": project.id, "organizationId": project.organization_id, "name": project.name, "timezone": project.timezone.unwrap_or_else(|| "UTC".into())})
+            );
+            Ok(())
+        }
+        Command::Clients(ClientsCommand::Create {
+            kind,
+            project,
+            organization,
+            name,
+        }) => {
+            let store = catalog_store(&settings).await?;
+            let kind = match kind {
+                ClientType::Read => ClientKind::Read,
+                ClientType::Write => ClientKind::Write,
+                ClientType::Root => ClientKind::Root,
+            };
+            let (id, secret) = create_client(&store, kind, project, organization, name).await?;
+            println!("{}", serde_json::json!({"id": id, "secret": secret}));
+            Ok(())
+        }
+        Command::Import {
+            file,
+            project,
+            profiles,
+        } => {
+            let store = catalog_store(&settings).await?;
+            let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == "-" {
+                (Box::new(BufReader::new(std::io::stdin().lock())), None)
+            } else {
+                let f = std::fs::File::open(&file)
+                    .map_err(|e| Error::Input(format!("cannot open {file}: {e}")))?;
+                let size = f.metadata().ok().map(|m| m.len());
+                (Box::new(BufReader::with_capacity(1 << 20, f)), size)
+            };
+            let report = if profiles {
+                crate::import::import_profiles(&store, reader, size, project.as_deref()).await?
+            } else {
+                crate::import::import_events(&store, reader, size, project.as_deref()).await?
+            };
+            let what = if profiles { "profiles" } else { "events" };
+            eprintln!("imported {} {what}", report.rows);
+            Ok(())
+        }
+        Command::EventMeta(EventMetaCommand::Set {
+            project,
+            name,
+            conversion,
+            color,
+            icon,
+        }) => {
+            let store = catalog_store(&settings).await?;
+            let meta = NewEventMeta {
+                id: uuid::Uuid::new_v4().to_string(),
+                name: name.clone(),
+                project_id: project.clone(),
+                conversion,
+                color,
+                icon,
+                at: now_ms(),
+            };
+            store.set_event_meta(&meta).await?;
+            let q = compile::compile_event_meta(&project, &[name], Dialect::Sqlite);
+            let rows = store
+                .fetch(&q)
+                .await
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            if let Some((_, json)) = rows.into_iter().find_map(quarry_core::shape::shape_meta) {
+                println!("{json}");
+            }
+            Ok(())
+        }
+        Command::Seed {
+            project,
+            events,
+            days,
+            seed,
+        } => {
+            let store = catalog_store(&settings).await?;
+            ensure_project(&store, &project, "default", &project, None).await?;
+            let opts = SeedOptions {
+                project_id: project,
+                events,
+                days,
+                seed,
+                now_ms: now_ms(),
+            };
+            seed_into(&store, &opts).await?;
+            eprintln!("seeded {events} events into {}", opts.project_id);
+            Ok(())
+        }
+        Command::Compile {
+            dialect,
+            endpoint,
+            project,
+            timezone,
+            now,
+            query,
+        } => {
+            let dialect = match dialect {
+                DialectArg::Clickhouse => Dialect::ClickHouse,
+                DialectArg::Postgres => Dialect::Postgres,
+                DialectArg::Sqlite => Dialect::Sqlite,
+            };
+            let tz: chrono_tz::Tz = timezone
+                .parse()
+                .map_err(|_| Error::Config(format!("unknown IANA timezone {timezone:?}")))?;
+            let now = match now {
+                Some(n) => quarry_core::time::parse_rfc3339(&n)
+                    .ok_or_else(|| Error::Config(format!("--now: not an RFC 3339 instant: {n}")))?,
+                None => now_ms(),
+            };
+            let ctx = |req_tz: Option<chrono_tz::Tz>| Context {
+                project_id: project.clone(),
+                tz: req_tz.unwrap_or(tz),
+                now,
+                first_event: None,
+            };
+            let bad =
+                |e: quarry_core::error::RequestError| Error::Input(format!("invalid request: {e}"));
+            let queries = match endpoint {
+                Endpoint::Charts => {
+                    let req = decode::decode_chart(&query).map_err(bad)?;
+                    vec![
+                        compile::compile_chart(&req, &ctx(req.timezone), dialect)
+                            .map_err(bad)?
+                            .query,
+                    ]
+                }
+                Endpoint::Funnel => {
+                    let req = decode::decode_funnel(&query).map_err(bad)?;
+                    vec![
+                        compile::compile_funnel(&req, &ctx(req.timezone), dialect)
+                            .map_err(bad)?
+                            .query,
+                    ]
+                }
+                Endpoint::Events => {
+                    let limits = Limits {
+                        max_page_size: settings.max_page_size,
+                    };
+                    let req = decode::decode_events(&query, limits).map_err(bad)?;
+                    let plan =
+                        compile::compile_events(&req, &ctx(req.timezone), dialect).map_err(bad)?;
+                    vec![plan.page, plan.count]
+                }
+            };
+            for q in queries {
+                println!("{}", q.explain());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Open and migrate the database that holds projects and clients.
+async fn catalog_store(settings: &Settings) -> Result<SqliteStorage, Error> {
+    let url = &settings.database_url;
+    if !url.starts_with("sqlite:") {
+        return Err(Error::Config(format!(
+            "this build manages only the embedded SQLite storage; got {url:?}"
+        )));
+    }
+    let store = open_sqlite(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn ensure_project(
+    store: &SqliteStorage,
+    id: &str,
+    organization: &str,
+    name: &str,
+    timezone: Option<String>,
+) -> Result<ProjectRecord, Error> {
+    if let Some(p) = store
+        .project(id)
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?
+    {
+        return Ok(p);
+    }
+    let p = ProjectRecord {
+        id: id.into(),
+        organization_id: organization.into(),
+        name: name.into(),
+        timezone,
+    };
+    store.upsert_project(&p, now_ms()).await?;
+    Ok(p)
+}
+
+/// Create a client (§9): read and write clients need a project; a root client may have
+/// none, its organization then given or taken from the project. Returns (id, secret).
+pub async fn create_client(
+    store: &SqliteStorage,
+    kind: ClientKind,
+    project: Option<String>,
+    organization: Option<String>,
+    name: Option<String>,
+) -> Result<(String, String), Error> {
+    let project_row = match &project {
+        Some(p) => Some(
+            store
+                .project(p)
+                .await
+                .map_err(|e| Error::Storage(e.to_string()))?
+                .ok_or_else(|| Error::Config(format!("no such project {p:?}")))?,
+        ),
+        None if kind == ClientKind::Root => None,
+        None => {
+            return Err(Error::Config(format!(
+                "a {} client needs --project",
+                kind.as_str()
+            )));
+        }
+    };
+    let organization_id = match (organization, &project_row) {
+        (Some(o), Some(p)) if o != p.organization_id => {
+            return Err(Error::Config(format!(
+                "project {:?} belongs to organization {:?}, not {o:?}",
+                p.id, p.organization_id
+            )));
+        }
+        (Some(o), _) => o,
+        (None, Some(p)) => p.organization_id.clone(),
+        (None, None) => {
+            return Err(Error::Config(
+                "a root client without a project needs --organization".into(),
+            ));
+        }
+    };
+    let secret = generate_secret();
+    let id = uuid::Uuid::new_v4().to_string();
+    let client = ClientRecord {
+        id: id.clone(),
+        name: name.unwrap_or_else(|| format!("{} client", kind.as_str())),
+        secret: Some(hash_secret(&secret)),
+        kind,
+        project_id: project,
+        organization_id,
+    };
+    store.insert_client(&client, now_ms()).await?;
+    Ok((id, secret.expose().to_string()))
+}
+
+/// Generate and store a seeded data set in one transaction.
+async fn seed_into(store: &SqliteStorage, opts: &SeedOptions) -> Result<(), Error> {
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(opts.events as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    for p in seed::profiles(opts) {
+        quarry_sqlite::upsert_profile(&mut tx, &p).await?;
+    }
+    let mut batch = Vec::with_capacity(5_000);
+    for e in seed::events(opts) {
+        batch.push(e);
+        if batch.len() == 5_000 {
+            quarry_sqlite::insert_events(&mut tx, &batch).await?;
+            bar.inc(batch.len() as u64);
+            batch.clear();
+        }
+    }
+    quarry_sqlite::insert_events(&mut tx, &batch).await?;
+    tx.commit()
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<(), Error> {
+    if settings.database_url.starts_with("sqlite:") && settings.clickhouse_url.is_none() {
+        // The embedded database needs no separate set-up step.
+        catalog_store(&settings).await?;
+    }
+    let app = Application::build(settings.clone()).await?;
+    tracing::info!(port = app.port(), "listening");
+    eprintln!(
+        "Quarry listening on http://{}",
+        bound(&settings.bind, app.port())
+    );
+    app.run_until_stopped().await.map_err(Error::Io)
+}
+
+fn bound(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map_or(bind, |(h, _)| h);
+    let host = if host == "0.0.0.0" || host.is_empty() {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{port}")
+}
+
+/// The demo project and organization.
+pub const DEMO_PROJECT: &str = "demo";
+
+async fn demo(mut settings: Settings, db: PathBuf, events: usize) -> Result<(), Error> {
+    let first_run = !db.exists();
+    let url = format!("sqlite://{}", db.display());
+    settings.database_url = url.clone();
+    settings.clickhouse_url = None;
+    let store = open_sqlite(&url).await?;
+    store.migrate().await?;
+    ensure_project(&store, DEMO_PROJECT, "demo-org", "Demo", Some("UTC".into())).await?;
+    if store.count_events(DEMO_PROJECT).await? == 0 {
+        eprintln!(
+            "Seeding {events} demo events over the last 90 days into {} …",
+            db.display()
+        );
+        let opts = SeedOptions {
+            project_id: DEMO_PROJECT.into(),
+            events,
+            days: 90,
+            seed: 42,
+            now_ms: now_ms(),
+        };
+        seed_into(&store, &opts).await?;
+    } else if !first_run {
+        eprintln!("Reusing {}", db.display());
+    }
+    // The secret is shown once per creation; the demo rotates it on every run so it can
+    // print working credentials without storing the plain secret anywhere.
+    let secret = generate_secret();
+    let id = match store.find_client(DEMO_PROJECT, ClientKind::Read).await? {
+        Some(id) => {
+            store.set_client_secret(&id, &hash_secret(&secret)).await?;
+            id
+        }
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            let client = ClientRecord {
+                id: id.clone(),
+                name: "demo read client".into(),
+                secret: Some(hash_secret(&secret)),
+                kind: ClientKind::Read,
+                project_id: Some(DEMO_PROJECT.into()),
+                organization_id: "demo-org".into(),
+            };
+            store.insert_client(&client, now_ms()).await?;
+            id
+        }
+    };
+    let store = Arc::new(store);
+    let backends = Backends {
+        store: store.clone(),
+        meta: store.clone(),
+        catalog: store,
+        clock: system_clock(),
+    };
+    let app = Application::build_with(settings.clone(), backends)?;
+    let addr = format!("http://{}", bound(&settings.bind, app.port()));
+    let auth = format!(
+        "-H 'openpanel-client-id: {id}' -H 'openpanel-client-secret: {}'",
+        secret.expose()
+    );
+    println!("Quarry demo is serving {addr}");
+    println!();
+    println!("  client id:     {id}");
+    println!("  client secret: {}", secret.expose());
+    println!("  project:       {DEMO_PROJECT}");
+    println!();
+    println!("Try:");
+    println!("  curl -s '{addr}/export/events?projectId={DEMO_PROJECT}&limit=3' {auth}");
+    println!(
+        "  curl -s -G '{addr}/export/charts' --data-urlencode 'projectId={DEMO_PROJECT}' --data-urlencode 'events=[{{\"name\":\"screen_view\"}}]' --data-urlencode 'breakdowns=[{{\"name\":\"country\"}}]' --data-urlencode 'range=7d' --data-urlencode 'limit=3' {auth}"
+    );
+    println!(
+        "  curl -s -G '{addr}/export/funnel' --data-urlencode 'projectId={DEMO_PROJECT}' --data-urlencode 'events=[{{\"name\":\"session_start\"}},{{\"name\":\"sign_up\"}},{{\"name\":\"purchase\"}}]' --data-urlencode 'range=30d' --data-urlencode 'funnelGroup=profile_id' {auth}"
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+    app.run_until_stopped().await.map_err(Error::Io)
+}

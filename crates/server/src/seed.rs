@@ -131,7 +131,7 @@ fn make_profile(planner: &Planner, project_id: &str, p: u32, first_seen: i64) ->
         String::new()
     };
     let mut properties = BTreeMap::new();
-    let plan = rng.weighted(&[("free", 70), ("pro", 22), ("team", 8)]);
+    let newsletter = rng.chance(0.35);
     let role = rng.weighted(&[
         ("developer", 45),
         ("product", 20),
@@ -139,7 +139,7 @@ fn make_profile(planner: &Planner, project_id: &str, p: u32, first_seen: i64) ->
         ("founder", 15),
     ]);
     let size = rng.weighted(&[("1-10", 40), ("11-50", 30), ("51-200", 20), ("201+", 10)]);
-    properties.insert("plan".to_string(), plan.to_string());
+    properties.insert("newsletter".to_string(), newsletter.to_string());
     properties.insert("role".to_string(), role.to_string());
     properties.insert("company_size".to_string(), size.to_string());
     properties.insert("home_country".to_string(), traits.home.country.to_string());
@@ -574,12 +574,22 @@ fn pick_device(rng: &mut Rng) -> Device {
     let (os, versions, browsers, hardware) = rng.weighted(table);
     let browser = rng.weighted(browsers);
     let (brand, model) = rng.pick(hardware);
+    let os_version = rng.pick(versions);
+    let browser_version = if browser == "Safari" && os == "iOS" {
+        // Mobile Safari ships with the OS: 17.6.1 runs Safari 17.6.
+        os_version
+            .match_indices('.')
+            .nth(1)
+            .map_or(os_version, |(i, _)| &os_version[..i])
+    } else {
+        browser_version(rng, browser)
+    };
     Device {
         kind,
         os,
-        os_version: rng.pick(versions),
+        os_version,
         browser,
-        browser_version: browser_version(rng, browser),
+        browser_version,
         brand,
         model,
     }
@@ -1117,11 +1127,8 @@ impl SeedEvents {
             ),
             None => ("", "", "", None, None),
         };
-        let n = self.steps.len();
-        for k in 0..n {
-            let Some(step) = self.steps.get(k).copied() else {
-                break;
-            };
+        let steps = std::mem::take(&mut self.steps);
+        for &step in &steps {
             let mut properties = BTreeMap::new();
             let utm = matches!(step.kind, StepKind::Start | StepKind::View { first: true });
             let name = match step.kind {
@@ -1190,6 +1197,7 @@ impl SeedEvents {
             };
             self.push(event);
         }
+        self.steps = steps; // keep the buffer for the next session
     }
 }
 
@@ -1410,6 +1418,7 @@ mod tests {
             assert!(["USD", "EUR"].contains(&p.properties["currency"].as_str()));
             assert!(!p.profile_id.is_empty());
             assert_eq!(p.path, "/checkout");
+            assert!(["starter", "pro", "team"].contains(&p.properties["plan"].as_str()));
         }
         let currencies: BTreeSet<&str> = purchases
             .iter()
@@ -1540,7 +1549,7 @@ mod tests {
             assert!(!p.first_name.is_empty() && !p.last_name.is_empty());
             assert!(p.email.is_ascii() && p.email.contains('@'));
             assert!(p.created_at <= NOW);
-            assert!(p.properties.contains_key("plan"));
+            assert!(p.properties.contains_key("role"));
         }
         assert!(profiles.iter().any(|p| p.created_at < NOW - 30 * DAY_MS));
         assert!(profiles.iter().any(|p| p.created_at > NOW - 30 * DAY_MS));

@@ -82,23 +82,8 @@ impl SqliteStorage {
 
     /// Insert or replace a profile.
     pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
-        let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
-        sqlx::query(
-            "INSERT OR REPLACE INTO profiles (id, project_id, is_external, first_name, last_name, \
-             email, avatar, properties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .bind(&p.id)
-        .bind(&p.project_id)
-        .bind(p.is_external)
-        .bind(&p.first_name)
-        .bind(&p.last_name)
-        .bind(&p.email)
-        .bind(&p.avatar)
-        .bind(props)
-        .bind(p.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        upsert_profile(&mut conn, p).await
     }
 
     /// Create or update an `event_meta` row (§9 `event-meta set`).
@@ -120,6 +105,27 @@ impl SqliteStorage {
         .await?;
         Ok(())
     }
+}
+
+/// Insert or replace a profile on an open connection or transaction.
+pub async fn upsert_profile(conn: &mut SqliteConnection, p: &NewProfile) -> Result<(), Error> {
+    let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
+    sqlx::query(
+        "INSERT OR REPLACE INTO profiles (id, project_id, is_external, first_name, last_name, \
+         email, avatar, properties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(&p.id)
+    .bind(&p.project_id)
+    .bind(p.is_external)
+    .bind(&p.first_name)
+    .bind(&p.last_name)
+    .bind(&p.email)
+    .bind(&p.avatar)
+    .bind(props)
+    .bind(p.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Insert events on an open connection or transaction (the caller commits), so an import

@@ -107,3 +107,71 @@ pub async fn events(store: &SqliteStorage, qs: &str, tz: Tz, now: &str) -> serde
         .unwrap();
     serde_json::to_value(resp).unwrap()
 }
+
+// ---- Helpers for filters.rs, events.rs and funnel.rs ----
+
+/// Percent-encode a query-string value: every byte but the unreserved ones (RFC 3986).
+pub fn url_enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Compile an events query string (UTC, project "proj") without running it.
+pub fn compile_events_qs(
+    qs: &str,
+    dialect: quarry_core::Dialect,
+    now: &str,
+) -> quarry_core::compile::EventsPlan {
+    let req = decode::decode_events(
+        qs,
+        Limits {
+            max_page_size: 1000,
+        },
+    )
+    .unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_events(&req, &ctx(tz, now), dialect).unwrap()
+}
+
+/// Compile a chart query string (UTC, project "proj") without running it.
+pub fn compile_chart_qs(qs: &str, dialect: quarry_core::Dialect, now: &str) -> quarry_core::Query {
+    let req = decode::decode_chart(qs).unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_chart(&req, &ctx(tz, now), dialect)
+        .unwrap()
+        .query
+}
+
+/// Compile a funnel query string (UTC, project "proj") without running it.
+pub fn compile_funnel_qs(qs: &str, dialect: quarry_core::Dialect, now: &str) -> quarry_core::Query {
+    let req = decode::decode_funnel(qs).unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_funnel(&req, &ctx(tz, now), dialect)
+        .unwrap()
+        .query
+}
+
+/// The `id`s of an events response's `data`, in response order.
+pub fn data_ids(resp: &serde_json::Value) -> Vec<String> {
+    resp["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Rows of the `events` table read with plain SQL (fails if the table is gone).
+pub async fn raw_event_count(store: &SqliteStorage) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}

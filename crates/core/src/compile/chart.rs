@@ -67,7 +67,13 @@ pub fn compile_chart(
     let mut params = Params::default();
     let stmt = lower(req, ctx, &window, &grid, previous.as_ref(), &mut params);
     let mut columns = vec![ColumnType::Int, ColumnType::Int, ColumnType::Int];
-    columns.extend(req.breakdowns.iter().map(|_| ColumnType::Text));
+    columns.extend(req.breakdowns.iter().map(|b| {
+        if b.field.is_numeric() {
+            ColumnType::Float
+        } else {
+            ColumnType::Text
+        }
+    }));
     columns.extend([ColumnType::Float, ColumnType::Int]);
     let query = render(dialect.rules(), &stmt, params, columns);
     Ok(ChartPlan {
@@ -118,15 +124,14 @@ fn bucket_expr(grid: &BucketGrid, params: &mut Params) -> Expr {
     }
 }
 
-/// A breakdown value as its label: empty or missing is `(not set)`.
+/// A breakdown value: text fields as their label (empty or missing is `(not set)`),
+/// numeric columns as the number itself (NULL is `(not set)`), labelled in Rust because no
+/// engine prints floats as the shortest decimal the contract asks for (SQLite keeps 15
+/// digits and switches to exponents).
 fn label_expr(field: &Field, params: &mut Params) -> Expr {
     let x = field_text(field, params);
     if field.is_numeric() {
-        Expr::if_then(
-            Expr::IsNull(Box::new(x.clone()), false),
-            Expr::Str("(not set)"),
-            Expr::call(Func::NumberText, vec![x]),
-        )
+        Expr::call(Func::ToFloat, vec![x])
     } else {
         Expr::if_then(x.clone().eq(Expr::Str("")), Expr::Str("(not set)"), x)
     }
@@ -460,11 +465,21 @@ fn lower(
 
     // Level 4: rank combinations by total, ties by their labels in code-point order.
     let mut rank_order = vec![OrderBy::desc(Expr::Col("total"))];
-    rank_order.extend(
-        b_cols
-            .iter()
-            .map(|b| OrderBy::asc(Expr::call(Func::ByteOrder, vec![b.clone()]))),
-    );
+    for (b, col) in req.breakdowns.iter().zip(&b_cols) {
+        if b.field.is_numeric() {
+            // `(not set)` sorts before any number's text; numbers tie-break by value
+            // (docs/decisions.md), then shaping orders the kept series by their labels.
+            let unset = Expr::if_then(
+                Expr::IsNull(Box::new(col.clone()), false),
+                Expr::Int(0),
+                Expr::Int(1),
+            );
+            rank_order.push(OrderBy::asc(unset));
+            rank_order.push(OrderBy::asc(col.clone()));
+        } else {
+            rank_order.push(OrderBy::asc(Expr::call(Func::ByteOrder, vec![col.clone()])));
+        }
+    }
     let rank = Expr::Window(Win::DenseRank, None, vec![Expr::Col("cfg")], rank_order);
     let ranked = Select {
         items: vec![star(), item(rank, "rnk")],

@@ -1,15 +1,15 @@
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::compile::ChartPlan;
-use crate::format::{Num, compare, round2, series_id, uniquify};
+use crate::format::{Num, compare, decimal_text, round2, series_id, uniquify};
 use crate::request::{ChartRequest, Metric};
 use crate::response::{
     ChartMeta, ChartResponse, Comparison, EventRef, Metrics, Point, PreviousMetrics, Series,
 };
-use crate::storage::Row;
+use crate::storage::{Row, Value};
 use crate::time::{format_millis, format_seconds};
 
 /// The four metrics of a list of bucket values (§6.3), rounded.
@@ -73,6 +73,19 @@ fn pick(s: &Stats, m: Metric) -> f64 {
     }
 }
 
+/// A breakdown cell as its label: numbers in their shortest decimal form, NULL and empty
+/// text as `(not set)`.
+fn label(v: &Value) -> String {
+    match v {
+        Value::Null => "(not set)".into(),
+        Value::Float(f) => decimal_text(*f),
+        Value::Int(i) => i.to_string(),
+        Value::Text(t) if t.is_empty() => "(not set)".into(),
+        Value::Text(t) => t.clone(),
+        Value::Map(_) => "(not set)".into(),
+    }
+}
+
 /// One series before sorting.
 struct Draft {
     names: Vec<String>,
@@ -120,10 +133,7 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
         }
         let period = row[1].as_i64();
         let bucket = row[2].as_i64();
-        let labels: Vec<String> = row[3..3 + n_break]
-            .iter()
-            .map(|v| v.clone().into_text())
-            .collect();
+        let labels: Vec<String> = row[3..3 + n_break].iter().map(label).collect();
         let value = row[3 + n_break].as_f64();
         let series = u64::try_from(row[4 + n_break].as_i64()).unwrap_or(0);
         series_per_cfg[cfg] = series_per_cfg[cfg].max(series);
@@ -188,7 +198,7 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
                 .collect();
             let mut breakdowns = Map::new();
             for (b, label) in req.breakdowns.iter().zip(&d.labels) {
-                breakdowns.insert(b.label.clone(), Value::String(label.clone()));
+                breakdowns.insert(b.label.clone(), serde_json::Value::String(label.clone()));
             }
             let cfg = &req.events[d.cfg];
             let series = Series {

@@ -123,8 +123,6 @@ pub enum Func {
     EndsWith,
     /// RE2-style unanchored regex match. Args: text, pattern.
     Regex,
-    /// A number as its shortest decimal text (`1` not `1.0`). Args: x.
-    NumberText,
     /// An id column as text (ClickHouse stores UUIDs). Args: column.
     IdText,
     /// `coalesce(a, b)`.

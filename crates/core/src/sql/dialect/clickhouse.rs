@@ -147,7 +147,7 @@ impl SqlDialect for ClickHouse {
                 r.args(args);
                 r.push(")");
             }
-            Func::NumberText | Func::IdText => {
+            Func::IdText => {
                 r.push("toString(");
                 r.args(args);
                 r.push(")");

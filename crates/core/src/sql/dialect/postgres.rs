@@ -80,18 +80,6 @@ impl SqlDialect for Postgres {
                 r.push(")) = ");
                 arg(r, args, 1);
             }
-            // float8 output is the shortest round-trip text since PostgreSQL 12.
-            Func::NumberText => {
-                r.push("CASE WHEN ");
-                arg(r, args, 0);
-                r.push(" = trunc(");
-                arg(r, args, 0);
-                r.push(") THEN ");
-                arg(r, args, 0);
-                r.push("::bigint::text ELSE ");
-                arg(r, args, 0);
-                r.push("::text END");
-            }
             Func::FloatDiv => {
                 arg(r, args, 0);
                 r.push("::double precision / nullif(");

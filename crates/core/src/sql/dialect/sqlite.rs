@@ -76,18 +76,6 @@ impl SqlDialect for Sqlite {
                 arg(r, args, 1);
                 r.push(")");
             }
-            // CAST(1.0 AS TEXT) is '1.0'; the contract prints integral numbers bare.
-            Func::NumberText => {
-                r.push("CASE WHEN ");
-                arg(r, args, 0);
-                r.push(" = CAST(");
-                arg(r, args, 0);
-                r.push(" AS INTEGER) THEN CAST(CAST(");
-                arg(r, args, 0);
-                r.push(" AS INTEGER) AS TEXT) ELSE CAST(");
-                arg(r, args, 0);
-                r.push(" AS TEXT) END");
-            }
             Func::FloatDiv => {
                 r.push("CAST(");
                 arg(r, args, 0);
