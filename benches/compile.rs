@@ -45,6 +45,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| compile_funnel(black_box(&funnel), black_box(&ctx), dialect))
         });
     }
+    c.bench_function("decode_chart", |b| {
+        b.iter(|| decode_chart(black_box(CHART)))
+    });
+    c.bench_function("qs_parse_chart", |b| {
+        b.iter(|| quarry_core::qs::parse_lenient(black_box(CHART)))
+    });
     c.bench_function("decode_and_compile_chart/sqlite", |b| {
         b.iter(|| {
             let req = decode_chart(black_box(CHART)).expect("valid");

@@ -346,16 +346,8 @@ impl NewEvent {
                 Some(_) => Err(format!("{k}: expected a timestamp")),
             }
         };
-        let project_id = match (text("projectId")?, default_project) {
-            (p, None) if p.is_empty() => return Err("projectId: missing".into()),
-            (p, Some(d)) if p.is_empty() => d.to_string(),
-            (p, Some(d)) if p != d => {
-                return Err(format!(
-                    "projectId: the line names project {p:?}, not {d:?}"
-                ));
-            }
-            (p, _) => p,
-        };
+        let project_id = line_project(&text("projectId")?, default_project)?;
+
         let name = text("name")?;
         if name.is_empty() {
             return Err("name: missing".into());
@@ -382,10 +374,11 @@ impl NewEvent {
             profile_id: text("profileId")?,
             project_id,
             session_id: text("sessionId")?,
-            properties: obj
-                .get("properties")
-                .map(flatten_properties)
-                .unwrap_or_default(),
+            properties: match obj.get("properties") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(v @ (Value::Object(_) | Value::Array(_))) => flatten_properties(v),
+                Some(_) => return Err("properties: expected an object".into()),
+            },
             created_at,
             country: text("country")?,
             city: text("city")?,
@@ -409,6 +402,19 @@ impl NewEvent {
             sdk_version: text("sdkVersion")?,
             imported_at: time("importedAt")?,
         })
+    }
+}
+
+/// The project of an imported line: its own `projectId`, else the default; a line that
+/// names another project than the default is rejected (§9 `import --project`).
+pub fn line_project(line: &str, default: Option<&str>) -> Result<String, String> {
+    match (line, default) {
+        ("", None) => Err("projectId: missing".into()),
+        ("", Some(d)) => Ok(d.to_string()),
+        (p, Some(d)) if p != d => Err(format!(
+            "projectId: the line names project {p:?}, not {d:?}"
+        )),
+        (p, _) => Ok(p.to_string()),
     }
 }
 

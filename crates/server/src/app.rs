@@ -260,21 +260,38 @@ async fn admit<R>(
     Ok((request, ctx))
 }
 
-async fn timed<T>(
+/// The flow shared by the export endpoints: rate limit, admission (401, 400, 403/404),
+/// then `run` under the query timeout; every response carries the rate-limit headers.
+async fn export<R, T, F, Fut>(
     state: &State,
-    fut: impl std::future::Future<Output = Result<T, exec::ExecError>>,
-) -> Result<T, ApiError> {
-    match tokio::time::timeout(state.timeout, fut).await {
-        Ok(r) => r.map_err(ApiError::from),
-        Err(_) => Err(ApiError::Timeout),
+    req: &HttpRequest,
+    decode: impl FnOnce(&str) -> Result<R, quarry_core::error::RequestError>,
+    project_of: impl Fn(&R) -> Option<String>,
+    tz_of: impl Fn(&R) -> Option<Tz>,
+    run: F,
+) -> HttpResponse
+where
+    T: Serialize,
+    F: FnOnce(R, Context) -> Fut,
+    Fut: std::future::Future<Output = Result<T, exec::ExecError>>,
+{
+    let quota = limit(state, req);
+    if let Some(q) = quota.filter(|q| !q.allowed) {
+        let refused = ApiError::RateLimited {
+            retry_after: q.reset_secs,
+        }
+        .error_response();
+        return with_quota(refused, quota);
     }
-}
-
-fn json<T: Serialize>(body: &T) -> HttpResponse {
-    HttpResponse::Ok().json(body)
-}
-
-fn finish(result: Result<HttpResponse, ApiError>, quota: Option<Quota>) -> HttpResponse {
+    let result = async {
+        let (request, ctx) = admit(state, req, decode, project_of, tz_of).await?;
+        let body = match tokio::time::timeout(state.timeout, run(request, ctx)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(ApiError::Timeout),
+        };
+        Ok(HttpResponse::Ok().json(body))
+    }
+    .await;
     let resp = match result {
         Ok(r) => r,
         Err(e) => e.error_response(),
@@ -282,92 +299,45 @@ fn finish(result: Result<HttpResponse, ApiError>, quota: Option<Quota>) -> HttpR
     with_quota(resp, quota)
 }
 
-fn refuse(quota: Option<Quota>) -> Option<HttpResponse> {
-    let q = quota?;
-    (!q.allowed).then(|| {
-        with_quota(
-            ApiError::RateLimited {
-                retry_after: q.reset_secs,
-            }
-            .error_response(),
-            quota,
-        )
-    })
-}
-
 async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let quota = limit(&state, &req);
-    if let Some(r) = refuse(quota) {
-        return r;
-    }
-    let result = async {
-        let limits = state.limits;
-        let (request, ctx) = admit(
-            &state,
-            &req,
-            |q| decode::decode_events(q, limits),
-            |r| r.project_id.clone(),
-            |r| r.timezone,
-        )
-        .await?;
-        let b = &state.backends;
-        let body = timed(
-            &state,
-            exec::events(b.store.as_ref(), b.meta.as_ref(), &request, &ctx),
-        )
-        .await?;
-        Ok(json(&body))
-    }
-    .await;
-    finish(result, quota)
+    let limits = state.limits;
+    let b = state.backends.clone();
+    let decode = |q: &str| decode::decode_events(q, limits);
+    export(
+        &state,
+        &req,
+        decode,
+        |r| r.project_id.clone(),
+        |r| r.timezone,
+        |r, ctx| async move { exec::events(b.store.as_ref(), b.meta.as_ref(), &r, &ctx).await },
+    )
+    .await
 }
 
 async fn charts(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let quota = limit(&state, &req);
-    if let Some(r) = refuse(quota) {
-        return r;
-    }
-    let result = async {
-        let (request, ctx) = admit(
-            &state,
-            &req,
-            decode::decode_chart,
-            |r| r.project_id.clone(),
-            |r| r.timezone,
-        )
-        .await?;
-        let body = timed(
-            &state,
-            exec::chart(state.backends.store.as_ref(), &request, &ctx),
-        )
-        .await?;
-        Ok(json(&body))
-    }
-    .await;
-    finish(result, quota)
+    let store = state.backends.store.clone();
+    let decode = decode::decode_chart;
+    export(
+        &state,
+        &req,
+        decode,
+        |r| r.project_id.clone(),
+        |r| r.timezone,
+        |r, ctx| async move { exec::chart(store.as_ref(), &r, &ctx).await },
+    )
+    .await
 }
 
 async fn funnel(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let quota = limit(&state, &req);
-    if let Some(r) = refuse(quota) {
-        return r;
-    }
-    let result = async {
-        let (request, ctx) = admit(
-            &state,
-            &req,
-            decode::decode_funnel,
-            |r| r.project_id.clone(),
-            |r| r.timezone,
-        )
-        .await?;
-        let body = timed(
-            &state,
-            exec::funnel(state.backends.store.as_ref(), &request, &ctx),
-        )
-        .await?;
-        Ok(json(&body))
-    }
-    .await;
-    finish(result, quota)
+    let store = state.backends.store.clone();
+    let decode = decode::decode_funnel;
+    export(
+        &state,
+        &req,
+        decode,
+        |r| r.project_id.clone(),
+        |r| r.timezone,
+        |r, ctx| async move { exec::funnel(store.as_ref(), &r, &ctx).await },
+    )
+    .await
 }

@@ -303,7 +303,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 crate::import::import_events(&store, reader, size, project.as_deref()).await?
             };
             let what = if profiles { "profiles" } else { "events" };
-            eprintln!("imported {} {what}", report.rows);
+            match report.rows - report.stored {
+                0 => eprintln!("imported {} {what}", report.stored),
+                skipped => eprintln!(
+                    "imported {} {what}; {skipped} skipped (their ids were already stored)",
+                    report.stored
+                ),
+            }
             Ok(())
         }
         Command::EventMeta(EventMetaCommand::Set {
@@ -374,8 +380,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     .ok_or_else(|| Error::Config(format!("--now: not an RFC 3339 instant: {n}")))?,
                 None => now_ms(),
             };
-            let ctx = |req_tz: Option<chrono_tz::Tz>| Context {
-                project_id: project.clone(),
+            // The query string's projectId wins, as on the server (§3.4).
+            let ctx = |req_project: Option<String>, req_tz: Option<chrono_tz::Tz>| Context {
+                project_id: req_project.unwrap_or_else(|| project.clone()),
                 tz: req_tz.unwrap_or(tz),
                 now,
                 first_event: None,
@@ -386,17 +393,25 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 Endpoint::Charts => {
                     let req = decode::decode_chart(&query).map_err(bad)?;
                     vec![
-                        compile::compile_chart(&req, &ctx(req.timezone), dialect)
-                            .map_err(bad)?
-                            .query,
+                        compile::compile_chart(
+                            &req,
+                            &ctx(req.project_id.clone(), req.timezone),
+                            dialect,
+                        )
+                        .map_err(bad)?
+                        .query,
                     ]
                 }
                 Endpoint::Funnel => {
                     let req = decode::decode_funnel(&query).map_err(bad)?;
                     vec![
-                        compile::compile_funnel(&req, &ctx(req.timezone), dialect)
-                            .map_err(bad)?
-                            .query,
+                        compile::compile_funnel(
+                            &req,
+                            &ctx(req.project_id.clone(), req.timezone),
+                            dialect,
+                        )
+                        .map_err(bad)?
+                        .query,
                     ]
                 }
                 Endpoint::Events => {
@@ -404,8 +419,12 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                         max_page_size: settings.max_page_size,
                     };
                     let req = decode::decode_events(&query, limits).map_err(bad)?;
-                    let plan =
-                        compile::compile_events(&req, &ctx(req.timezone), dialect).map_err(bad)?;
+                    let plan = compile::compile_events(
+                        &req,
+                        &ctx(req.project_id.clone(), req.timezone),
+                        dialect,
+                    )
+                    .map_err(bad)?;
                     vec![plan.page, plan.count]
                 }
             };

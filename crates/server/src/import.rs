@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use indicatif::{ProgressBar, ProgressStyle};
 use quarry_core::event::{NewEvent, NewProfile, flatten_properties};
 use quarry_core::time::parse_rfc3339;
+use quarry_sqlite::Connection as SqliteConnection;
 use quarry_sqlite::SqliteStorage;
 use serde_json::Value;
 
@@ -20,6 +21,8 @@ const BATCH: usize = 2_000;
 pub struct ImportReport {
     /// Lines that held a row.
     pub rows: u64,
+    /// Rows stored (events whose id was already stored are skipped).
+    pub stored: u64,
 }
 
 fn progress(total_bytes: Option<u64>) -> ProgressBar {
@@ -51,6 +54,51 @@ fn json_line(line: &str, number: u64) -> Result<Option<Value>, Error> {
         .map_err(|e| Error::Input(format!("line {number}: invalid JSON: {e}")))
 }
 
+/// Stream `reader` line by line, parse each non-blank line with `parse`, and hand batches
+/// to `flush` inside one transaction that commits only when every line was good.
+async fn import_lines<T>(
+    store: &SqliteStorage,
+    reader: impl BufRead,
+    total_bytes: Option<u64>,
+    parse: impl Fn(&Value) -> Result<T, String>,
+    mut flush: impl AsyncFnMut(&mut SqliteConnection, &[T]) -> Result<u64, Error>,
+) -> Result<ImportReport, Error> {
+    let bar = progress(total_bytes);
+    let mut tx = store
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    let mut batch: Vec<T> = Vec::with_capacity(BATCH);
+    let mut rows = 0u64;
+    let mut stored = 0u64;
+    for (i, line) in reader.lines().enumerate() {
+        let number = i as u64 + 1;
+        let mut line = line.map_err(|e| Error::Input(format!("line {number}: {e}")))?;
+        if number == 1 && line.starts_with('\u{feff}') {
+            // A byte-order mark is not part of the first line's JSON.
+            line.drain(..'\u{feff}'.len_utf8());
+        }
+        bar.inc(line.len() as u64 + 1);
+        let Some(value) = json_line(&line, number)? else {
+            continue;
+        };
+        batch.push(parse(&value).map_err(|e| Error::Input(format!("line {number}: {e}")))?);
+        rows += 1;
+        if batch.len() >= BATCH {
+            stored += flush(&mut tx, &batch).await?;
+            batch.clear();
+            bar.set_message(format!("{rows} rows"));
+        }
+    }
+    stored += flush(&mut tx, &batch).await?;
+    tx.commit()
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    bar.finish_and_clear();
+    Ok(ImportReport { rows, stored })
+}
+
 /// Import events from `reader` into `store` in one transaction. `project` applies to
 /// lines without `projectId`; a line naming another project fails the import.
 pub async fn import_events(
@@ -59,37 +107,11 @@ pub async fn import_events(
     total_bytes: Option<u64>,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    let bar = progress(total_bytes);
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    let mut batch: Vec<NewEvent> = Vec::with_capacity(BATCH);
-    let mut rows = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let number = i as u64 + 1;
-        let line = line.map_err(|e| Error::Input(format!("line {number}: {e}")))?;
-        bar.inc(line.len() as u64 + 1);
-        let Some(value) = json_line(&line, number)? else {
-            continue;
-        };
-        let event = NewEvent::from_json(&value, project)
-            .map_err(|e| Error::Input(format!("line {number}: {e}")))?;
-        batch.push(event);
-        rows += 1;
-        if batch.len() >= BATCH {
-            quarry_sqlite::insert_events(&mut tx, &batch).await?;
-            batch.clear();
-            bar.set_message(format!("{rows} events"));
-        }
-    }
-    quarry_sqlite::insert_events(&mut tx, &batch).await?;
-    tx.commit()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    bar.finish_and_clear();
-    Ok(ImportReport { rows })
+    let parse = |v: &Value| NewEvent::from_json(v, project);
+    import_lines(store, reader, total_bytes, parse, async |conn, batch| {
+        Ok(quarry_sqlite::insert_events(conn, batch).await?)
+    })
+    .await
 }
 
 /// Read one profile line: `{"id","projectId","firstName","lastName","email","avatar",
@@ -108,16 +130,8 @@ pub fn profile_from_json(v: &Value, project: Option<&str>) -> Result<NewProfile,
     if id.is_empty() {
         return Err("id: missing".into());
     }
-    let project_id = match (text("projectId")?, project) {
-        (p, None) if p.is_empty() => return Err("projectId: missing".into()),
-        (p, Some(d)) if p.is_empty() => d.to_string(),
-        (p, Some(d)) if p != d => {
-            return Err(format!(
-                "projectId: the line names project {p:?}, not {d:?}"
-            ));
-        }
-        (p, _) => p,
-    };
+    let project_id = quarry_core::event::line_project(&text("projectId")?, project)?;
+
     let is_external = match obj.get("isExternal") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -154,28 +168,12 @@ pub async fn import_profiles(
     total_bytes: Option<u64>,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    let bar = progress(total_bytes);
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    let mut rows = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let number = i as u64 + 1;
-        let line = line.map_err(|e| Error::Input(format!("line {number}: {e}")))?;
-        bar.inc(line.len() as u64 + 1);
-        let Some(value) = json_line(&line, number)? else {
-            continue;
-        };
-        let profile = profile_from_json(&value, project)
-            .map_err(|e| Error::Input(format!("line {number}: {e}")))?;
-        quarry_sqlite::upsert_profile(&mut tx, &profile).await?;
-        rows += 1;
-    }
-    tx.commit()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    bar.finish_and_clear();
-    Ok(ImportReport { rows })
+    let parse = |v: &Value| profile_from_json(v, project);
+    import_lines(store, reader, total_bytes, parse, async |conn, batch| {
+        for p in batch {
+            quarry_sqlite::upsert_profile(conn, p).await?;
+        }
+        Ok(batch.len() as u64)
+    })
+    .await
 }

@@ -37,6 +37,9 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// The connection type import batches run on (an open transaction derefs to it).
+pub use sqlx::SqliteConnection as Connection;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl SqliteStorage {
@@ -73,11 +76,11 @@ impl SqliteStorage {
     }
 
     /// Insert events in one transaction: all of them or none.
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<(), Error> {
+    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
         let mut tx = self.pool.begin().await?;
-        insert_events(&mut tx, events).await?;
+        let stored = insert_events(&mut tx, events).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(stored)
     }
 
     /// Insert or replace a profile.
@@ -129,17 +132,19 @@ pub async fn upsert_profile(conn: &mut SqliteConnection, p: &NewProfile) -> Resu
 }
 
 /// Insert events on an open connection or transaction (the caller commits), so an import
-/// can stream a file in batches and still commit all or nothing.
-pub async fn insert_events(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<(), Error> {
+/// can stream a file in batches and still commit all or nothing. Events whose id is already
+/// stored are skipped (re-importing a file is harmless); returns how many were stored.
+pub async fn insert_events(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64, Error> {
     const SQL: &str = "INSERT OR IGNORE INTO events (id, name, device_id, profile_id, project_id, \
         session_id, properties, created_at, country, city, region, longitude, latitude, os, \
         os_version, browser, browser_version, device, brand, model, duration, path, origin, \
         referrer, referrer_name, referrer_type, sdk_name, sdk_version, imported_at) VALUES \
         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
         ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
+    let mut stored = 0;
     for e in events {
         let props = serde_json::to_string(&e.properties).unwrap_or_else(|_| "{}".into());
-        sqlx::query(SQL)
+        stored += sqlx::query(SQL)
             .bind(&e.id)
             .bind(&e.name)
             .bind(&e.device_id)
@@ -170,9 +175,10 @@ pub async fn insert_events(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
             .bind(&e.sdk_version)
             .bind(e.imported_at)
             .execute(&mut *conn)
-            .await?;
+            .await?
+            .rows_affected();
     }
-    Ok(())
+    Ok(stored)
 }
 
 fn bind(args: &mut SqliteArguments, p: &Param) -> Result<(), StorageError> {
