@@ -80,6 +80,8 @@ impl RequestError {
     /// A one-sentence summary for the `message` field.
     pub fn message(&self) -> String {
         match self.details.as_slice() {
+            // A message that already names its parameter is not prefixed again.
+            [one] if one.message.starts_with(&one.param) => one.message.clone(),
             [one] => format!("{}: {}", one.param, one.message),
             many => {
                 let names: Vec<&str> = many.iter().map(|d| d.param.as_str()).collect();

@@ -6,9 +6,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use actix_service::ServiceFactoryExt as _;
+use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
 use actix_web::http::header::HeaderMap;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use chrono_tz::Tz;
 use quarry_core::compile::Context;
 use quarry_core::decode::{self, Limits};
@@ -21,6 +23,7 @@ use crate::auth::{VerifyCache, authenticate};
 use crate::error::ApiError;
 use crate::ratelimit::{Quota, RateLimiter};
 use crate::settings::Settings;
+use crate::wire::TargetFix;
 
 /// Milliseconds since the epoch; injectable so tests control "now".
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -95,21 +98,33 @@ impl Application {
             },
             timeout: settings.query_timeout,
         });
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(actix_web::middleware::from_fn(trace_request))
-                .route("/export/events", web::get().to(events))
-                .route("/export/charts", web::get().to(charts))
-                .route("/export/funnel", web::get().to(funnel))
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .default_service(web::to(|| async { ApiError::NotFound.error_response() }))
-        })
-        .listen(listener)
-        .map_err(crate::Error::Io)?
-        .shutdown_timeout(10)
-        .run();
+        let addr = listener.local_addr().map_err(crate::Error::Io)?;
+        let server = actix_server::Server::build()
+            .shutdown_timeout(10)
+            .listen("quarry", listener, move || {
+                let state = state.clone();
+                let app = App::new()
+                    .app_data(state)
+                    .wrap(actix_web::middleware::from_fn(trace_request))
+                    .route("/export/events", web::get().to(events))
+                    .route("/export/charts", web::get().to(charts))
+                    .route("/export/funnel", web::get().to(funnel))
+                    .route("/healthz", web::get().to(healthz))
+                    .route("/readyz", web::get().to(readyz))
+                    .default_service(web::to(|| async { ApiError::NotFound.error_response() }));
+                let http = actix_http::HttpService::build()
+                    .local_addr(addr)
+                    .h1(actix_service::map_config(app, |_| AppConfig::default()));
+                // Raw `"` in a request target is legal for OpenPanel's clients; see wire.rs.
+                actix_service::fn_service(|io: actix_web::rt::net::TcpStream| async move {
+                    let _ = io.set_nodelay(true);
+                    let peer = io.peer_addr().ok();
+                    Ok::<_, actix_http::error::DispatchError>((TargetFix::new(io), peer))
+                })
+                .and_then(http)
+            })
+            .map_err(crate::Error::Io)?
+            .run();
         Ok(Application { port, server })
     }
 

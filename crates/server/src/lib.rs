@@ -16,6 +16,7 @@ pub mod import;
 pub mod ratelimit;
 pub mod seed;
 pub mod settings;
+pub mod wire;
 
 pub use app::{Application, Backends};
 pub use settings::Settings;

@@ -55,28 +55,28 @@ pub const KAT_STORED: &str = "5f0c2a9e7d3b41c8a6e2f19b0d4c7a31.61fd9dd6c344abe35
 pub const UNKNOWN_ID: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
 
 /// Credentials of the read client of `abc`.
-pub const READ: Creds = Creds::new(READ_ID, READ_SECRET);
-pub const READ_123: Creds = Creds::new(READ_123_ID, READ_123_SECRET);
-pub const ROOT: Creds = Creds::new(ROOT_ID, ROOT_SECRET);
-pub const ROOT_P: Creds = Creds::new(ROOT_P_ID, ROOT_P_SECRET);
-pub const ROOT_B: Creds = Creds::new(ROOT_B_ID, ROOT_B_SECRET);
+pub const READ: Creds<'static> = Creds::new(READ_ID, READ_SECRET);
+pub const READ_123: Creds<'static> = Creds::new(READ_123_ID, READ_123_SECRET);
+pub const ROOT: Creds<'static> = Creds::new(ROOT_ID, ROOT_SECRET);
+pub const ROOT_P: Creds<'static> = Creds::new(ROOT_P_ID, ROOT_P_SECRET);
+pub const ROOT_B: Creds<'static> = Creds::new(ROOT_B_ID, ROOT_B_SECRET);
 
 /// The two authentication headers, either of which may be absent.
 #[derive(Debug, Clone, Copy)]
-pub struct Creds {
-    pub id: Option<&'static str>,
-    pub secret: Option<&'static str>,
+pub struct Creds<'a> {
+    pub id: Option<&'a str>,
+    pub secret: Option<&'a str>,
 }
 
-impl Creds {
-    pub const fn new(id: &'static str, secret: &'static str) -> Self {
+impl<'a> Creds<'a> {
+    pub const fn new(id: &'a str, secret: &'a str) -> Self {
         Creds {
             id: Some(id),
             secret: Some(secret),
         }
     }
 
-    pub const NONE: Creds = Creds {
+    pub const NONE: Self = Creds {
         id: None,
         secret: None,
     };
@@ -258,7 +258,7 @@ impl TestApp {
 
     /// GET with the given credentials (reqwest: the URL is parsed and normalised, so
     /// characters such as `"` and spaces are percent-encoded, as a browser would).
-    pub async fn get(&self, path_and_query: &str, creds: Creds) -> Resp {
+    pub async fn get(&self, path_and_query: &str, creds: Creds<'_>) -> Resp {
         let mut req = self.http.get(self.url(path_and_query));
         if let Some(id) = creds.id {
             req = req.header("openpanel-client-id", id);
