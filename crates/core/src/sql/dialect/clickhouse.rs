@@ -3,7 +3,7 @@
 
 use super::{FunnelStrategy, NUMBER_PATTERN, SqlDialect, arg, default_call};
 use crate::sql::Dialect;
-use crate::sql::ast::{Agg, Expr, Func, Param};
+use crate::sql::ast::{Agg, Expr, Func, Op, Param};
 use crate::sql::render::Renderer;
 
 /// The ClickHouse rules.
@@ -73,12 +73,28 @@ impl SqlDialect for ClickHouse {
             Agg::Max => "max",
             Agg::Avg => "avg",
         };
+        // Float64, not UInt64: ClickHouse 25+ types a CASE mixing UInt64 and Float64
+        // branches (a chart's per-config values) as a Variant, which sum() rejects. Sums
+        // convert their argument, as they are also rendered as window functions.
+        let count = matches!(a, Agg::Count | Agg::CountDistinct);
+        if count {
+            r.push("toFloat64(");
+        }
         r.push(name);
         r.push("(");
-        if let Some(e) = arg {
-            r.expr(e);
+        match arg {
+            Some(e) if a == Agg::Sum => {
+                r.push("toFloat64(");
+                r.expr(e);
+                r.push(")");
+            }
+            Some(e) => r.expr(e),
+            None => {}
         }
         r.push(")");
+        if count {
+            r.push(")");
+        }
     }
 
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
@@ -87,6 +103,10 @@ impl SqlDialect for ClickHouse {
                 r.push("properties[");
                 r.args(&args[..1.min(args.len())]);
                 r.push("]");
+            }
+            // OpenPanel's imported_at is Nullable(DateTime), which toUnixTimestamp64Milli rejects.
+            Func::EpochMs if matches!(args, [Expr::Col("imported_at")]) => {
+                r.push("toUnixTimestamp64Milli(toDateTime64(imported_at, 3))");
             }
             Func::EpochMs => {
                 r.push("toUnixTimestamp64Milli(");
@@ -105,15 +125,57 @@ impl SqlDialect for ClickHouse {
                 arg(r, args, 0);
                 r.push(", 1000), 'UTC')) - 1)");
             }
-            // The window is a validated integer (ms), required by ClickHouse as a constant;
-            // timestamps must be integers because windowFunnel rejects DateTime64.
+            // windowFunnel orders events of one millisecond by step, so an equal-time step-1
+            // event restarts the chain before step 2 can extend it, and one event cannot be
+            // two steps (repeated names). So each (event, step its name matches) is a row of
+            // its own (ARRAY JOIN, as identical arrayJoin calls, which ClickHouse runs once;
+            // sqlparser, the snapshot oracle, cannot read an inline alias), timed ms * 32 + (31 - step): deeper steps first within a millisecond,
+            // equal milliseconds still not strictly increasing, the window (a validated
+            // constant) scaled by 32; at most 20 steps keep the offset below 32.
             Func::WindowFunnel => {
+                let steps = args.get(1..).unwrap_or_default();
+                let join = |r: &mut Renderer<'_>| {
+                    r.push("arrayJoin(arrayFilter((i, m) -> m, [");
+                    for i in 0..steps.len() {
+                        if i > 0 {
+                            r.push(", ");
+                        }
+                        r.push(&i.to_string());
+                    }
+                    r.push("], [");
+                    for (i, step) in steps.iter().enumerate() {
+                        if i > 0 {
+                            r.push(", ");
+                        }
+                        r.push("toUInt8(");
+                        match step_name(step) {
+                            Some(name) => r.expr(name),
+                            None => r.push(self.bool_literal(true)),
+                        }
+                        r.push(")");
+                    }
+                    r.push("]))");
+                };
                 r.push("windowFunnel(");
-                arg(r, args, 0);
-                r.push(", 'strict_increase')(toUInt64(toUnixTimestamp64Milli(created_at))");
-                for a in args.iter().skip(1) {
-                    r.push(", ");
-                    r.expr(a);
+                match args.first() {
+                    Some(Expr::Int(ms)) => r.push(&ms.saturating_mul(32).to_string()),
+                    _ => {
+                        arg(r, args, 0);
+                        r.push(" * 32");
+                    }
+                }
+                r.push(", 'strict_increase')(");
+                r.push("toUInt64(toUnixTimestamp64Milli(created_at) * 32 + (31 - ");
+                join(r);
+                r.push("))");
+                for (i, step) in steps.iter().enumerate() {
+                    r.push(", (");
+                    join(r);
+                    r.push(&format!(" = {i})"));
+                    if step_name(step) != Some(step) {
+                        r.push(" AND ");
+                        r.operand(step);
+                    }
                 }
                 r.push(")");
             }
@@ -160,5 +222,15 @@ impl SqlDialect for ClickHouse {
             }
             _ => default_call(r, f, args),
         }
+    }
+}
+
+/// The `name = …` part of a funnel step's condition, if it has one.
+fn step_name(cond: &Expr) -> Option<&Expr> {
+    let is_name = |e: &Expr| matches!(e, Expr::Binary(l, Op::Eq, _) if **l == Expr::Col("name"));
+    match cond {
+        e if is_name(e) => Some(e),
+        Expr::And(parts) => parts.first().filter(|p| is_name(p)),
+        _ => None,
     }
 }

@@ -20,7 +20,10 @@ impl SqlDialect for Postgres {
             Param::Text(_) => format!("${n}::text"),
             Param::Int(_) => format!("${n}::bigint"),
             Param::Float(_) => format!("${n}::double precision"),
-            Param::Timestamp(_) => format!("${n}::timestamptz"),
+            // Bound as epoch ms (i64): integer arithmetic is exact where `to_timestamp(ms / 1000.0)` is not.
+            Param::Timestamp(_) => {
+                format!("(TIMESTAMPTZ 'epoch' + ${n}::bigint * INTERVAL '1 millisecond')")
+            }
         }
     }
 
@@ -35,10 +38,16 @@ impl SqlDialect for Postgres {
                 arg(r, args, 0);
                 r.push(", '')");
             }
+            // Double precision, not extract's numeric: faster, and exact once rounded for ms values.
             Func::EpochMs => {
-                r.push("(extract(epoch FROM ");
+                r.push("(date_part('epoch', ");
                 arg(r, args, 0);
                 r.push(") * 1000)::bigint");
+            }
+            // A no-op on text ids; makes a uuid id (an OpenPanel catalog) compare and sort as text.
+            Func::IdText => {
+                arg(r, args, 0);
+                r.push("::text");
             }
             Func::MonthNumber => {
                 r.push("(extract(year FROM to_timestamp(");
