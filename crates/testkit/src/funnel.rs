@@ -1,12 +1,9 @@
-//! `GET /export/funnel` (§7) executed on SQLite: 2 to 5 steps, both funnel groups,
+//! `GET /export/funnel` (§7) executed on every backend: 2 to 5 steps, both funnel groups,
 //! strict ordering at millisecond precision, the conversion window measured from the
 //! chain's first event, later chains reaching deeper, step filters, the time window,
 //! project scoping, rounding and the zero case. Expected JSON is computed by hand.
-#![allow(clippy::unwrap_used)]
-mod common;
-use common::*;
+use crate::*;
 use quarry_core::event::NewEvent;
-use quarry_sqlite::SqliteStorage;
 use serde_json::{Value, json};
 
 const NOW: &str = "2024-05-01T00:00:00Z";
@@ -36,14 +33,14 @@ fn session(sid: &str, steps: &[(&str, &str)]) -> Vec<NewEvent> {
         .collect()
 }
 
-async fn store_with(rows: Vec<NewEvent>) -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn store_with(b: &dyn Backend, rows: Vec<NewEvent>) -> Box<dyn Db> {
+    let store = b.fresh().await;
     store.insert_events(&rows).await.unwrap();
-    (store, dir)
+    store
 }
 
 /// Run a funnel over the UTC day 2024-04-15 with extra parameters.
-async fn run(store: &SqliteStorage, steps: Value, extra: &str) -> Value {
+async fn run(store: &dyn Db, steps: Value, extra: &str) -> Value {
     let qs = format!(
         "events={}&startDate={DAY}&endDate={DAY}{extra}",
         url_enc(&steps.to_string())
@@ -65,27 +62,25 @@ fn step(name: &str, display: &str, count: u64, pct: Value, dc: u64, dp: Value, p
     })
 }
 
-#[tokio::test]
-async fn two_steps_one_third() {
+pub async fn two_steps_one_third(b: &dyn Backend) {
     let mut rows = session("s1", &[("a", "10:00"), ("b", "10:05")]);
     rows.extend(session("s2", &[("a", "10:00")]));
     // s3's b happens before its a: no second step.
     rows.extend(session("s3", &[("b", "09:00"), ("a", "10:00")]));
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     let out = run(&store, names(&["a", "b"]), "").await;
     // 3 entrants, 1 reaches b: 1/3 → 33.33 %, dropoff 2 → 100 − 33.33… = 66.67 %.
     let expected = r#"{"totalSessions":3,"steps":[{"event":{"name":"a","displayName":"a"},"count":3,"percent":100,"dropoffCount":0,"dropoffPercent":0,"previousCount":3},{"event":{"name":"b","displayName":"b"},"count":1,"percent":33.33,"dropoffCount":2,"dropoffPercent":66.67,"previousCount":3}]}"#;
     assert_eq!(serde_json::to_string(&out).unwrap(), expected);
 }
 
-#[tokio::test]
-async fn three_steps_with_display_names() {
+pub async fn three_steps_with_display_names(b: &dyn Backend) {
     let mut rows = session("s1", &[("a", "10:00"), ("b", "10:01"), ("c", "10:02")]);
     rows.extend(session("s2", &[("a", "10:00"), ("b", "10:01")]));
     for s in ["s3", "s4", "s5", "s6"] {
         rows.extend(session(s, &[("a", "10:00")]));
     }
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     let steps = json!([
         {"name": "a", "displayName": "Landing"},
         {"name": "b"},
@@ -103,8 +98,7 @@ async fn three_steps_with_display_names() {
     );
 }
 
-#[tokio::test]
-async fn five_steps() {
+pub async fn five_steps(b: &dyn Backend) {
     let mut rows = session(
         "s1",
         &[
@@ -136,7 +130,7 @@ async fn five_steps() {
         "s5",
         &[("a", "10:00"), ("b", "10:01"), ("d", "10:02")],
     ));
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     let out = run(&store, names(&["a", "b", "c", "d", "e"]), "").await;
     // Levels 5,3,3,1,2 → reach 5,4,3,1,1; dropoff% 0, 20, 25, 100−33.33…=66.67, 0.
     assert_eq!(
@@ -157,19 +151,21 @@ fn pev(id: &str, name: &str, t: &str, session: &str, profile: &str) -> NewEvent 
     e
 }
 
-#[tokio::test]
-async fn funnel_group_session_or_profile_two_steps() {
-    let (store, _d) = store_with(vec![
-        // u1: a in s1, b in s2.
-        pev("e1", "a", "10:00", "s1", "u1"),
-        pev("e2", "b", "10:10", "s2", "u1"),
-        // u2 without a session: a then b.
-        pev("e3", "a", "10:00", "", "u2"),
-        pev("e4", "b", "10:05", "", "u2"),
-        // s3 without a profile: a then b.
-        pev("e5", "a", "10:00", "s3", ""),
-        pev("e6", "b", "10:01", "s3", ""),
-    ])
+pub async fn funnel_group_session_or_profile_two_steps(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            // u1: a in s1, b in s2.
+            pev("e1", "a", "10:00", "s1", "u1"),
+            pev("e2", "b", "10:10", "s2", "u1"),
+            // u2 without a session: a then b.
+            pev("e3", "a", "10:00", "", "u2"),
+            pev("e4", "b", "10:05", "", "u2"),
+            // s3 without a profile: a then b.
+            pev("e5", "a", "10:00", "s3", ""),
+            pev("e6", "b", "10:01", "s3", ""),
+        ],
+    )
     .await;
     // By session: s1 (level 1), s3 (level 2); the empty session of u2 is ignored → 2, 1.
     let by_session = json!({"totalSessions": 2, "steps": [
@@ -192,26 +188,28 @@ async fn funnel_group_session_or_profile_two_steps() {
     );
 }
 
-#[tokio::test]
-async fn funnel_group_four_steps() {
-    let (store, _d) = store_with(vec![
-        // u1 spreads a, b, c, d over three sessions.
-        pev("u1a", "a", "10:00", "s1", "u1"),
-        pev("u1b", "b", "10:01", "s2", "u1"),
-        pev("u1c", "c", "10:02", "s3", "u1"),
-        pev("u1d", "d", "10:03", "s3", "u1"),
-        // u2: a, b in s4.
-        pev("u2a", "a", "10:00", "s4", "u2"),
-        pev("u2b", "b", "10:01", "s4", "u2"),
-        // anonymous s5: a, b, c, d.
-        pev("x1", "a", "10:00", "s5", ""),
-        pev("x2", "b", "10:01", "s5", ""),
-        pev("x3", "c", "10:02", "s5", ""),
-        pev("x4", "d", "10:03", "s5", ""),
-        // u3 in s6: only c, d (never enters).
-        pev("u3c", "c", "10:00", "s6", "u3"),
-        pev("u3d", "d", "10:01", "s6", "u3"),
-    ])
+pub async fn funnel_group_four_steps(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            // u1 spreads a, b, c, d over three sessions.
+            pev("u1a", "a", "10:00", "s1", "u1"),
+            pev("u1b", "b", "10:01", "s2", "u1"),
+            pev("u1c", "c", "10:02", "s3", "u1"),
+            pev("u1d", "d", "10:03", "s3", "u1"),
+            // u2: a, b in s4.
+            pev("u2a", "a", "10:00", "s4", "u2"),
+            pev("u2b", "b", "10:01", "s4", "u2"),
+            // anonymous s5: a, b, c, d.
+            pev("x1", "a", "10:00", "s5", ""),
+            pev("x2", "b", "10:01", "s5", ""),
+            pev("x3", "c", "10:02", "s5", ""),
+            pev("x4", "d", "10:03", "s5", ""),
+            // u3 in s6: only c, d (never enters).
+            pev("u3c", "c", "10:00", "s6", "u3"),
+            pev("u3d", "d", "10:01", "s6", "u3"),
+        ],
+    )
     .await;
     let steps = names(&["a", "b", "c", "d"]);
     // Profiles: u1 level 4, u2 level 2 → reach 2, 2, 1, 1.
@@ -237,8 +235,7 @@ async fn funnel_group_four_steps() {
     );
 }
 
-#[tokio::test]
-async fn same_millisecond_does_not_advance() {
+pub async fn same_millisecond_does_not_advance(b: &dyn Backend) {
     let mut rows = session("s1", &[("a", "10:00:00.000"), ("b", "10:00:00.000")]);
     rows.extend(session(
         "s2",
@@ -259,7 +256,7 @@ async fn same_millisecond_does_not_advance() {
         &[("r", "10:00:00.000"), ("r", "10:00:00.001")],
     ));
     rows.extend(session("q3", &[("r", "10:00:00.000")]));
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // a→b: s1 and s3 tie (level 1), s2 is 1 ms later (level 2) → 3, 1.
     assert_eq!(
         run(&store, names(&["a", "b"]), "").await,
@@ -278,7 +275,7 @@ async fn same_millisecond_does_not_advance() {
     );
 }
 
-async fn window_store() -> (SqliteStorage, tempfile::TempDir) {
+async fn window_store(b: &dyn Backend) -> Box<dyn Db> {
     let mut rows = session("s1", &[("a", "10:00"), ("b", "11:00:00.000")]);
     rows.extend(session("s2", &[("a", "10:00"), ("b", "11:00:00.001")]));
     rows.extend(session(
@@ -289,12 +286,11 @@ async fn window_store() -> (SqliteStorage, tempfile::TempDir) {
         "s4",
         &[("a", "10:00"), ("b", "10:59"), ("c", "11:00:00.000")],
     ));
-    store_with(rows).await
+    store_with(b, rows).await
 }
 
-#[tokio::test]
-async fn funnel_window_one_hour_boundary() {
-    let (store, _d) = window_store().await;
+pub async fn funnel_window_one_hour_boundary(b: &dyn Backend) {
+    let store = window_store(b).await;
     // 1 h from the FIRST event (10:00): 11:00:00.000 counts, 11:00:00.001 does not —
     // even when it is within an hour of the previous step (s3's c).
     // Levels s1 2, s2 1, s3 2, s4 3 → reach 4, 3, 1.
@@ -308,9 +304,8 @@ async fn funnel_window_one_hour_boundary() {
     );
 }
 
-#[tokio::test]
-async fn funnel_window_decimal_and_default() {
-    let (store, _d) = window_store().await;
+pub async fn funnel_window_decimal_and_default(b: &dyn Backend) {
+    let store = window_store(b).await;
     // 0.5 h = 30 min: only s3's b at exactly 10:30 counts → levels 1, 1, 2, 1 → 4, 1, 0.
     assert_eq!(
         run(&store, names(&["a", "b", "c"]), "&funnelWindow=0.5").await,
@@ -331,8 +326,7 @@ async fn funnel_window_decimal_and_default() {
     );
 }
 
-#[tokio::test]
-async fn later_chain_start_reaches_deeper() {
+pub async fn later_chain_start_reaches_deeper(b: &dyn Backend) {
     // s1: the 10:00 chain gets a→b but c (12:20) is past 11:00; the 12:00 chain reaches c.
     let mut rows = session(
         "s1",
@@ -366,7 +360,7 @@ async fn later_chain_start_reaches_deeper() {
             ("c", "10:30"),
         ],
     ));
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // Levels 3, 3, 1, 3 → reach 4, 3, 3.
     assert_eq!(
         run(&store, names(&["a", "b", "c"]), "&funnelWindow=1").await,
@@ -378,8 +372,7 @@ async fn later_chain_start_reaches_deeper() {
     );
 }
 
-#[tokio::test]
-async fn step_filters() {
+pub async fn step_filters(b: &dyn Backend) {
     let mk = |id: &str, name: &str, t: &str, s: &str, country: &str, plan: &str| {
         let mut e = sev(id, name, &at(t), s);
         e.country = country.into();
@@ -388,25 +381,28 @@ async fn step_filters() {
         }
         e
     };
-    let (store, _d) = store_with(vec![
-        // s1: a in SE, b on the free plan → level 1.
-        mk("1a", "a", "10:00", "s1", "SE", ""),
-        mk("1b", "b", "10:01", "s1", "", "free"),
-        // s2: a in SE, b pro → 2.
-        mk("2a", "a", "10:00", "s2", "SE", ""),
-        mk("2b", "b", "10:01", "s2", "", "pro"),
-        // s3: a in DE fails step 1 → not an entrant.
-        mk("3a", "a", "10:00", "s3", "DE", ""),
-        mk("3b", "b", "10:01", "s3", "", "pro"),
-        // s4: a SE, b free, b pro → 2.
-        mk("4a", "a", "10:00", "s4", "SE", ""),
-        mk("4b", "b", "10:01", "s4", "", "free"),
-        mk("4c", "b", "10:02", "s4", "", "pro"),
-        // s5: a DE, b pro, a SE (after b) → only the SE a counts, no b after it → 1.
-        mk("5a", "a", "10:00", "s5", "DE", ""),
-        mk("5b", "b", "10:05", "s5", "", "pro"),
-        mk("5c", "a", "10:10", "s5", "SE", ""),
-    ])
+    let store = store_with(
+        b,
+        vec![
+            // s1: a in SE, b on the free plan → level 1.
+            mk("1a", "a", "10:00", "s1", "SE", ""),
+            mk("1b", "b", "10:01", "s1", "", "free"),
+            // s2: a in SE, b pro → 2.
+            mk("2a", "a", "10:00", "s2", "SE", ""),
+            mk("2b", "b", "10:01", "s2", "", "pro"),
+            // s3: a in DE fails step 1 → not an entrant.
+            mk("3a", "a", "10:00", "s3", "DE", ""),
+            mk("3b", "b", "10:01", "s3", "", "pro"),
+            // s4: a SE, b free, b pro → 2.
+            mk("4a", "a", "10:00", "s4", "SE", ""),
+            mk("4b", "b", "10:01", "s4", "", "free"),
+            mk("4c", "b", "10:02", "s4", "", "pro"),
+            // s5: a DE, b pro, a SE (after b) → only the SE a counts, no b after it → 1.
+            mk("5a", "a", "10:00", "s5", "DE", ""),
+            mk("5b", "b", "10:05", "s5", "", "pro"),
+            mk("5c", "a", "10:10", "s5", "SE", ""),
+        ],
+    )
     .await;
     let steps = json!([
         {"name": "a", "filters": [{"name": "country", "operator": "is", "value": ["SE"]}]},
@@ -422,30 +418,32 @@ async fn step_filters() {
     );
 }
 
-async fn edges_store() -> (SqliteStorage, tempfile::TempDir) {
+async fn edges_store(b: &dyn Backend) -> Box<dyn Db> {
     let mut other = sev("o1", "a", "2024-04-10T12:00:00.000Z", "s9");
     other.project_id = "other".into();
     // Another project's b in session s2 (inside the window) must not complete s2's chain.
     let mut other_b = sev("o2", "b", "2024-04-10T23:59:30.000Z", "s2");
     other_b.project_id = "other".into();
-    store_with(vec![
-        sev("1a", "a", "2024-04-09T23:59:59.999Z", "s1"),
-        sev("1b", "b", "2024-04-10T00:10:00.000Z", "s1"),
-        sev("2a", "a", "2024-04-10T23:59:00.000Z", "s2"),
-        sev("2b", "b", "2024-04-11T00:00:00.000Z", "s2"),
-        sev("3a", "a", "2024-04-10T00:00:00.000Z", "s3"),
-        sev("3b", "b", "2024-04-10T23:59:59.999Z", "s3"),
-        sev("5a", "a", "2024-04-10T22:30:00.000Z", "s5"),
-        sev("5b", "b", "2024-04-10T22:40:00.000Z", "s5"),
-        other,
-        other_b,
-    ])
+    store_with(
+        b,
+        vec![
+            sev("1a", "a", "2024-04-09T23:59:59.999Z", "s1"),
+            sev("1b", "b", "2024-04-10T00:10:00.000Z", "s1"),
+            sev("2a", "a", "2024-04-10T23:59:00.000Z", "s2"),
+            sev("2b", "b", "2024-04-11T00:00:00.000Z", "s2"),
+            sev("3a", "a", "2024-04-10T00:00:00.000Z", "s3"),
+            sev("3b", "b", "2024-04-10T23:59:59.999Z", "s3"),
+            sev("5a", "a", "2024-04-10T22:30:00.000Z", "s5"),
+            sev("5b", "b", "2024-04-10T22:40:00.000Z", "s5"),
+            other,
+            other_b,
+        ],
+    )
     .await
 }
 
-#[tokio::test]
-async fn events_outside_the_time_window_are_ignored() {
-    let (store, _d) = edges_store().await;
+pub async fn events_outside_the_time_window_are_ignored(b: &dyn Backend) {
+    let store = edges_store(b).await;
     let qs = |extra: &str| {
         format!(
             "events={}&startDate=2024-04-10&endDate=2024-04-10{extra}",
@@ -491,15 +489,14 @@ async fn events_outside_the_time_window_are_ignored() {
     );
 }
 
-#[tokio::test]
-async fn zero_entrants_are_all_zeros() {
+pub async fn zero_entrants_are_all_zeros(b: &dyn Backend) {
     // No events at all, and then only later steps: never null, never NaN.
     let zeros = json!({"totalSessions": 0, "steps": [
         step("a", "a", 0, json!(0), 0, json!(0), 0),
         step("b", "b", 0, json!(0), 0, json!(0), 0),
         step("c", "c", 0, json!(0), 0, json!(0), 0),
     ]});
-    let (store, _d) = fresh().await;
+    let store = b.fresh().await;
     assert_eq!(run(&store, names(&["a", "b", "c"]), "").await, zeros);
     store
         .insert_events(&session("s1", &[("b", "10:00"), ("c", "10:01")]))
@@ -513,15 +510,14 @@ async fn zero_entrants_are_all_zeros() {
     );
 }
 
-#[tokio::test]
-async fn rounding_of_halves() {
+pub async fn rounding_of_halves(b: &dyn Backend) {
     // 32 entrants, 1 converts: 1/32 = 3.125 % → 3.13; dropoff 96.875 % → 96.88 (halves
     // away from zero).
     let mut rows = session("s00", &[("a", "10:00"), ("b", "10:01")]);
     for i in 1..32 {
         rows.extend(session(&format!("s{i:02}"), &[("a", "10:00")]));
     }
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     assert_eq!(
         run(&store, names(&["a", "b"]), "").await,
         json!({"totalSessions": 32, "steps": [

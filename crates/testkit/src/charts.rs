@@ -1,20 +1,16 @@
-//! `GET /export/charts` semantics (contract §4.3, §4.4, §6) on a real SQLite database.
+//! `GET /export/charts` semantics (contract §4.3, §4.4, §6) on every backend.
 //!
 //! Every expected value below is worked out by hand from the contract and written as a
 //! literal; nothing is computed with the code under test. Each test's comment shows the
 //! hand computation.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::*;
 use chrono_tz::Europe::Stockholm;
 use chrono_tz::Tz;
 use chrono_tz::UTC;
-use common::*;
 use quarry_core::event::NewEvent;
-use quarry_sqlite::SqliteStorage;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------
@@ -52,12 +48,12 @@ fn by(name: &str, at: &str, profile: &str, session: &str) -> NewEvent {
     }
 }
 
-async fn db(events: Vec<NewEvent>) -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn db(b: &dyn Backend, events: Vec<NewEvent>) -> Box<dyn Db> {
+    let store = b.fresh().await;
     if !events.is_empty() {
         store.insert_events(&events).await.unwrap();
     }
-    (store, dir)
+    store
 }
 
 /// The `count`s of series `i`.
@@ -108,7 +104,7 @@ fn all_ids(v: &Value) -> Value {
     )
 }
 
-async fn run(store: &SqliteStorage, qs: &str, tz: Tz, now: &str) -> Value {
+async fn run(store: &dyn Db, qs: &str, tz: Tz, now: &str) -> Value {
     chart(store, qs, tz, now).await
 }
 
@@ -128,22 +124,24 @@ const NOW: &str = "2024-05-15T10:00:00.000Z";
 ///                                      → 04-01           = 3
 ///   04-01T22:00Z         out (04-02 00:00 local)
 /// metrics: sum 7, average 7/3 = 2.33, min 2, max 3.
-#[tokio::test]
-async fn dst_spring_forward_daily_buckets_stockholm() {
-    let (store, _dir) = db(many(
-        "screen_view",
-        &[
-            "2024-03-29T22:59:59.999Z",
-            "2024-03-29T23:00:00.000Z",
-            "2024-03-30T22:59:59.999Z",
-            "2024-03-30T23:00:00.000Z",
-            "2024-03-31T21:59:59.999Z",
-            "2024-03-31T22:00:00.000Z",
-            "2024-03-31T22:30:00.000Z",
-            "2024-04-01T21:59:59.999Z",
-            "2024-04-01T22:00:00.000Z",
-        ],
-    ))
+pub async fn dst_spring_forward_daily_buckets_stockholm(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "screen_view",
+            &[
+                "2024-03-29T22:59:59.999Z",
+                "2024-03-29T23:00:00.000Z",
+                "2024-03-30T22:59:59.999Z",
+                "2024-03-30T23:00:00.000Z",
+                "2024-03-31T21:59:59.999Z",
+                "2024-03-31T22:00:00.000Z",
+                "2024-03-31T22:30:00.000Z",
+                "2024-04-01T21:59:59.999Z",
+                "2024-04-01T22:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let qs =
         r#"events=[{"name":"screen_view"}]&interval=day&startDate=2024-03-30&endDate=2024-04-01"#;
@@ -191,8 +189,7 @@ async fn dst_spring_forward_daily_buckets_stockholm() {
 ///   10-27T23:00Z out.
 /// metrics: sum 5, non-zero counts 1,1,2,1 → average 1.25, min 0, max 2.
 /// Also the 23-hour spring day: 2024-03-31 has 23 hourly buckets, the third at 03:00+02:00.
-#[tokio::test]
-async fn dst_fall_back_hourly_buckets_stockholm() {
+pub async fn dst_fall_back_hourly_buckets_stockholm(b: &dyn Backend) {
     let mut events = many(
         "view",
         &[
@@ -207,7 +204,7 @@ async fn dst_fall_back_hourly_buckets_stockholm() {
     );
     // 2024-03-31T01:00Z is 03:00+02:00, the first hour after the gap.
     events.extend(many("spring", &["2024-03-31T01:00:00.000Z"]));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"view"}]&interval=hour&startDate=2024-10-27&endDate=2024-10-27&timezone=Europe/Stockholm"#,
@@ -296,19 +293,21 @@ async fn dst_fall_back_hourly_buckets_stockholm() {
 /// inclusive instant) → 5 buckets 10:00 … 10:04.
 ///   10:00:00, 10:00:59.999 → #0 (2); 10:03:10 → #3; 10:04:30.000 → #4 (at the end);
 ///   09:59:59.999 and 10:04:30.001 out.  counts [2,0,0,1,1].
-#[tokio::test]
-async fn minute_interval() {
-    let (store, _dir) = db(many(
-        "tick",
-        &[
-            "2024-04-01T09:59:59.999Z",
-            "2024-04-01T10:00:00.000Z",
-            "2024-04-01T10:00:59.999Z",
-            "2024-04-01T10:03:10.000Z",
-            "2024-04-01T10:04:30.000Z",
-            "2024-04-01T10:04:30.001Z",
-        ],
-    ))
+pub async fn minute_interval(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "tick",
+            &[
+                "2024-04-01T09:59:59.999Z",
+                "2024-04-01T10:00:00.000Z",
+                "2024-04-01T10:00:59.999Z",
+                "2024-04-01T10:03:10.000Z",
+                "2024-04-01T10:04:30.000Z",
+                "2024-04-01T10:04:30.001Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -339,18 +338,20 @@ async fn minute_interval() {
 
 /// hour (UTC): 2024-04-01 has 24 hourly buckets; events at 00:00, 05:59:59.999, 06:00 and
 /// 23:59:59.999 → #0 1, #5 1, #6 1, #23 1.
-#[tokio::test]
-async fn hour_interval_utc() {
-    let (store, _dir) = db(many(
-        "h",
-        &[
-            "2024-04-01T00:00:00.000Z",
-            "2024-04-01T05:59:59.999Z",
-            "2024-04-01T06:00:00.000Z",
-            "2024-04-01T23:59:59.999Z",
-            "2024-04-02T00:00:00.000Z",
-        ],
-    ))
+pub async fn hour_interval_utc(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "h",
+            &[
+                "2024-04-01T00:00:00.000Z",
+                "2024-04-01T05:59:59.999Z",
+                "2024-04-01T06:00:00.000Z",
+                "2024-04-01T23:59:59.999Z",
+                "2024-04-02T00:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -379,8 +380,7 @@ async fn hour_interval_utc() {
 /// Stockholm across DST: window Mon 2024-03-25 … Sun 2024-04-07; weeks 03-25 (+01:00) and
 /// 04-01 (+02:00). 03-31T21:59:59.999Z = Sun 23:59:59.999+02 → wk 03-25; 03-31T22:00Z =
 /// Mon 00:00+02 → wk 04-01 (a +01:00 mistake would put it in the first week).
-#[tokio::test]
-async fn week_interval_starts_monday() {
+pub async fn week_interval_starts_monday(b: &dyn Backend) {
     let mut events = many(
         "w",
         &[
@@ -396,7 +396,7 @@ async fn week_interval_starts_monday() {
         "ws",
         &["2024-03-31T21:59:59.999Z", "2024-03-31T22:00:00.000Z"],
     ));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"w"}]&interval=week&startDate=2024-04-03&endDate=2024-04-16"#,
@@ -445,22 +445,24 @@ async fn week_interval_starts_monday() {
 ///   01-31T22:59:59.999Z → Jan (2); 01-31T23:00Z (Feb 1 00:00) and 02-29 → Feb (2);
 ///   03-31T21:59:59.999Z (Mar 31 23:59:59.999+02) → Mar (1); 03-31T22:00Z (Apr 1 00:00+02)
 ///   and 04-02T21:59:59.999Z → Apr (2); 04-02T22:00Z out.
-#[tokio::test]
-async fn month_interval_stockholm() {
-    let (store, _dir) = db(many(
-        "m",
-        &[
-            "2024-01-14T22:59:59.999Z",
-            "2024-01-14T23:00:00.000Z",
-            "2024-01-31T22:59:59.999Z",
-            "2024-01-31T23:00:00.000Z",
-            "2024-02-29T12:00:00.000Z",
-            "2024-03-31T21:59:59.999Z",
-            "2024-03-31T22:00:00.000Z",
-            "2024-04-02T21:59:59.999Z",
-            "2024-04-02T22:00:00.000Z",
-        ],
-    ))
+pub async fn month_interval_stockholm(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "m",
+            &[
+                "2024-01-14T22:59:59.999Z",
+                "2024-01-14T23:00:00.000Z",
+                "2024-01-31T22:59:59.999Z",
+                "2024-01-31T23:00:00.000Z",
+                "2024-02-29T12:00:00.000Z",
+                "2024-03-31T21:59:59.999Z",
+                "2024-03-31T22:00:00.000Z",
+                "2024-04-02T21:59:59.999Z",
+                "2024-04-02T22:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -497,19 +499,21 @@ async fn month_interval_stockholm() {
 ///     05:30Z → 11:00 (1).
 ///   monthly, 2024-03-15 … 2024-04-15: 03-31T18:29:59.999Z (Mar 31 23:59:59.999) → Mar;
 ///     03-31T18:30Z (Apr 1 00:00) and the four 04-01 events above → Apr (5).
-#[tokio::test]
-async fn half_hour_offset_buckets_kolkata() {
-    let (store, _dir) = db(many(
-        "k",
-        &[
-            "2024-04-01T04:29:59.999Z",
-            "2024-04-01T04:30:00.000Z",
-            "2024-04-01T05:29:59.999Z",
-            "2024-04-01T05:30:00.000Z",
-            "2024-03-31T18:29:59.999Z",
-            "2024-03-31T18:30:00.000Z",
-        ],
-    ))
+pub async fn half_hour_offset_buckets_kolkata(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "k",
+            &[
+                "2024-04-01T04:29:59.999Z",
+                "2024-04-01T04:30:00.000Z",
+                "2024-04-01T05:29:59.999Z",
+                "2024-04-01T05:30:00.000Z",
+                "2024-03-31T18:29:59.999Z",
+                "2024-03-31T18:30:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -551,17 +555,19 @@ async fn half_hour_offset_buckets_kolkata() {
 /// 01:00-03:00, both 04:00Z). The day's bucket starts at its first instant, 01:00-03:00.
 ///   09-08T03:59:59.999Z (09-07 23:59:59.999-04:00) → 09-07; 09-08T04:00Z → 09-08;
 ///   09-09T02:59:59.999Z (09-08 23:59:59.999-03:00) → 09-08; 09-09T03:00Z out.
-#[tokio::test]
-async fn day_without_local_midnight_santiago() {
-    let (store, _dir) = db(many(
-        "s",
-        &[
-            "2024-09-08T03:59:59.999Z",
-            "2024-09-08T04:00:00.000Z",
-            "2024-09-09T02:59:59.999Z",
-            "2024-09-09T03:00:00.000Z",
-        ],
-    ))
+pub async fn day_without_local_midnight_santiago(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "s",
+            &[
+                "2024-09-08T03:59:59.999Z",
+                "2024-09-08T04:00:00.000Z",
+                "2024-09-09T02:59:59.999Z",
+                "2024-09-09T03:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -615,8 +621,7 @@ struct RangeCase {
 ///   yearToDate 2024-01-01 00:00+01 (2023-12-31T23:00Z)
 ///   lastYear   2023-01-01 00:00+01 (2022-12-31T23:00Z) … 2023-12-31 23:59:59.999+01
 ///   custom     startDate=2024-05-10 → 05-10 00:00+02 (05-09T22:00Z) … now
-#[tokio::test]
-async fn every_range_name_and_alias() {
+pub async fn every_range_name_and_alias(b: &dyn Backend) {
     const NOW_PLUS: &str = "2024-05-15T10:00:00.001Z";
     let cases = [
         RangeCase {
@@ -756,7 +761,7 @@ async fn every_range_name_and_alias() {
             NOW_PLUS,
         ],
     ));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
 
     for (i, c) in cases.iter().enumerate() {
         for range in c.names {
@@ -810,9 +815,8 @@ async fn every_range_name_and_alias() {
 ///   now 2024-08-31 → 6m: Feb 31 → 2024-02-29 (leap); 12m: 2023-08-31.
 ///   now 2024-02-29 → 12m: 2023-02-29 → 2023-02-28; 6m: 2023-08-29.
 ///   now 2024-05-31 → 6m: Nov 31 → 2023-11-30.
-#[tokio::test]
-async fn month_ranges_clamp_the_day() {
-    let (store, _dir) = db(Vec::new()).await;
+pub async fn month_ranges_clamp_the_day(b: &dyn Backend) {
+    let store = db(b, Vec::new()).await;
     for (now, range, start) in [
         ("2024-08-31T12:00:00.000Z", "6m", "2024-02-29T00:00:00.000Z"),
         (
@@ -846,8 +850,7 @@ async fn month_ranges_clamp_the_day() {
 /// (2023-01-01) must not move it. Counting "a" with monthly buckets Feb … May:
 ///   a at the first instant (window start, inclusive) → Feb; a 2024-03-05 → Mar;
 ///   a at now → May; a at now + 1 ms out → [1, 1, 0, 1].
-#[tokio::test]
-async fn all_time_starts_at_the_projects_first_event() {
+pub async fn all_time_starts_at_the_projects_first_event(b: &dyn Backend) {
     let mut events = vec![
         e("other", "2024-02-10T08:15:30.250Z"),
         NewEvent {
@@ -864,7 +867,7 @@ async fn all_time_starts_at_the_projects_first_event() {
             "2024-05-15T10:00:00.001Z",
         ],
     ));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"a"}]&range=all_time&interval=month"#,
@@ -898,9 +901,8 @@ async fn all_time_starts_at_the_projects_first_event() {
 
 /// No data at all: one all-zero series per config (no breakdowns), every bucket present.
 /// With a breakdown and no data there is no series, totalSeries 0 and top metrics all 0.
-#[tokio::test]
-async fn no_data_yields_one_all_zero_series() {
-    let (store, _dir) = db(Vec::new()).await;
+pub async fn no_data_yields_one_all_zero_series(b: &dyn Backend) {
+    let store = db(b, Vec::new()).await;
     let v = run(
         &store,
         r#"events=[{"name":"nothing"}]&startDate=2024-04-01&endDate=2024-04-03"#,
@@ -951,17 +953,19 @@ async fn no_data_yields_one_all_zero_series() {
 
 /// Gap filling: 5 daily buckets 04-01 … 04-05 with events only on 04-02 (3) and 04-04 (1):
 /// counts [0,3,0,1,0]; sum 4, average of non-zero (3+1)/2 = 2, min 0, max 3.
-#[tokio::test]
-async fn empty_buckets_are_filled_with_zero() {
-    let (store, _dir) = db(many(
-        "g",
-        &[
-            "2024-04-02T01:00:00.000Z",
-            "2024-04-02T02:00:00.000Z",
-            "2024-04-02T23:59:59.999Z",
-            "2024-04-04T12:00:00.000Z",
-        ],
-    ))
+pub async fn empty_buckets_are_filled_with_zero(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "g",
+            &[
+                "2024-04-02T01:00:00.000Z",
+                "2024-04-02T02:00:00.000Z",
+                "2024-04-02T23:59:59.999Z",
+                "2024-04-04T12:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -991,8 +995,7 @@ async fn empty_buckets_are_filled_with_zero() {
 ///   country: SE ×2, "" ×2 → tie at 2; names ["view","(not set)"] < ["view","SE"] because
 ///   '(' (U+0028) < 'S' → order (not set), SE; ids view-not-set, view-se.
 ///   properties.plan: "pro" ×1, "" ×1, missing ×2 → (not set) 3, pro 1.
-#[tokio::test]
-async fn not_set_labels_for_empty_and_missing_values() {
+pub async fn not_set_labels_for_empty_and_missing_values(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let events = vec![
         NewEvent {
@@ -1019,7 +1022,7 @@ async fn not_set_labels_for_empty_and_missing_values() {
             ..e("utm", at)
         },
     ];
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"view"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1102,8 +1105,7 @@ async fn not_set_labels_for_empty_and_missing_values() {
 ///     (0 is a value, not "empty": it prints "0".)
 ///   longitude: 18.07, 18.0, -0.5, null → "18.07", "18", "-0.5", "(not set)"; all count 1,
 ///     so order by names: "(not set)" (U+0028) < "-0.5" (U+002D) < "18" < "18.07".
-#[tokio::test]
-async fn numeric_breakdowns_print_shortest_decimals() {
+pub async fn numeric_breakdowns_print_shortest_decimals(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let events = vec![
         NewEvent {
@@ -1127,7 +1129,7 @@ async fn numeric_breakdowns_print_shortest_decimals() {
             ..e("view", at)
         },
     ];
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let d = run(
         &store,
         r#"events=[{"name":"view"}]&breakdowns=[{"name":"duration"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1169,8 +1171,7 @@ async fn numeric_breakdowns_print_shortest_decimals() {
 /// exponent (§6.3 "numeric columns appear in their shortest decimal form"; Greenwich
 /// longitudes are realistic): longitude -0.00005 → "-0.00005", 0.0000001 → "0.0000001".
 /// Both count 1; names order "-0.00005" ('-' U+002D) < "0.0000001".
-#[tokio::test]
-async fn numeric_breakdown_never_uses_exponent_notation() {
+pub async fn numeric_breakdown_never_uses_exponent_notation(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let events = vec![
         NewEvent {
@@ -1182,7 +1183,7 @@ async fn numeric_breakdown_never_uses_exponent_notation() {
             ..e("view", at)
         },
     ];
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let l = run(
         &store,
         r#"events=[{"name":"view"}]&breakdowns=[{"name":"longitude"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1199,8 +1200,7 @@ async fn numeric_breakdown_never_uses_exponent_notation() {
 /// A numeric value whose shortest round-trip decimal needs 17 significant digits keeps
 /// them: 0.1 + 0.2 = 0.30000000000000004 is a different value from 0.3, so the two are
 /// two series, labelled "0.3" and "0.30000000000000004" (both count 1, in that order).
-#[tokio::test]
-async fn numeric_breakdown_keeps_all_significant_digits() {
+pub async fn numeric_breakdown_keeps_all_significant_digits(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let events = vec![
         NewEvent {
@@ -1212,7 +1212,7 @@ async fn numeric_breakdown_keeps_all_significant_digits() {
             ..e("view", at)
         },
     ];
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let l = run(
         &store,
         r#"events=[{"name":"view"}]&breakdowns=[{"name":"longitude"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1262,9 +1262,8 @@ fn segment_events() -> Vec<NewEvent> {
 ///   one_event_per_user: latest matching event in the window per user: u1 04-02 11:00,
 ///     u2 04-01 10:00 (its 04-03 event is outside, its "other" does not match),
 ///     u3 04-02 10:00, u4 04-02 12:00 → [1, 3]; sum 4, average 2
-#[tokio::test]
-async fn count_segments() {
-    let (store, _dir) = db(segment_events()).await;
+pub async fn count_segments(b: &dyn Backend) {
+    let store = db(b, segment_events()).await;
     let cases = [
         (
             "event",
@@ -1310,15 +1309,17 @@ async fn count_segments() {
 
 /// user_average is 0 in a bucket whose events have no profile (no division by zero):
 /// 04-01 two anonymous events → 0; 04-02 u1 ×2, u2 ×1 → 3/2 = 1.5.
-#[tokio::test]
-async fn user_average_without_profiles_is_zero() {
-    let (store, _dir) = db(vec![
-        by("view", "2024-04-01T08:00:00.000Z", "", "s1"),
-        by("view", "2024-04-01T09:00:00.000Z", "", "s1"),
-        by("view", "2024-04-02T08:00:00.000Z", "u1", ""),
-        by("view", "2024-04-02T09:00:00.000Z", "u1", ""),
-        by("view", "2024-04-02T10:00:00.000Z", "u2", ""),
-    ])
+pub async fn user_average_without_profiles_is_zero(b: &dyn Backend) {
+    let store = db(
+        b,
+        vec![
+            by("view", "2024-04-01T08:00:00.000Z", "", "s1"),
+            by("view", "2024-04-01T09:00:00.000Z", "", "s1"),
+            by("view", "2024-04-02T08:00:00.000Z", "u1", ""),
+            by("view", "2024-04-02T09:00:00.000Z", "u1", ""),
+            by("view", "2024-04-02T10:00:00.000Z", "u2", ""),
+        ],
+    )
     .await;
     let v = run(
         &store,
@@ -1338,21 +1339,23 @@ async fn user_average_without_profiles_is_zero() {
 ///   anonymous: 04-01 NO — not counted, but the combination NO has a matching event in the
 ///   window, so its series exists with zeros.
 /// Series: SE [1,1] sum 2; DE [0,1] sum 1; NO [0,0] sum 0; totalSeries 3.
-#[tokio::test]
-async fn one_event_per_user_uses_latest_event_bucket_and_breakdown() {
+pub async fn one_event_per_user_uses_latest_event_bucket_and_breakdown(b: &dyn Backend) {
     let c = |country: &str, ev: NewEvent| NewEvent {
         country: country.into(),
         ..ev
     };
-    let (store, _dir) = db(vec![
-        c("SE", by("view", "2024-04-01T10:00:00.000Z", "u1", "")),
-        c("DE", by("view", "2024-04-02T09:00:00.000Z", "u1", "")),
-        c("SE", by("view", "2024-04-01T11:00:00.000Z", "u2", "")),
-        c("DE", by("view", "2024-04-03T09:00:00.000Z", "u2", "")),
-        c("DE", by("view", "2024-04-01T09:00:00.000Z", "u3", "")),
-        c("SE", by("view", "2024-04-02T10:00:00.000Z", "u3", "")),
-        c("NO", by("view", "2024-04-01T12:00:00.000Z", "", "")),
-    ])
+    let store = db(
+        b,
+        vec![
+            c("SE", by("view", "2024-04-01T10:00:00.000Z", "u1", "")),
+            c("DE", by("view", "2024-04-02T09:00:00.000Z", "u1", "")),
+            c("SE", by("view", "2024-04-01T11:00:00.000Z", "u2", "")),
+            c("DE", by("view", "2024-04-03T09:00:00.000Z", "u2", "")),
+            c("DE", by("view", "2024-04-01T09:00:00.000Z", "u3", "")),
+            c("SE", by("view", "2024-04-02T10:00:00.000Z", "u3", "")),
+            c("NO", by("view", "2024-04-01T12:00:00.000Z", "", "")),
+        ],
+    )
     .await;
     let v = run(
         &store,
@@ -1387,8 +1390,7 @@ async fn one_event_per_user_uses_latest_event_bucket_and_breakdown() {
 ///   avg  [3.83, 4, 0] → sum 7.83, average 7.83/2 = 3.915 → 3.92, min 0, max 4
 ///   min  [-1, 4, 0]   → sum 3, average (−1+4)/2 = 1.5, min −1, max 4
 ///   max  [10, 4, 0]   → sum 14, average 7, min 0, max 10
-#[tokio::test]
-async fn property_segments_skip_non_numbers() {
+pub async fn property_segments_skip_non_numbers(b: &dyn Backend) {
     let p = |at: &str, v: Option<&str>| NewEvent {
         properties: match v {
             Some(v) => props(&[("total", v)]),
@@ -1420,7 +1422,7 @@ async fn property_segments_skip_non_numbers() {
     events.push(p(d2, Some("4")));
     events.push(p(d2, Some("abc")));
     events.push(p(d3, Some("abc")));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let cases = [
         (
             "property_sum",
@@ -1462,19 +1464,21 @@ async fn property_segments_skip_non_numbers() {
 /// decimal value (so 2.675 → 2.68 and 1.005 → 1.01 even though the nearest binary doubles
 /// lie just below). One value per day, property_sum over `properties.total`:
 ///   "2.675" → 2.68; "1.005" → 1.01; "-0.125" → -0.13; "0.005" → 0.01; "007" → 7.
-#[tokio::test]
-async fn property_values_round_half_away_from_zero() {
+pub async fn property_values_round_half_away_from_zero(b: &dyn Backend) {
     let mk = |at: &str, v: &str| NewEvent {
         properties: props(&[("total", v)]),
         ..e("r", at)
     };
-    let (store, _dir) = db(vec![
-        mk("2024-04-01T12:00:00.000Z", "2.675"),
-        mk("2024-04-02T12:00:00.000Z", "1.005"),
-        mk("2024-04-03T12:00:00.000Z", "-0.125"),
-        mk("2024-04-04T12:00:00.000Z", "0.005"),
-        mk("2024-04-05T12:00:00.000Z", "007"),
-    ])
+    let store = db(
+        b,
+        vec![
+            mk("2024-04-01T12:00:00.000Z", "2.675"),
+            mk("2024-04-02T12:00:00.000Z", "1.005"),
+            mk("2024-04-03T12:00:00.000Z", "-0.125"),
+            mk("2024-04-04T12:00:00.000Z", "0.005"),
+            mk("2024-04-05T12:00:00.000Z", "007"),
+        ],
+    )
     .await;
     let v = run(
         &store,
@@ -1496,19 +1500,18 @@ async fn property_values_round_half_away_from_zero() {
 ///   limit=1&offset=1   → DE (SQL keeps the top 2 = SE, DE — the DE/US tie broken by name)
 ///   offset=3           → (not set), FR
 ///   default            → all 5
-#[tokio::test]
-async fn breakdown_top_n_limit_offset_and_total_series() {
+pub async fn breakdown_top_n_limit_offset_and_total_series(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let mut events = in_country("view", "SE", at, 5);
     events.extend(in_country("view", "US", at, 3));
     events.extend(in_country("view", "DE", at, 3));
     events.extend(in_country("view", "", at, 2));
     events.extend(in_country("view", "FR", at, 1));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let base = r#"events=[{"name":"view"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-01"#;
     let get = |extra: &'static str| {
-        let store = store.clone();
-        async move { run(&store, &format!("{base}{extra}"), UTC, NOW).await }
+        let store: &dyn Db = &*store;
+        async move { run(store, &format!("{base}{extra}"), UTC, NOW).await }
     };
 
     let v = get("&limit=2").await;
@@ -1589,8 +1592,7 @@ async fn breakdown_top_n_limit_offset_and_total_series() {
 /// final order. Cities, 2 events each: "Oslo" (O U+004F) < "Zürich" (Z U+005A) <
 /// "berlin" (b U+0062) < "Åre" (Å U+00C5). limit=2 → Oslo, Zürich. Ids transliterate:
 /// Zürich → zurich, Åre → are.
-#[tokio::test]
-async fn ties_are_broken_by_code_point() {
+pub async fn ties_are_broken_by_code_point(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let mut events = Vec::new();
     for city in ["berlin", "Åre", "Zürich", "Oslo"] {
@@ -1601,7 +1603,7 @@ async fn ties_are_broken_by_code_point() {
             });
         }
     }
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let base = r#"events=[{"name":"view"}]&breakdowns=[{"name":"city"}]&startDate=2024-04-01&endDate=2024-04-01"#;
     let v = run(&store, base, UTC, NOW).await;
     assert_eq!(
@@ -1626,8 +1628,7 @@ async fn ties_are_broken_by_code_point() {
 ///   (SE, iOS) ×3, (DE, Android) ×2, (DE, iOS) ×2, (SE, "") ×1
 ///   → SE/iOS 3; tie DE/Android vs DE/iOS: "Android" < "iOS" ('A' < 'i'); SE/(not set) 1.
 /// referrerName breakdown: "Google" ×2, "" ×1 → keyed "referrerName".
-#[tokio::test]
-async fn two_breakdowns_and_camel_case_keys() {
+pub async fn two_breakdowns_and_camel_case_keys(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let mk = |country: &str, os: &str, n: usize| -> Vec<NewEvent> {
         (0..n)
@@ -1651,7 +1652,7 @@ async fn two_breakdowns_and_camel_case_keys() {
         ..e("ref", at)
     });
     events.push(e("ref", at));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"view"}]&breakdowns=[{"name":"country"},{"name":"os"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1724,19 +1725,18 @@ async fn two_breakdowns_and_camel_case_keys() {
 ///   bar & metric=average  → A (10), B (6)
 ///   pie & metric=max      → A, B (pie sorts by metric too)
 ///   bar & metric=max & limit=1 → SQL keeps the top 1 by sum (B), so B.
-#[tokio::test]
-async fn series_sorting_by_metric_and_chart_type() {
+pub async fn series_sorting_by_metric_and_chart_type(b: &dyn Backend) {
     let d1 = "2024-04-01T12:00:00.000Z";
     let d2 = "2024-04-02T12:00:00.000Z";
     let mut events = in_country("view", "A", d1, 10);
     events.extend(in_country("view", "B", d1, 6));
     events.extend(in_country("view", "B", d2, 6));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let base = r#"events=[{"name":"view"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-02"#;
     let order = |extra: &'static str| {
-        let store = store.clone();
+        let store: &dyn Db = &*store;
         async move {
-            let v = run(&store, &format!("{base}{extra}"), UTC, NOW).await;
+            let v = run(store, &format!("{base}{extra}"), UTC, NOW).await;
             all_names(&v)
         }
     };
@@ -1781,14 +1781,13 @@ async fn series_sorting_by_metric_and_chart_type() {
 /// Series ids (§6.3). Configs, with their counts (one day) fixing the response order:
 ///   "München" 4 → munchen; "Page View!" 3 → page-view; "page_view" 2 → page-view-2
 ///   (a later collision); "!!!" 1 → empty after cleaning → series; "  --Ü-- " 0 → u.
-#[tokio::test]
-async fn series_ids_transliterate_and_deduplicate() {
+pub async fn series_ids_transliterate_and_deduplicate(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let mut events = many("e1", &[at, at, at, at]);
     events.extend(many("e2", &[at, at, at]));
     events.extend(many("e3", &[at, at]));
     events.extend(many("e4", &[at]));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"e3","displayName":"page_view"},{"name":"e1","displayName":"München"},{"name":"e5","displayName":"  --Ü-- "},{"name":"e2","displayName":"Page View!"},{"name":"e4","displayName":"!!!"}]&startDate=2024-04-01&endDate=2024-04-01"#,
@@ -1838,8 +1837,7 @@ async fn series_ids_transliterate_and_deduplicate() {
 ///   C: no data      → [0,0,0,0], all 0
 /// Order by sum: B, A, C. Top: sum 16; mean of non-zero averages (3+2)/2 = 2.5 (C's 0 is
 /// left out); min of mins 0; max of maxes 3.
-#[tokio::test]
-async fn metrics_and_top_level_aggregation() {
+pub async fn metrics_and_top_level_aggregation(b: &dyn Backend) {
     let mut events = many(
         "a",
         &[
@@ -1853,7 +1851,7 @@ async fn metrics_and_top_level_aggregation() {
         let at = format!("2024-04-{day}T12:00:00.000Z");
         events.extend(many("b", &[at.as_str(), at.as_str(), at.as_str()]));
     }
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"a"},{"name":"b"},{"name":"c"}]&startDate=2024-04-01&endDate=2024-04-04"#,
@@ -1900,8 +1898,7 @@ async fn metrics_and_top_level_aggregation() {
 ///   #7 {3, (1−3)/3 = −66.67 → −66.7, negative}; others {0, null, neutral}.
 /// metrics.previous: sum {6, −50, negative}; average {2, −25, negative};
 ///   min {0, null, neutral}; max {3, −33.3, negative}. Top-level: the same (one series).
-#[tokio::test]
-async fn previous_rolling_window() {
+pub async fn previous_rolling_window(b: &dyn Backend) {
     let se = |at: &str| NewEvent {
         country: "SE".into(),
         ..e("view", at)
@@ -1923,7 +1920,7 @@ async fn previous_rolling_window() {
     .map(se)
     .collect();
     events.extend(in_country("view", "NO", "2024-05-05T12:00:00.000Z", 1));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let now = "2024-05-15T12:00:00.000Z";
     let zero = json!({"value": 0, "diff": null, "state": "neutral"});
     let previous_metrics = json!({
@@ -2013,18 +2010,20 @@ async fn previous_rolling_window() {
 /// 2 days − 1 ms) → previous [04-01T00:00:00.000Z, 04-02T23:59:59.999Z].
 /// Previous events: 03-31T23:59:59.999Z (out), 04-01T00:00Z → #0, 04-02T23:59:59.999Z → #1.
 /// Current: 04-03T00:00Z ×2 → #0 → {1, 100, positive}; #1: 0 vs 1 → {1, −100, negative}.
-#[tokio::test]
-async fn previous_for_explicit_dates() {
-    let (store, _dir) = db(many(
-        "view",
-        &[
-            "2024-03-31T23:59:59.999Z",
-            "2024-04-01T00:00:00.000Z",
-            "2024-04-02T23:59:59.999Z",
-            "2024-04-03T00:00:00.000Z",
-            "2024-04-03T00:00:00.000Z",
-        ],
-    ))
+pub async fn previous_for_explicit_dates(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "view",
+            &[
+                "2024-03-31T23:59:59.999Z",
+                "2024-04-01T00:00:00.000Z",
+                "2024-04-02T23:59:59.999Z",
+                "2024-04-03T00:00:00.000Z",
+                "2024-04-03T00:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -2067,8 +2066,7 @@ async fn previous_for_explicit_dates() {
 ///   [02-01, min(02-01 + 30d12h, 03-01 − 1 ms)] = [02-01, 02-29T23:59:59.999Z] (29 buckets).
 ///   previous: 02-29T23:59:59.999Z → #28, 01-31T23:59:59.999Z out; current: 03-29 → #28,
 ///   03-31 → #30. #28 {1, 0, neutral}; #29 and #30 have no counterpart: no `previous`.
-#[tokio::test]
-async fn previous_periods_to_date() {
+pub async fn previous_periods_to_date(b: &dyn Backend) {
     let mut events = many(
         "t",
         &[
@@ -2097,7 +2095,7 @@ async fn previous_periods_to_date() {
             "2024-03-31T10:00:00.000Z",
         ],
     ));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let now = "2024-05-15T12:00:00.000Z";
 
     let v = run(
@@ -2187,8 +2185,7 @@ async fn previous_periods_to_date() {
 ///   2024-01-31T22:59:59.999Z (Jan 31 23:59:59.999+01) → 2;
 ///   current: 2024-01-31T23:00Z (Feb 1 00:00+01), 02-10, 2024-02-29T22:59:59.999Z → 3;
 ///   2024-02-29T23:00Z (Mar 1) out. Point {2, 50, positive}.
-#[tokio::test]
-async fn previous_complete_periods() {
+pub async fn previous_complete_periods(b: &dyn Backend) {
     let mut events = many(
         "y",
         &[
@@ -2212,7 +2209,7 @@ async fn previous_complete_periods() {
             "2024-02-29T23:00:00.000Z",
         ],
     ));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
 
     let v = run(
         &store,
@@ -2272,13 +2269,12 @@ async fn previous_complete_periods() {
 ///   Top previous: sum 6, average (2+4)/2 = 3, min 2, max 4.
 ///   → sum {6, (5−6)/6 = −16.67 → −16.7, negative}; average {3, −16.7, negative};
 ///     min {2, −50, negative}; max {4, 0, neutral}.
-#[tokio::test]
-async fn previous_top_level_metrics() {
+pub async fn previous_top_level_metrics(b: &dyn Backend) {
     let d1 = "2024-04-01T12:00:00.000Z";
     let d2 = "2024-04-02T12:00:00.000Z";
     let mut events = many("a", &[d1, d1, d2, d2, d2, d2]);
     events.extend(many("b", &[d1, d1, d1, d1, d2]));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"a"},{"name":"b"}]&startDate=2024-04-02&endDate=2024-04-02&previous=true"#,
@@ -2308,8 +2304,7 @@ async fn previous_top_level_metrics() {
 ///   a: previous 16, current 17 → (17−16)/16 × 100 = 6.25 → 6.3
 ///   b: previous 16, current 15 → −6.25 → −6.3
 ///   c: previous 3, current 4 → 33.333… → 33.3
-#[tokio::test]
-async fn previous_diff_rounds_half_away_from_zero() {
+pub async fn previous_diff_rounds_half_away_from_zero(b: &dyn Backend) {
     let d1 = "2024-04-01T12:00:00.000Z";
     let d2 = "2024-04-02T12:00:00.000Z";
     let mut events = Vec::new();
@@ -2321,7 +2316,7 @@ async fn previous_diff_rounds_half_away_from_zero() {
             events.push(e(name, d2));
         }
     }
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"a"},{"name":"b"},{"name":"c"}]&startDate=2024-04-02&endDate=2024-04-02&previous=true"#,
@@ -2350,15 +2345,17 @@ async fn previous_diff_rounds_half_away_from_zero() {
 ///   u1: 04-01 10:00, 04-02 09:00, 04-02 10:00 → current 1, previous 1
 ///   u2: 04-01 09:00, 04-01 11:00 → previous 1 (once)
 ///   current [1], previous [2] → {2, −50, negative}
-#[tokio::test]
-async fn one_event_per_user_with_previous_period() {
-    let (store, _dir) = db(vec![
-        by("view", "2024-04-01T10:00:00.000Z", "u1", ""),
-        by("view", "2024-04-02T09:00:00.000Z", "u1", ""),
-        by("view", "2024-04-02T10:00:00.000Z", "u1", ""),
-        by("view", "2024-04-01T09:00:00.000Z", "u2", ""),
-        by("view", "2024-04-01T11:00:00.000Z", "u2", ""),
-    ])
+pub async fn one_event_per_user_with_previous_period(b: &dyn Backend) {
+    let store = db(
+        b,
+        vec![
+            by("view", "2024-04-01T10:00:00.000Z", "u1", ""),
+            by("view", "2024-04-02T09:00:00.000Z", "u1", ""),
+            by("view", "2024-04-02T10:00:00.000Z", "u1", ""),
+            by("view", "2024-04-01T09:00:00.000Z", "u2", ""),
+            by("view", "2024-04-01T11:00:00.000Z", "u2", ""),
+        ],
+    )
     .await;
     let v = run(
         &store,
@@ -2384,18 +2381,20 @@ async fn one_event_per_user_with_previous_period() {
 ///   #0 {1, 0, neutral}; #5 {0, null, positive} (1 > 0; diff null as previous is 0);
 ///   #7 count 0 {1, −100, negative};
 ///   sums 2 vs 2 → {2, 0, neutral}.
-#[tokio::test]
-async fn previous_rolling_window_across_dst() {
-    let (store, _dir) = db(many(
-        "view",
-        &[
-            "2024-03-19T11:59:59.998Z",
-            "2024-03-19T11:59:59.999Z",
-            "2024-03-26T22:59:59.999Z",
-            "2024-03-26T23:00:00.000Z",
-            "2024-03-31T22:00:00.000Z",
-        ],
-    ))
+pub async fn previous_rolling_window_across_dst(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "view",
+            &[
+                "2024-03-19T11:59:59.998Z",
+                "2024-03-19T11:59:59.999Z",
+                "2024-03-26T22:59:59.999Z",
+                "2024-03-26T23:00:00.000Z",
+                "2024-03-31T22:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -2440,18 +2439,20 @@ async fn previous_rolling_window_across_dst() {
 ///             03-30T20:00:00.001Z out.
 ///   current: 03-31T20:00Z (22:00+02) → #21.
 ///   #0 count 0 {1, −100, negative}; #21 count 1 {1, 0, neutral}; sum 1 vs 2 → {2, −50}.
-#[tokio::test]
-async fn previous_today_on_a_dst_day() {
-    let (store, _dir) = db(many(
-        "view",
-        &[
-            "2024-03-29T22:59:59.999Z",
-            "2024-03-29T23:00:00.000Z",
-            "2024-03-30T20:00:00.000Z",
-            "2024-03-30T20:00:00.001Z",
-            "2024-03-31T20:00:00.000Z",
-        ],
-    ))
+pub async fn previous_today_on_a_dst_day(b: &dyn Backend) {
+    let store = db(
+        b,
+        many(
+            "view",
+            &[
+                "2024-03-29T22:59:59.999Z",
+                "2024-03-29T23:00:00.000Z",
+                "2024-03-30T20:00:00.000Z",
+                "2024-03-30T20:00:00.001Z",
+                "2024-03-31T20:00:00.000Z",
+            ],
+        ),
+    )
     .await;
     let v = run(
         &store,
@@ -2488,14 +2489,13 @@ async fn previous_today_on_a_dst_day() {
 ///   click filtered to country SE: [1, 0] sum 1, average 1, min 0, max 1
 /// Order by sum: All events, Views, click. Top: sum 10, average (3+3+1)/3 = 2.33, min 0,
 /// max 5.
-#[tokio::test]
-async fn several_configs_with_wildcard_and_display_names() {
+pub async fn several_configs_with_wildcard_and_display_names(b: &dyn Backend) {
     let d1 = "2024-04-01T12:00:00.000Z";
     let mut events = many("view", &[d1, d1, d1]);
     events.extend(in_country("click", "SE", d1, 1));
     events.extend(in_country("click", "DE", d1, 1));
     events.extend(many("buy", &["2024-04-02T12:00:00.000Z"]));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let v = run(
         &store,
         r#"events=[{"name":"view","displayName":"Views"},{"name":"*","displayName":"All events"},{"name":"click","filters":[{"name":"country","operator":"is","value":["SE"]}]}]&startDate=2024-04-01&endDate=2024-04-02"#,
@@ -2553,8 +2553,7 @@ async fn several_configs_with_wildcard_and_display_names() {
 ///   limit=2: view/SE, click/SE.
 /// Also `series` is accepted as an alias of `events`, and segments differ per config
 /// (users of click: SE {u1} = 1 → sorted after the count-based series).
-#[tokio::test]
-async fn several_configs_with_breakdowns() {
+pub async fn several_configs_with_breakdowns(b: &dyn Backend) {
     let at = "2024-04-01T12:00:00.000Z";
     let mut events = in_country("view", "SE", at, 3);
     events.extend(in_country("view", "DE", at, 1));
@@ -2567,7 +2566,7 @@ async fn several_configs_with_breakdowns() {
             }),
     );
     events.extend(in_country("click", "", at, 1));
-    let (store, _dir) = db(events).await;
+    let store = db(b, events).await;
     let base = r#"events=[{"name":"view"},{"name":"click"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-01"#;
     let v = run(&store, base, UTC, NOW).await;
     assert_eq!(

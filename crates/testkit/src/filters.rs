@@ -1,18 +1,15 @@
-//! Filters (§4.4, §4.5) executed on SQLite: every operator, every kind of field, the text
+//! Filters (§4.4, §4.5) executed on every backend: every operator, every kind of field, the text
 //! conversion of values, literal wildcards, number recognition, and hostile text in every
 //! position reaching SQL only as bound parameters. Expected values are computed by hand.
-#![allow(clippy::unwrap_used)]
-mod common;
-use common::*;
+use crate::*;
 use quarry_core::{Dialect, Param, Query};
-use quarry_sqlite::SqliteStorage;
 use serde_json::{Value, json};
 
 const NOW: &str = "2024-05-01T00:00:00Z";
 const AT: &str = "2024-04-15T12:00:00.000Z";
 
 /// Sorted ids of the events matching a JSON array of filters.
-async fn matching(store: &SqliteStorage, filters: Value) -> Vec<String> {
+async fn matching(store: &dyn Db, filters: Value) -> Vec<String> {
     let qs = format!("limit=1000&filters={}", url_enc(&filters.to_string()));
     let mut ids = data_ids(&events(store, &qs, chrono_tz::UTC, NOW).await);
     ids.sort();
@@ -20,7 +17,7 @@ async fn matching(store: &SqliteStorage, filters: Value) -> Vec<String> {
 }
 
 /// Sorted ids of the events matching one filter.
-async fn one(store: &SqliteStorage, name: &str, operator: &str, value: Value) -> Vec<String> {
+async fn one(store: &dyn Db, name: &str, operator: &str, value: Value) -> Vec<String> {
     matching(
         store,
         json!([{"name": name, "operator": operator, "value": value}]),
@@ -35,10 +32,10 @@ fn ids(list: &[&str]) -> Vec<String> {
 }
 
 /// Events that differ only in one text column or in their properties.
-async fn store_with(rows: Vec<quarry_core::event::NewEvent>) -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn store_with(b: &dyn Backend, rows: Vec<quarry_core::event::NewEvent>) -> Box<dyn Db> {
+    let store = b.fresh().await;
     store.insert_events(&rows).await.unwrap();
-    (store, dir)
+    store
 }
 
 fn with_country(id: &str, country: &str) -> quarry_core::event::NewEvent {
@@ -47,16 +44,18 @@ fn with_country(id: &str, country: &str) -> quarry_core::event::NewEvent {
     e
 }
 
-#[tokio::test]
-async fn string_column_operators() {
-    let (store, _d) = store_with(vec![
-        with_country("c1", "SE"),
-        with_country("c2", "se"),
-        with_country("c3", "DE"),
-        with_country("c4", ""),
-        with_country("c5", "Sweden"),
-        with_country("c6", "USA"),
-    ])
+pub async fn string_column_operators(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            with_country("c1", "SE"),
+            with_country("c2", "se"),
+            with_country("c3", "DE"),
+            with_country("c4", ""),
+            with_country("c5", "Sweden"),
+            with_country("c6", "USA"),
+        ],
+    )
     .await;
     // is: exact and case-sensitive, "se" ≠ "SE".
     assert_eq!(
@@ -124,17 +123,19 @@ async fn string_column_operators() {
     );
 }
 
-#[tokio::test]
-async fn regex_operator() {
-    let (store, _d) = store_with(vec![
-        with_country("c1", "SE"),
-        with_country("c2", "se"),
-        with_country("c3", "DE"),
-        with_country("c4", ""),
-        with_country("c5", "Sweden"),
-        with_country("c6", "USA"),
-        with_country("c7", "a/b"),
-    ])
+pub async fn regex_operator(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            with_country("c1", "SE"),
+            with_country("c2", "se"),
+            with_country("c3", "DE"),
+            with_country("c4", ""),
+            with_country("c5", "Sweden"),
+            with_country("c6", "USA"),
+            with_country("c7", "a/b"),
+        ],
+    )
     .await;
     // ^S.$: two characters starting with S: only "SE".
     assert_eq!(
@@ -173,16 +174,18 @@ async fn regex_operator() {
     );
 }
 
-#[tokio::test]
-async fn regex_perl_classes_follow_re2() {
-    let (store, _d) = store_with(vec![
-        with_country("u1", "123"),
-        with_country("u2", "\u{663}\u{664}"),
-        with_country("u3", "abc"),
-        with_country("u4", "café"),
-        with_country("u5", "a b"),
-        with_country("u6", "a\u{a0}b"),
-    ])
+pub async fn regex_perl_classes_follow_re2(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            with_country("u1", "123"),
+            with_country("u2", "\u{663}\u{664}"),
+            with_country("u3", "abc"),
+            with_country("u4", "café"),
+            with_country("u5", "a b"),
+            with_country("u6", "a\u{a0}b"),
+        ],
+    )
     .await;
     // RE2: \d ≡ [0-9] → "123" only, not the Arabic-Indic digits "٣٤".
     assert_eq!(
@@ -201,18 +204,15 @@ async fn regex_perl_classes_follow_re2() {
     );
 }
 
-#[tokio::test]
-async fn case_sensitivity_on_every_text_operator() {
+pub async fn case_sensitivity_on_every_text_operator(b: &dyn Backend) {
     let mut b1 = ev("b1", "screen_view", AT);
     b1.browser = "Safari".into();
     let mut b2 = ev("b2", "screen_view", AT);
     b2.browser = "SAFARI".into();
-    let (store, _d) = store_with(vec![
-        with_country("c1", "SE"),
-        with_country("c2", "se"),
-        b1,
-        b2,
-    ])
+    let store = store_with(
+        b,
+        vec![with_country("c1", "SE"), with_country("c2", "se"), b1, b2],
+    )
     .await;
     // is "se" matches "se" only, never "SE".
     assert_eq!(
@@ -247,16 +247,18 @@ fn with_props(id: &str, pairs: &[(&str, &str)]) -> quarry_core::event::NewEvent 
     e
 }
 
-#[tokio::test]
-async fn property_fields_and_dotted_keys() {
-    let (store, _d) = store_with(vec![
-        with_props("p1", &[("plan", "pro"), ("__query.utm_source", "google")]),
-        with_props("p2", &[("plan", "free"), ("__query.utm_source", "bing")]),
-        with_props("p3", &[("plan", "Pro"), ("__query", "utm_source=google")]),
-        with_props("p4", &[("plan", ""), ("utm_source", "google")]),
-        with_props("p5", &[]),
-        with_props("p6", &[("Plan", "pro")]),
-    ])
+pub async fn property_fields_and_dotted_keys(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            with_props("p1", &[("plan", "pro"), ("__query.utm_source", "google")]),
+            with_props("p2", &[("plan", "free"), ("__query.utm_source", "bing")]),
+            with_props("p3", &[("plan", "Pro"), ("__query", "utm_source=google")]),
+            with_props("p4", &[("plan", ""), ("utm_source", "google")]),
+            with_props("p5", &[]),
+            with_props("p6", &[("Plan", "pro")]),
+        ],
+    )
     .await;
     // properties.plan is pro: p1 only (p3 is "Pro").
     assert_eq!(
@@ -331,8 +333,7 @@ async fn property_fields_and_dotted_keys() {
     );
 }
 
-#[tokio::test]
-async fn number_recognition_for_comparisons() {
+pub async fn number_recognition_for_comparisons(b: &dyn Backend) {
     let amounts = [
         ("n01", Some("10")),
         ("n02", Some("-2.5")),
@@ -359,7 +360,7 @@ async fn number_recognition_for_comparisons() {
             None => with_props(id, &[]),
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // Numbers per ^-?[0-9]+(\.[0-9]+)?$: 10, -2.5, 5, 10.50, 007 only; gt 0 → 10, 5,
     // 10.50, 007.
     assert_eq!(
@@ -421,8 +422,7 @@ async fn number_recognition_for_comparisons() {
     );
 }
 
-#[tokio::test]
-async fn comparisons_on_a_string_column() {
+pub async fn comparisons_on_a_string_column(b: &dyn Backend) {
     let versions = [
         ("o1", "11"),
         ("o2", "9.1"),
@@ -438,7 +438,7 @@ async fn comparisons_on_a_string_column() {
             e
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // gt 10 numerically: 11 (9.1 smaller, "10.0.1" not a number, "" not a number).
     assert_eq!(
         one(&store, "os_version", "gt", json!([10])).await,
@@ -456,8 +456,7 @@ async fn comparisons_on_a_string_column() {
     );
 }
 
-#[tokio::test]
-async fn numeric_column_duration() {
+pub async fn numeric_column_duration(b: &dyn Backend) {
     let durations = [("d1", 0), ("d2", 500), ("d3", 1500), ("d4", 499)];
     let rows = durations
         .iter()
@@ -467,7 +466,7 @@ async fn numeric_column_duration() {
             e
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // gt 499: 500, 1500.
     assert_eq!(
         one(&store, "duration", "gt", json!([499])).await,
@@ -518,8 +517,7 @@ async fn numeric_column_duration() {
     );
 }
 
-#[tokio::test]
-async fn nullable_numeric_columns() {
+pub async fn nullable_numeric_columns(b: &dyn Backend) {
     let coords = [
         ("g1", Some(18.07)),
         ("g2", Some(-0.5)),
@@ -534,7 +532,7 @@ async fn nullable_numeric_columns() {
             e
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // isNull: the missing coordinate only; isNotNull: the other three (0 is a value).
     assert_eq!(
         one(&store, "longitude", "isNull", json!([])).await,
@@ -564,20 +562,22 @@ async fn nullable_numeric_columns() {
     );
 }
 
-#[tokio::test]
-async fn has_profile_true_and_false() {
+pub async fn has_profile_true_and_false(b: &dyn Backend) {
     let mk = |id: &str, profile: &str, device: &str| {
         let mut e = ev(id, "screen_view", AT);
         e.profile_id = profile.into();
         e.device_id = device.into();
         e
     };
-    let (store, _d) = store_with(vec![
-        mk("h1", "", "dev1"),
-        mk("h2", "u2", "dev2"),
-        mk("h3", "dev3", "dev3"),
-        mk("h4", "u4", "dev4"),
-    ])
+    let store = store_with(
+        b,
+        vec![
+            mk("h1", "", "dev1"),
+            mk("h2", "u2", "dev2"),
+            mk("h3", "dev3", "dev3"),
+            mk("h4", "u4", "dev4"),
+        ],
+    )
     .await;
     // Identified = non-empty profile_id ≠ device_id: h2, h4.
     assert_eq!(
@@ -601,8 +601,7 @@ async fn has_profile_true_and_false() {
     );
 }
 
-#[tokio::test]
-async fn values_are_compared_as_text() {
+pub async fn values_are_compared_as_text(b: &dyn Backend) {
     let vals = [
         ("v1", Some("1")),
         ("v2", Some("1.0")),
@@ -621,7 +620,7 @@ async fn values_are_compared_as_text() {
             None => with_props(id, &[]),
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // 1.0 as a JSON number is the text "1": v1, not "1.0".
     assert_eq!(
         one(&store, "properties.x", "is", json!([1.0])).await,
@@ -686,8 +685,7 @@ async fn values_are_compared_as_text() {
     );
 }
 
-#[tokio::test]
-async fn percent_underscore_backslash_are_literal() {
+pub async fn percent_underscore_backslash_are_literal(b: &dyn Backend) {
     let paths = [
         ("l1", "/50%"),
         ("l2", "/500"),
@@ -705,7 +703,7 @@ async fn percent_underscore_backslash_are_literal() {
             e
         })
         .collect();
-    let (store, _d) = store_with(rows).await;
+    let store = store_with(b, rows).await;
     // contains "50%": only "/50%", never "/500".
     assert_eq!(
         one(&store, "path", "contains", json!(["50%"])).await,
@@ -771,20 +769,22 @@ async fn percent_underscore_backslash_are_literal() {
     );
 }
 
-#[tokio::test]
-async fn filters_are_anded_and_combine_with_other_params() {
+pub async fn filters_are_anded_and_combine_with_other_params(b: &dyn Backend) {
     let mk = |id: &str, name: &str, country: &str, browser: &str| {
         let mut e = ev(id, name, AT);
         e.country = country.into();
         e.browser = browser.into();
         e
     };
-    let (store, _d) = store_with(vec![
-        mk("f1", "screen_view", "SE", "Chrome"),
-        mk("f2", "screen_view", "SE", "Firefox"),
-        mk("f3", "screen_view", "DE", "Chrome"),
-        mk("f4", "sign_up", "SE", "Chrome"),
-    ])
+    let store = store_with(
+        b,
+        vec![
+            mk("f1", "screen_view", "SE", "Chrome"),
+            mk("f2", "screen_view", "SE", "Firefox"),
+            mk("f3", "screen_view", "DE", "Chrome"),
+            mk("f4", "sign_up", "SE", "Chrome"),
+        ],
+    )
     .await;
     // country SE AND browser Chrome: f1, f4.
     assert_eq!(
@@ -851,16 +851,15 @@ fn assert_bound(q: &Query, text: &str) {
     assert!(!q.sql.contains("DROP"), "DROP in SQL:\n{}", q.sql);
 }
 
-async fn assert_events_table_intact(store: &SqliteStorage, rows: i64) {
+async fn assert_events_table_intact(store: &dyn Db, rows: i64) {
     // Plain SQL still reads the table with all its rows.
-    assert_eq!(raw_event_count(store).await, rows);
+    assert_eq!(store.raw_event_count().await, rows);
     let all = events(store, "limit=1", chrono_tz::UTC, NOW).await;
     assert_eq!(all["meta"]["totalCount"], json!(rows));
 }
 
-#[tokio::test]
-async fn hostile_event_names() {
-    let (store, _d) = fresh().await;
+pub async fn hostile_event_names(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mut rows = vec![ev("plain", "screen_view", AT)];
     for (i, h) in HOSTILE.iter().enumerate() {
         let mut e = ev(&format!("h{i}"), h, AT);
@@ -920,9 +919,8 @@ async fn hostile_event_names() {
     assert_events_table_intact(&store, total).await;
 }
 
-#[tokio::test]
-async fn hostile_filter_values() {
-    let (store, _d) = fresh().await;
+pub async fn hostile_filter_values(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mut rows = Vec::new();
     for (i, h) in HOSTILE.iter().enumerate() {
         let mut e = ev(&format!("v{i}"), "screen_view", AT);
@@ -991,9 +989,8 @@ async fn hostile_filter_values() {
     assert_events_table_intact(&store, total).await;
 }
 
-#[tokio::test]
-async fn hostile_property_keys() {
-    let (store, _d) = fresh().await;
+pub async fn hostile_property_keys(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mut rows = vec![
         with_props("decoy1", &[("other", "yes")]),
         with_props("decoy2", &[("x", "yes"), ("1", "yes")]),
@@ -1034,9 +1031,8 @@ async fn hostile_property_keys() {
     assert_events_table_intact(&store, total).await;
 }
 
-#[tokio::test]
-async fn hostile_breakdown_property_keys() {
-    let (store, _d) = fresh().await;
+pub async fn hostile_breakdown_property_keys(b: &dyn Backend) {
+    let store = b.fresh().await;
     // Per key h: two events with value h itself, one with "v2"; plus one event without.
     let mut rows = vec![with_props("none", &[])];
     for (i, h) in HOSTILE.iter().enumerate() {
@@ -1090,9 +1086,8 @@ async fn hostile_breakdown_property_keys() {
     assert_events_table_intact(&store, total).await;
 }
 
-#[tokio::test]
-async fn hostile_regex_patterns() {
-    let (store, _d) = fresh().await;
+pub async fn hostile_regex_patterns(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mut rows = Vec::new();
     for (i, h) in HOSTILE.iter().enumerate() {
         let mut e = ev(&format!("r{i}"), "screen_view", AT);

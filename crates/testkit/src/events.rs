@@ -1,17 +1,19 @@
-//! `GET /export/events` (§5) executed on SQLite: fields and their order, includes,
+//! `GET /export/events` (§5) executed on every backend: fields and their order, includes,
 //! profile and meta objects, the total order and paging, event/date/profile filters,
 //! timezones and project scoping. Expected JSON is written out by hand.
-#![allow(clippy::unwrap_used)]
-mod common;
-use common::*;
+use crate::*;
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
-use quarry_sqlite::SqliteStorage;
 use serde_json::{Value, json};
 
 const NOW: &str = "2024-05-01T00:00:00Z";
 const UTC: chrono_tz::Tz = chrono_tz::UTC;
 
-async fn run(store: &SqliteStorage, qs: &str) -> Value {
+// event_meta ids are UUIDs (§9; PostgreSQL and OpenPanel store them as uuid).
+const META_SIGN_UP: &str = "6f0e2d3c-0000-4000-8000-000000000001";
+const META_PURCHASE: &str = "6f0e2d3c-0000-4000-8000-000000000002";
+const META_OTHER: &str = "6f0e2d3c-0000-4000-8000-000000000003";
+
+async fn run(store: &dyn Db, qs: &str) -> Value {
     events(store, qs, UTC, NOW).await
 }
 
@@ -55,9 +57,8 @@ const DEFAULT_KEYS: [&str; 12] = [
     "path",
 ];
 
-#[tokio::test]
-async fn default_fields_in_contract_order() {
-    let (store, _d) = fresh().await;
+pub async fn default_fields_in_contract_order(b: &dyn Backend) {
+    let store = b.fresh().await;
     store.insert_events(&[full_event()]).await.unwrap();
     let out = run(&store, "").await;
     // The twelve default fields of §5, in that order, createdAt with milliseconds and Z.
@@ -72,9 +73,8 @@ async fn default_fields_in_contract_order() {
     assert_eq!(keys(&out), vec!["meta", "data"]);
 }
 
-#[tokio::test]
-async fn createdat_formatting_keeps_milliseconds() {
-    let (store, _d) = fresh().await;
+pub async fn createdat_formatting_keeps_milliseconds(b: &dyn Backend) {
+    let store = b.fresh().await;
     store
         .insert_events(&[
             ev("a", "x", "2024-04-15T12:34:56.000Z"),
@@ -103,9 +103,8 @@ async fn createdat_formatting_keeps_milliseconds() {
     );
 }
 
-#[tokio::test]
-async fn includes_add_fields() {
-    let (store, _d) = fresh().await;
+pub async fn includes_add_fields(b: &dyn Backend) {
+    let store = b.fresh().await;
     store.insert_events(&[full_event()]).await.unwrap();
     let defaults = json!({
         "id": "e1", "name": "screen_view", "deviceId": "dev-1", "profileId": "u1",
@@ -164,8 +163,7 @@ async fn includes_add_fields() {
     );
 }
 
-#[tokio::test]
-async fn unknown_include_is_rejected() {
+pub async fn unknown_include_is_rejected(_b: &dyn Backend) {
     // An unknown includes value is a 400 naming the parameter.
     let err = quarry_core::decode::decode_events(
         "includes=profile,bogus",
@@ -176,8 +174,8 @@ async fn unknown_include_is_rejected() {
     assert_eq!(err.details[0].param, "includes");
 }
 
-async fn profile_and_meta_store() -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn profile_and_meta_store(b: &dyn Backend) -> Box<dyn Db> {
+    let store = b.fresh().await;
     let mk = |id: &str, name: &str, at: &str, profile: &str| {
         let mut e = ev(id, name, at);
         e.profile_id = profile.into();
@@ -223,7 +221,7 @@ async fn profile_and_meta_store() -> (SqliteStorage, tempfile::TempDir) {
         .unwrap();
     store
         .set_event_meta(&NewEventMeta {
-            id: "m1".into(),
+            id: META_SIGN_UP.into(),
             name: "sign_up".into(),
             project_id: "proj".into(),
             conversion: true,
@@ -235,7 +233,7 @@ async fn profile_and_meta_store() -> (SqliteStorage, tempfile::TempDir) {
         .unwrap();
     store
         .set_event_meta(&NewEventMeta {
-            id: "m2".into(),
+            id: META_PURCHASE.into(),
             name: "purchase".into(),
             project_id: "proj".into(),
             conversion: false,
@@ -248,7 +246,7 @@ async fn profile_and_meta_store() -> (SqliteStorage, tempfile::TempDir) {
     // screen_view has metadata only in another project.
     store
         .set_event_meta(&NewEventMeta {
-            id: "m3".into(),
+            id: META_OTHER.into(),
             name: "screen_view".into(),
             project_id: "other".into(),
             conversion: true,
@@ -258,7 +256,7 @@ async fn profile_and_meta_store() -> (SqliteStorage, tempfile::TempDir) {
         })
         .await
         .unwrap();
-    (store, dir)
+    store
 }
 
 fn base(id: &str, name: &str, at: &str, profile: &str) -> serde_json::Map<String, Value> {
@@ -272,21 +270,20 @@ fn base(id: &str, name: &str, at: &str, profile: &str) -> serde_json::Map<String
     .clone()
 }
 
-#[tokio::test]
-async fn profile_and_meta_objects() {
-    let (store, _d) = profile_and_meta_store().await;
+pub async fn profile_and_meta_objects(b: &dyn Backend) {
+    let store = profile_and_meta_store(b).await;
     let ada = json!({
         "id": "u1", "firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.com",
         "avatar": "https://example.com/a.png", "isExternal": true,
         "properties": {"plan": "pro"}, "createdAt": "2024-01-02T03:04:05.006Z"
     });
     let sign_up_meta = json!({
-        "id": "m1", "name": "sign_up", "conversion": true, "color": "#ff0000",
+        "id": META_SIGN_UP, "name": "sign_up", "conversion": true, "color": "#ff0000",
         "icon": "star", "projectId": "proj", "createdAt": "2024-02-03T04:05:06.007Z",
         "updatedAt": "2024-02-03T04:05:06.007Z"
     });
     let purchase_meta = json!({
-        "id": "m2", "name": "purchase", "conversion": false, "color": null,
+        "id": META_PURCHASE, "name": "purchase", "conversion": false, "color": null,
         "icon": null, "projectId": "proj", "createdAt": "2024-02-04T00:00:00.000Z",
         "updatedAt": "2024-02-04T00:00:00.000Z"
     });
@@ -364,8 +361,8 @@ async fn profile_and_meta_objects() {
 }
 
 /// Seven events with ties, inserted out of order.
-async fn seven() -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn seven(b: &dyn Backend) -> Box<dyn Db> {
+    let store = b.fresh().await;
     store
         .insert_events(&[
             ev("b", "x", "2024-04-15T12:00:00.000Z"),
@@ -378,20 +375,18 @@ async fn seven() -> (SqliteStorage, tempfile::TempDir) {
         ])
         .await
         .unwrap();
-    (store, dir)
+    store
 }
 
-#[tokio::test]
-async fn order_is_created_at_desc_then_id_asc() {
-    let (store, _d) = seven().await;
+pub async fn order_is_created_at_desc_then_id_asc(b: &dyn Backend) {
+    let store = seven(b).await;
     // 13:00 {e,f}, 12:00 {a,b,c}, 11:00 d, 10:00 g; ties by id ascending.
     let out = run(&store, "").await;
     assert_eq!(data_ids(&out), vec!["e", "f", "a", "b", "c", "d", "g"]);
 }
 
-#[tokio::test]
-async fn pages_never_repeat_or_skip() {
-    let (store, _d) = seven().await;
+pub async fn pages_never_repeat_or_skip(b: &dyn Backend) {
+    let store = seven(b).await;
     // limit 2 over 7 rows: pages [e,f] [a,b] [c,d] [g], then empty; pages = ceil(7/2) = 4.
     let expected_pages: [&[&str]; 5] = [&["e", "f"], &["a", "b"], &["c", "d"], &["g"], &[]];
     let mut walked = Vec::new();
@@ -417,9 +412,8 @@ async fn pages_never_repeat_or_skip() {
     assert_eq!(walked, vec!["e", "f", "a", "b", "c", "d", "g"]);
 }
 
-#[tokio::test]
-async fn page_and_limit_edges() {
-    let (store, _d) = seven().await;
+pub async fn page_and_limit_edges(b: &dyn Backend) {
+    let store = seven(b).await;
     // Far past the end: no data, but the total and page count are still reported.
     let out = run(&store, "limit=2&page=10").await;
     assert_eq!(
@@ -449,9 +443,8 @@ async fn page_and_limit_edges() {
     assert_eq!(data_ids(&out), vec!["g"]);
 }
 
-#[tokio::test]
-async fn empty_result_meta() {
-    let (store, _d) = fresh().await;
+pub async fn empty_result_meta(b: &dyn Backend) {
+    let store = b.fresh().await;
     // Nothing at all: pages 0, data [].
     let out = run(&store, "").await;
     assert_eq!(
@@ -465,8 +458,8 @@ async fn empty_result_meta() {
     );
 }
 
-async fn named() -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn named(b: &dyn Backend) -> Box<dyn Db> {
+    let store = b.fresh().await;
     let mut rows = Vec::new();
     for (i, name) in [
         "screen_view",
@@ -488,12 +481,11 @@ async fn named() -> (SqliteStorage, tempfile::TempDir) {
         rows.push(e);
     }
     store.insert_events(&rows).await.unwrap();
-    (store, dir)
+    store
 }
 
-#[tokio::test]
-async fn event_name_filter() {
-    let (store, _d) = named().await;
+pub async fn event_name_filter(b: &dyn Backend) {
+    let store = named(b).await;
     // n0..n5 at seconds 0..5 (newest first): sign_up = n3, n4.
     let out = run(&store, "event=sign_up").await;
     assert_eq!(data_ids(&out), vec!["n4", "n3"]);
@@ -519,9 +511,8 @@ async fn event_name_filter() {
     assert_eq!(out["meta"]["totalCount"], json!(0));
 }
 
-#[tokio::test]
-async fn filters_param_and_counts() {
-    let (store, _d) = named().await;
+pub async fn filters_param_and_counts(b: &dyn Backend) {
+    let store = named(b).await;
     // Countries: even i → SE (n0, n2, n4), odd → DE. screen_view ∧ SE → n0, n2.
     let filters = url_enc(r#"[{"name":"country","operator":"is","value":["SE"]}]"#);
     let out = run(&store, &format!("event=screen_view&filters={filters}")).await;
@@ -537,8 +528,8 @@ async fn filters_param_and_counts() {
 }
 
 /// Seven events around the UTC day 2024-04-15 and the Stockholm day (UTC+2 in April).
-async fn around_midnight() -> (SqliteStorage, tempfile::TempDir) {
-    let (store, dir) = fresh().await;
+async fn around_midnight(b: &dyn Backend) -> Box<dyn Db> {
+    let store = b.fresh().await;
     store
         .insert_events(&[
             ev("t1", "x", "2024-04-14T21:59:59.999Z"),
@@ -551,7 +542,7 @@ async fn around_midnight() -> (SqliteStorage, tempfile::TempDir) {
         ])
         .await
         .unwrap();
-    (store, dir)
+    store
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -559,9 +550,8 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-#[tokio::test]
-async fn start_and_end_dates_are_inclusive_days() {
-    let (store, _d) = around_midnight().await;
+pub async fn start_and_end_dates_are_inclusive_days(b: &dyn Backend) {
+    let store = around_midnight(b).await;
     // UTC 2024-04-15 = [00:00:00.000, 23:59:59.999] → t3, t4, t5, t6.
     let out = run(&store, "start=2024-04-15&end=2024-04-15").await;
     assert_eq!(sorted(data_ids(&out)), vec!["t3", "t4", "t5", "t6"]);
@@ -590,9 +580,8 @@ async fn start_and_end_dates_are_inclusive_days() {
     );
 }
 
-#[tokio::test]
-async fn timezone_changes_what_a_date_means() {
-    let (store, _d) = around_midnight().await;
+pub async fn timezone_changes_what_a_date_means(b: &dyn Backend) {
+    let store = around_midnight(b).await;
     // Stockholm (CEST, +02:00) 2024-04-15 = [04-14T22:00:00.000Z, 04-15T21:59:59.999Z]
     // → t2, t3, t4.
     let out = run(
@@ -636,9 +625,8 @@ async fn timezone_changes_what_a_date_means() {
     assert_eq!(sorted(data_ids(&out)), vec!["t1", "t2", "t3"]);
 }
 
-#[tokio::test]
-async fn dates_across_daylight_saving_changes() {
-    let (store, _d) = fresh().await;
+pub async fn dates_across_daylight_saving_changes(b: &dyn Backend) {
+    let store = b.fresh().await;
     store
         .insert_events(&[
             ev("m0", "x", "2024-03-30T22:59:59.999Z"),
@@ -670,33 +658,30 @@ async fn dates_across_daylight_saving_changes() {
     assert_eq!(sorted(data_ids(&out)), vec!["o1", "o2"]);
 }
 
-#[tokio::test]
-async fn start_after_end_is_rejected() {
+pub async fn start_after_end_is_rejected(_b: &dyn Backend) {
     // 2024-04-16 > end of 2024-04-15: a 400 on `start`.
     let req = quarry_core::decode::decode_events(
         "start=2024-04-16&end=2024-04-15",
         quarry_core::decode::Limits::default(),
     )
     .unwrap();
-    let err =
-        quarry_core::compile::compile_events(&req, &ctx(UTC, NOW), quarry_core::Dialect::Sqlite)
-            .unwrap_err();
-    assert_eq!(err.details[0].param, "start");
+    for d in quarry_core::Dialect::ALL {
+        let err = quarry_core::compile::compile_events(&req, &ctx(UTC, NOW), d).unwrap_err();
+        assert_eq!(err.details[0].param, "start");
+    }
     // The same day as start and end is fine (start 00:00:00.000 ≤ end 23:59:59.999).
     let req = quarry_core::decode::decode_events(
         "start=2024-04-15&end=2024-04-15",
         quarry_core::decode::Limits::default(),
     )
     .unwrap();
-    assert!(
-        quarry_core::compile::compile_events(&req, &ctx(UTC, NOW), quarry_core::Dialect::Sqlite)
-            .is_ok()
-    );
+    for d in quarry_core::Dialect::ALL {
+        assert!(quarry_core::compile::compile_events(&req, &ctx(UTC, NOW), d).is_ok());
+    }
 }
 
-#[tokio::test]
-async fn profile_id_filter() {
-    let (store, _d) = fresh().await;
+pub async fn profile_id_filter(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mk = |id: &str, at: &str, profile: &str| {
         let mut e = ev(id, "x", at);
         e.profile_id = profile.into();
@@ -724,9 +709,8 @@ async fn profile_id_filter() {
     assert_eq!(out["data"], json!([]));
 }
 
-#[tokio::test]
-async fn project_scoping() {
-    let (store, _d) = fresh().await;
+pub async fn project_scoping(b: &dyn Backend) {
+    let store = b.fresh().await;
     let mk = |id: &str, project: &str, at: &str| {
         let mut e = ev(id, "screen_view", at);
         e.project_id = project.into();
@@ -763,7 +747,7 @@ async fn project_scoping() {
     let out = run(&store, "").await;
     assert_eq!(data_ids(&out), vec!["mine2", "mine1"]);
     // Both compiled statements bind the resolved project.
-    let plan = compile_events_qs("projectId=other", quarry_core::Dialect::Sqlite, NOW);
+    let plan = compile_events_qs("projectId=other", store.storage().dialect(), NOW);
     for q in [&plan.page, &plan.count] {
         assert!(q.params.contains(&quarry_core::Param::Text("proj".into())));
         assert!(!q.params.contains(&quarry_core::Param::Text("other".into())));

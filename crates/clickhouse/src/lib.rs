@@ -1,0 +1,519 @@
+//! quarry-clickhouse: events and profiles in ClickHouse, OpenPanel's own tables.
+//!
+//! It runs the SQL that quarry-core compiles for the ClickHouse dialect (never building any
+//! itself) over HTTP with the official `clickhouse` crate, binds the `{pN:Type}`
+//! placeholders as server-side parameters, reads results as `JSONCompactEachRow` and
+//! decodes them into core's [`Value`]s. `migrate` creates OpenPanel's `events` and
+//! `profiles` tables when they are missing and leaves existing ones alone, so Quarry can be
+//! pointed at an OpenPanel database. Projects, clients and event metadata are not here:
+//! in this deployment shape they live in PostgreSQL.
+//!
+//! ClickHouse has no transactions: every [`ClickHouseStorage::insert_events`] call is one
+//! `INSERT`, atomic on its own, but an import that fails midway keeps the batches already
+//! inserted. Only SQLite and PostgreSQL import a file all or nothing.
+
+mod decode;
+mod insert;
+pub mod schema;
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clickhouse::Client;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use quarry_core::event::{NewEvent, NewProfile};
+use quarry_core::sql::{Dialect, Param, Query};
+use quarry_core::storage::{Row, Storage, StorageError};
+use uuid::Uuid;
+
+pub use insert::event_uuid;
+
+/// How long connecting to the server may take before it counts as unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Below ClickHouse's HTTP keep-alive timeout (3 s by default), so that pooled connections
+/// are not reused just as the server closes them.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// ClickHouse's `TIMEOUT_EXCEEDED` (`max_execution_time`).
+const TIMEOUT_EXCEEDED: u32 = 159;
+/// ClickHouse's `TOO_MANY_SIMULTANEOUS_QUERIES`: the server is saturated, try again later.
+const TOO_MANY_SIMULTANEOUS_QUERIES: u32 = 202;
+
+/// Storage over one ClickHouse database, reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct ClickHouseStorage {
+    client: Client,
+    database: String,
+}
+
+/// Failures outside of query execution (connecting, migrating, importing).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL cannot be used.
+    #[error("invalid ClickHouse URL: {0}")]
+    Url(String),
+    /// The server refused or failed a statement, or could not be reached.
+    #[error(transparent)]
+    ClickHouse(#[from] clickhouse::error::Error),
+    /// An existing table lacks a column Quarry reads.
+    #[error("ClickHouse table {table} has no column {column}; is it OpenPanel's?")]
+    Schema {
+        /// The table.
+        table: &'static str,
+        /// The missing column.
+        column: &'static str,
+    },
+}
+
+/// The columns Quarry's queries read, per table: `migrate` checks them on existing tables.
+const READ_COLUMNS: [(&str, &[&str]); 2] = [
+    (
+        "events",
+        &[
+            "id",
+            "name",
+            "device_id",
+            "profile_id",
+            "project_id",
+            "session_id",
+            "properties",
+            "created_at",
+            "country",
+            "city",
+            "region",
+            "longitude",
+            "latitude",
+            "os",
+            "os_version",
+            "browser",
+            "browser_version",
+            "device",
+            "brand",
+            "model",
+            "duration",
+            "path",
+            "origin",
+            "referrer",
+            "referrer_name",
+            "referrer_type",
+            "sdk_name",
+            "sdk_version",
+            "imported_at",
+        ],
+    ),
+    (
+        "profiles",
+        &[
+            "id",
+            "is_external",
+            "first_name",
+            "last_name",
+            "email",
+            "avatar",
+            "properties",
+            "project_id",
+            "created_at",
+        ],
+    ),
+];
+
+impl ClickHouseStorage {
+    /// A client for the HTTP interface at `url` (`http://[user[:password]@]host:port`),
+    /// using `database`. Nothing is sent until the first query.
+    pub fn connect(url: &str, database: &str) -> Result<Self, Error> {
+        let endpoint = Endpoint::parse(url)?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        connector.set_nodelay(true);
+        let http = HttpClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build(connector);
+        let mut client = Client::with_http_client(http)
+            .with_url(endpoint.url)
+            .with_database(database);
+        if let Some(user) = endpoint.user {
+            client = client.with_user(user);
+        }
+        if let Some(password) = endpoint.password {
+            client = client.with_password(password);
+        }
+        Ok(ClickHouseStorage {
+            client,
+            database: database.to_string(),
+        })
+    }
+
+    /// Apply a ClickHouse setting to every statement (e.g. `max_execution_time`, so the
+    /// server stops a query the HTTP server has given up on). A user in `readonly = 1`
+    /// mode may not change settings, so none is sent unless configured.
+    pub fn with_setting(mut self, name: &str, value: &str) -> Self {
+        self.client = self.client.with_setting(name, value);
+        self
+    }
+
+    /// The database this storage reads.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The underlying client (for tests and administration).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Create the database and OpenPanel's `events` and `profiles` tables where they are
+    /// missing. Existing tables are never altered; they are checked for the columns Quarry
+    /// reads.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        // The database may not exist yet, and a request naming it would then fail.
+        let admin = self.client.clone().with_database("system");
+        let exists: u64 = admin
+            .query_raw("SELECT count() FROM system.databases WHERE name = {db:String}")
+            .param("db", &self.database)
+            .fetch_one()
+            .await?;
+        if exists == 0 {
+            admin
+                .query_raw(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {}",
+                    identifier(&self.database)
+                ))
+                .execute()
+                .await?;
+        }
+        for (ddl, (table, columns)) in schema::TABLES.iter().zip(READ_COLUMNS) {
+            let present = self.columns(table).await?;
+            if present.is_empty() {
+                self.client.query_raw(ddl).execute().await?;
+                continue;
+            }
+            if let Some(column) = columns.iter().find(|c| !present.contains(**c)) {
+                return Err(Error::Schema { table, column });
+            }
+        }
+        Ok(())
+    }
+
+    /// The column names of a table of this database (empty when it does not exist).
+    async fn columns(&self, table: &str) -> Result<HashSet<String>, Error> {
+        let names: Vec<String> = self
+            .client
+            .clone()
+            .with_database("system")
+            .query_raw(
+                "SELECT name FROM system.columns WHERE database = {db:String} AND table = {t:String}",
+            )
+            .param("db", &self.database)
+            .param("t", table)
+            .fetch_all()
+            .await?;
+        Ok(names.into_iter().collect())
+    }
+
+    /// Insert events as one `INSERT`; returns how many were stored.
+    ///
+    /// An event is skipped when its id is already stored for its project at a time within
+    /// the span of the batch's events (not anywhere: ids are not in the sort key), or
+    /// repeats an earlier id of the batch, so importing a file again stores nothing new. Ids must be UUIDs in ClickHouse: any other id is stored as the
+    /// name-based UUID of its text ([`event_uuid`]), and exported as that UUID.
+    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
+        let ids: Vec<Uuid> = events.iter().map(|e| event_uuid(&e.id)).collect();
+        let mut seen = self.stored_ids(events, &ids).await?;
+        let fresh: Vec<(&NewEvent, Uuid)> = events
+            .iter()
+            .zip(ids)
+            .filter(|(_, id)| seen.insert(*id))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(0);
+        }
+        let mut insert = self.client.insert::<insert::EventRow<'_>>("events").await?;
+        for (e, id) in &fresh {
+            insert.write(&insert::EventRow::new(e, *id)).await?;
+        }
+        insert.end().await?;
+        Ok(fresh.len() as u64)
+    }
+
+    /// The ids of `events` that are already stored: looked up per project and per chunk
+    /// of the batch, within the chunk's time span (so the primary key narrows the scan,
+    /// and the id list stays far below ClickHouse's 128 KiB limit on a form field).
+    async fn stored_ids(&self, events: &[NewEvent], ids: &[Uuid]) -> Result<HashSet<Uuid>, Error> {
+        const CHUNK: usize = 1_000;
+        let mut by_project: BTreeMap<&str, Vec<(i64, Uuid)>> = BTreeMap::new();
+        for (e, id) in events.iter().zip(ids) {
+            by_project
+                .entry(&e.project_id)
+                .or_default()
+                .push((e.created_at, *id));
+        }
+        let mut stored = HashSet::new();
+        for (project, rows) in by_project {
+            for chunk in rows.chunks(CHUNK) {
+                let from = chunk.iter().map(|(at, _)| *at).min().unwrap_or_default();
+                let to = chunk.iter().map(|(at, _)| *at).max().unwrap_or_default();
+                let ids: Vec<String> = chunk.iter().map(|(_, id)| id.to_string()).collect();
+                let found: Vec<String> = self
+                    .client
+                    .query_raw(
+                        "SELECT DISTINCT toString(id) FROM events \
+                         WHERE project_id = {project:String} \
+                         AND created_at >= fromUnixTimestamp64Milli({from:Int64}) \
+                         AND created_at <= fromUnixTimestamp64Milli({to:Int64}) \
+                         AND id IN (SELECT arrayJoin({ids:Array(UUID)}))",
+                    )
+                    .param("project", project)
+                    .param("from", from)
+                    .param("to", to)
+                    .param("ids", &ids)
+                    .fetch_all()
+                    .await?;
+                stored.extend(found.iter().filter_map(|s| Uuid::try_parse(s).ok()));
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Insert or replace a profile: the last row written for `(project_id, id)` is the one
+    /// read (`profiles` is a ReplacingMergeTree read with `FINAL`).
+    pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
+        let mut insert = self
+            .client
+            .insert::<insert::ProfileRow<'_>>("profiles")
+            .await?;
+        insert.write(&insert::ProfileRow::from(p)).await?;
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Insert or replace profiles as one `INSERT` (the last row of a `(project_id, id)`
+    /// wins, as with [`ClickHouseStorage::upsert_profile`]).
+    pub async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
+        if profiles.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<insert::ProfileRow<'_>>("profiles")
+            .await?;
+        for p in profiles {
+            insert.write(&insert::ProfileRow::from(p)).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Number of events stored for a project.
+    pub async fn count_events(&self, project_id: &str) -> Result<u64, Error> {
+        Ok(self
+            .client
+            .query_raw("SELECT count() FROM events WHERE project_id = {p:String}")
+            .param("p", project_id)
+            .fetch_one()
+            .await?)
+    }
+}
+
+#[async_trait]
+impl Storage for ClickHouseStorage {
+    fn dialect(&self) -> Dialect {
+        Dialect::ClickHouse
+    }
+
+    async fn fetch(&self, query: &Query) -> Result<Vec<Row>, StorageError> {
+        // `query_raw`: the text is sent as compiled; `?` is not a client-side bind slot.
+        let mut q = self.client.query_raw(&query.sql);
+        for (i, p) in query.params.iter().enumerate() {
+            let name = format!("p{}", i + 1);
+            q = match p {
+                Param::Text(s) => q.param(&name, s),
+                Param::Int(v) | Param::Timestamp(v) => q.param(&name, v),
+                Param::Float(f) => q.param(&name, f),
+            };
+        }
+        let body = q
+            .fetch_bytes("JSONCompactEachRow")
+            .map_err(storage_error)?
+            .collect()
+            .await
+            .map_err(storage_error)?;
+        // A String column may hold bytes that are not UTF-8; they decode as U+FFFD.
+        let text = String::from_utf8_lossy(&body);
+        decode::rows(text.as_bytes(), &query.columns)
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.client
+            .query_raw("SELECT 1")
+            .fetch_one::<u8>()
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+}
+
+/// Map a client error onto the storage errors the server turns into HTTP statuses.
+fn storage_error(e: clickhouse::error::Error) -> StorageError {
+    use clickhouse::error::Error as E;
+    match &e {
+        E::Network(_) => StorageError::Unavailable(e.to_string()),
+        E::TimedOut => StorageError::Timeout,
+        E::BadResponse(msg) => match exception_code(msg) {
+            Some(TIMEOUT_EXCEEDED) => StorageError::Timeout,
+            Some(TOO_MANY_SIMULTANEOUS_QUERIES) => StorageError::Unavailable(e.to_string()),
+            // A proxy in front of ClickHouse answering for it.
+            None if ["502 ", "503 ", "504 "].iter().any(|s| msg.starts_with(s)) => {
+                StorageError::Unavailable(e.to_string())
+            }
+            _ => StorageError::Query(e.to_string()),
+        },
+        _ => StorageError::Query(e.to_string()),
+    }
+}
+
+/// The `N` of a `Code: N. DB::Exception: …` message.
+fn exception_code(msg: &str) -> Option<u32> {
+    let rest = &msg[msg.find("Code: ")? + 6..];
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..digits].parse().ok()
+}
+
+/// A ClickHouse identifier in backquotes.
+fn identifier(name: &str) -> String {
+    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+}
+
+/// The parts of a ClickHouse URL: credentials move out of the URL into the client.
+#[derive(Debug, PartialEq, Eq)]
+struct Endpoint {
+    url: String,
+    user: Option<String>,
+    password: Option<String>,
+}
+
+impl Endpoint {
+    fn parse(url: &str) -> Result<Endpoint, Error> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(Error::Url("expected http://host:port".into()));
+        };
+        match scheme.to_ascii_lowercase().as_str() {
+            "http" => {}
+            "https" => {
+                return Err(Error::Url(
+                    "https is not built in; reach ClickHouse over http (e.g. through a local TLS proxy)"
+                        .into(),
+                ));
+            }
+            other => return Err(Error::Url(format!("unsupported scheme {other:?}"))),
+        }
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if host.is_empty() {
+            return Err(Error::Url("no host".into()));
+        }
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((user, pass)) => (Some(percent_decode(user)?), Some(percent_decode(pass)?)),
+                None => (Some(percent_decode(u)?), None),
+            },
+        };
+        Ok(Endpoint {
+            url: format!("{scheme}://{host}{tail}"),
+            user,
+            password,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| Error::Url("bad percent-encoding in the credentials".into()))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::Url("credentials are not UTF-8".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn urls_with_and_without_credentials() {
+        let e = Endpoint::parse("http://127.0.0.1:8123").unwrap();
+        assert_eq!(e.url, "http://127.0.0.1:8123");
+        assert_eq!((e.user, e.password), (None, None));
+
+        let e = Endpoint::parse("http://bob:p%40ss%3Aw@ch.local:8123/?x=1").unwrap();
+        assert_eq!(e.url, "http://ch.local:8123/?x=1");
+        assert_eq!(e.user.as_deref(), Some("bob"));
+        assert_eq!(e.password.as_deref(), Some("p@ss:w"));
+
+        assert!(matches!(
+            Endpoint::parse("https://x:8443"),
+            Err(Error::Url(_))
+        ));
+        assert!(matches!(Endpoint::parse("ch:8123"), Err(Error::Url(_))));
+        assert!(matches!(
+            Endpoint::parse("http://u:%zz@h"),
+            Err(Error::Url(_))
+        ));
+    }
+
+    #[test]
+    fn exception_codes() {
+        assert_eq!(
+            exception_code("Code: 159. DB::Exception: Timeout exceeded"),
+            Some(159)
+        );
+        assert_eq!(exception_code("503 Service Unavailable"), None);
+        assert!(matches!(
+            storage_error(clickhouse::error::Error::BadResponse(
+                "Code: 159. DB::Exception: Timeout exceeded: elapsed 1 s".into()
+            )),
+            StorageError::Timeout
+        ));
+        assert!(matches!(
+            storage_error(clickhouse::error::Error::BadResponse(
+                "503 Service Unavailable".into()
+            )),
+            StorageError::Unavailable(_)
+        ));
+        assert!(matches!(
+            storage_error(clickhouse::error::Error::BadResponse(
+                "Code: 62. DB::Exception: Syntax error".into()
+            )),
+            StorageError::Query(_)
+        ));
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(identifier("openpanel"), "`openpanel`");
+        assert_eq!(identifier("a`b\\c"), "`a\\`b\\\\c`");
+    }
+}

@@ -1,0 +1,171 @@
+//! A real PostgreSQL for the tests: `DATABASE_URL` names a server (start a throwaway one
+//! with `eval "$(scripts/start-postgres.sh)"`), and every test gets a database of its own
+//! (`CREATE DATABASE q_<random>`), so tests run in parallel and leave each other alone.
+//! Databases of passing tests are dropped; a failing test's database is kept to inspect.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
+use quarry_core::storage::Storage;
+use quarry_postgres::PostgresStorage;
+use quarry_testkit::{Backend, Db};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, PgPool};
+
+/// The server URL, or a failing test that says how to get one.
+pub fn server_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "DATABASE_URL is not set: the PostgreSQL tests need a server. Start a throwaway \
+             one with `eval \"$(scripts/start-postgres.sh)\"` (stop it with \
+             scripts/stop-postgres.sh), or point DATABASE_URL at a server where this user \
+             may CREATE DATABASE."
+        ),
+    }
+}
+
+/// `url` with its database replaced by `name` (query parameters kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Databases created on one server, dropped by [`Pg::cleanup`].
+pub struct Pg {
+    admin: PgPool,
+    url: String,
+    created: Mutex<Vec<String>>,
+}
+
+impl Pg {
+    /// Connect to the server named by `DATABASE_URL`.
+    pub async fn new() -> Pg {
+        let url = server_url();
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL ({url}): {e}"));
+        Pg {
+            admin,
+            url,
+            created: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A new empty database; returns its URL.
+    pub async fn create_database(&self) -> String {
+        let name = format!("q_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+        self.created.lock().unwrap().push(name.clone());
+        with_database(&self.url, &name)
+    }
+
+    /// A new migrated database.
+    pub async fn storage(&self) -> PostgresStorage {
+        let store = PostgresStorage::connect(&self.create_database().await)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    /// Drop every database this value created.
+    pub async fn drop_databases(&self) {
+        let names: Vec<String> = std::mem::take(&mut *self.created.lock().unwrap());
+        for name in names {
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// A migrated database as the conformance suite sees it.
+pub struct PgDb {
+    pub store: PostgresStorage,
+}
+
+#[async_trait]
+impl Backend for Pg {
+    async fn fresh(&self) -> Box<dyn Db> {
+        Box::new(PgDb {
+            store: self.storage().await,
+        })
+    }
+
+    async fn cleanup(&self) {
+        self.drop_databases().await;
+    }
+}
+
+#[async_trait]
+impl Db for PgDb {
+    fn storage(&self) -> &dyn Storage {
+        &self.store
+    }
+
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, String> {
+        self.store
+            .insert_events(events)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String> {
+        self.store
+            .upsert_profile(p)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String> {
+        self.store
+            .set_event_meta(m)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn raw_event_count(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
+            .fetch_one(self.store.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[test]
+fn database_names_are_replaced_in_urls() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/postgres", "q_1"),
+        "postgres://u@h:5432/q_1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "q_1"),
+        "postgres://u:p@h/q_1?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgresql://h:1", "q_1"),
+        "postgresql://h:1/q_1"
+    );
+}

@@ -1,0 +1,268 @@
+//! quarry-testkit: the backend conformance suite, written once, run on every storage.
+//!
+//! Each scenario is an `async fn(&dyn Backend)` that builds its data, runs requests
+//! through quarry-core's [`exec`] against the backend's [`Storage`], and compares the JSON
+//! with expectations computed by hand from the contract (never with the code under test).
+//! A backend crate implements [`Backend`] (a fresh, migrated database per call) in one
+//! test file and expands [`conformance_tests!`], which generates one `#[tokio::test]` per
+//! scenario; the same literals then hold on SQLite, PostgreSQL and ClickHouse, which is
+//! what §8's byte-identical guarantee asks for.
+//!
+//! This crate is for tests only (`publish = false`); it panics freely.
+#![allow(clippy::unwrap_used)]
+
+pub mod charts;
+pub mod events;
+pub mod filters;
+pub mod funnel;
+pub mod import;
+pub mod smoke;
+
+use async_trait::async_trait;
+use chrono_tz::Tz;
+use quarry_core::compile::Context;
+use quarry_core::decode::{self, Limits};
+use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
+use quarry_core::exec;
+use quarry_core::storage::Storage;
+
+/// One fresh database holding the tables of §2 (events, profiles, event_meta…).
+#[async_trait]
+pub trait Db: Send + Sync {
+    /// The storage under test.
+    fn storage(&self) -> &dyn Storage;
+
+    /// Import events through the backend's own import path (all or nothing).
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, String>;
+
+    /// Create or replace a profile.
+    async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String>;
+
+    /// Create or update an `event_meta` row.
+    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String>;
+
+    /// Rows of `events`, counted with plain SQL (panics if the table is gone).
+    async fn raw_event_count(&self) -> i64;
+}
+
+// Scenarios hold `Box<dyn Db>` and pass `&store` to helpers taking `&dyn Db`.
+#[async_trait]
+impl<T: Db + ?Sized> Db for Box<T> {
+    fn storage(&self) -> &dyn Storage {
+        (**self).storage()
+    }
+
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, String> {
+        (**self).insert_events(events).await
+    }
+
+    async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String> {
+        (**self).upsert_profile(p).await
+    }
+
+    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String> {
+        (**self).set_event_meta(m).await
+    }
+
+    async fn raw_event_count(&self) -> i64 {
+        (**self).raw_event_count().await
+    }
+}
+
+/// A storage engine under test.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// A new, empty, migrated database, independent of every other one.
+    async fn fresh(&self) -> Box<dyn Db>;
+
+    /// Remove what [`Backend::fresh`] created (called after a scenario passes).
+    async fn cleanup(&self) {}
+}
+
+/// Generate one `#[tokio::test]` per scenario, in modules named like the scenario modules.
+/// `$make` is the absolute path (`crate::…`) of an `async fn() -> impl Backend`, called
+/// once per test; the calling crate needs `tokio` (with `macros`) as a dev-dependency.
+///
+/// ```ignore
+/// quarry_testkit::conformance_tests!(crate::backend);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::__scenarios!(@tests $make);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tests {
+    ($make:path; $($module:ident: [$($name:ident),* $(,)?]),* $(,)?) => {
+        $(
+            mod $module {
+                $(
+                    #[tokio::test]
+                    async fn $name() {
+                        let backend = $make().await;
+                        $crate::$module::$name(&backend).await;
+                        $crate::Backend::cleanup(&backend).await;
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+mod scenarios;
+
+/// Milliseconds of an RFC 3339 instant.
+pub fn ms(s: &str) -> i64 {
+    quarry_core::time::parse_rfc3339(s).unwrap()
+}
+
+/// A minimal event in project `proj`; adjust fields with struct update syntax.
+pub fn ev(id: &str, name: &str, at: &str) -> NewEvent {
+    NewEvent {
+        id: id.to_string(),
+        name: name.to_string(),
+        device_id: format!("dev-{id}"),
+        profile_id: String::new(),
+        project_id: "proj".into(),
+        session_id: String::new(),
+        properties: Default::default(),
+        created_at: ms(at),
+        country: String::new(),
+        city: String::new(),
+        region: String::new(),
+        longitude: None,
+        latitude: None,
+        os: String::new(),
+        os_version: String::new(),
+        browser: String::new(),
+        browser_version: String::new(),
+        device: String::new(),
+        brand: String::new(),
+        model: String::new(),
+        duration: 0,
+        path: String::new(),
+        origin: String::new(),
+        referrer: String::new(),
+        referrer_name: String::new(),
+        referrer_type: String::new(),
+        sdk_name: String::new(),
+        sdk_version: String::new(),
+        imported_at: None,
+    }
+}
+
+/// Properties from pairs.
+pub fn props(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The request context: project `proj`, a timezone and a clock.
+pub fn ctx(tz: Tz, now: &str) -> Context {
+    Context {
+        project_id: "proj".into(),
+        tz,
+        now: ms(now),
+        first_event: None,
+    }
+}
+
+/// Run a chart query string and return its JSON.
+pub async fn chart(db: &dyn Db, qs: &str, tz: Tz, now: &str) -> serde_json::Value {
+    let req = decode::decode_chart(qs).unwrap();
+    let tz = req.timezone.unwrap_or(tz);
+    let resp = exec::chart(db.storage(), &req, &ctx(tz, now))
+        .await
+        .unwrap();
+    serde_json::to_value(resp).unwrap()
+}
+
+/// Run a funnel query string and return its JSON.
+pub async fn funnel(db: &dyn Db, qs: &str, tz: Tz, now: &str) -> serde_json::Value {
+    let req = decode::decode_funnel(qs).unwrap();
+    let tz = req.timezone.unwrap_or(tz);
+    let resp = exec::funnel(db.storage(), &req, &ctx(tz, now))
+        .await
+        .unwrap();
+    serde_json::to_value(resp).unwrap()
+}
+
+/// Run an events query string (page size up to 1000) and return its JSON.
+pub async fn events(db: &dyn Db, qs: &str, tz: Tz, now: &str) -> serde_json::Value {
+    let req = decode::decode_events(
+        qs,
+        Limits {
+            max_page_size: 1000,
+        },
+    )
+    .unwrap();
+    let tz = req.timezone.unwrap_or(tz);
+    let store = db.storage();
+    let resp = exec::events(store, store, &req, &ctx(tz, now))
+        .await
+        .unwrap();
+    serde_json::to_value(resp).unwrap()
+}
+
+/// Percent-encode a query-string value: every byte but the unreserved ones (RFC 3986).
+pub fn url_enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Compile an events query string (UTC, project "proj") without running it.
+pub fn compile_events_qs(
+    qs: &str,
+    dialect: quarry_core::Dialect,
+    now: &str,
+) -> quarry_core::compile::EventsPlan {
+    let req = decode::decode_events(
+        qs,
+        Limits {
+            max_page_size: 1000,
+        },
+    )
+    .unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_events(&req, &ctx(tz, now), dialect).unwrap()
+}
+
+/// Compile a chart query string (UTC, project "proj") without running it.
+pub fn compile_chart_qs(qs: &str, dialect: quarry_core::Dialect, now: &str) -> quarry_core::Query {
+    let req = decode::decode_chart(qs).unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_chart(&req, &ctx(tz, now), dialect)
+        .unwrap()
+        .query
+}
+
+/// Compile a funnel query string (UTC, project "proj") without running it.
+pub fn compile_funnel_qs(qs: &str, dialect: quarry_core::Dialect, now: &str) -> quarry_core::Query {
+    let req = decode::decode_funnel(qs).unwrap();
+    let tz = req.timezone.unwrap_or(chrono_tz::UTC);
+    quarry_core::compile::compile_funnel(&req, &ctx(tz, now), dialect)
+        .unwrap()
+        .query
+}
+
+/// The `id`s of an events response's `data`, in response order.
+pub fn data_ids(resp: &serde_json::Value) -> Vec<String> {
+    resp["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
