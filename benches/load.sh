@@ -12,7 +12,7 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 cargo build --release -p quarry-server >/dev/null 2>&1
-bin="$PWD/target/release/quarry"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/quarry"
 
 work="$(mktemp -d)"
 pid=""

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: everything the tests need is installed and
-# started here. SQLite is bundled with the sqlx driver, so the embedded backend needs
-# nothing beyond Rust.
+# started here, and what is started here is stopped, by process id, on exit.
+#
+# - SQLite is bundled with the sqlx driver.
+# - PostgreSQL: a throwaway server (scripts/start-postgres.sh; installed from Debian when
+#   missing) unless DATABASE_URL points at a real one.
+# - ClickHouse: the project's chdb-based test server (scripts/start-clickhouse.sh) unless
+#   CLICKHOUSE_URL points at a real one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +14,34 @@ cd "$(dirname "$0")/.."
 export INSTA_UPDATE=no
 export CI="${CI:-true}"
 
+started_pg=""
+started_ch=""
+cleanup() {
+    if [[ -n "$started_ch" ]]; then scripts/stop-clickhouse.sh "$started_ch" || true; fi
+    if [[ -n "$started_pg" ]]; then scripts/stop-postgres.sh || true; fi
+}
+trap cleanup EXIT
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    eval "$(scripts/start-postgres.sh)"
+    started_pg="$QUARRY_TEST_PG_PID"
+fi
+if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
+    eval "$(scripts/start-clickhouse.sh)"
+    started_ch="$CLICKHOUSE_PID"
+fi
+export DATABASE_URL CLICKHOUSE_URL
+
+# Every crate's tests: the conformance suite runs on all three engines here.
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 scripts/check-snapshots.sh
+
+# The server's HTTP integration tests again on the other two shapes of §1.
+QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --locked
+QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --locked
+
+# The ClickHouse test server's own protocol tests (they start their own instance).
+if [[ -x .venv/chdb/bin/python ]]; then
+    .venv/chdb/bin/python scripts/test_chdb_server.py
+fi

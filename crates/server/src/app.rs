@@ -79,7 +79,7 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Open the configured storage, migrate nothing, bind, and build the server.
     pub async fn build(settings: Settings) -> Result<Application, crate::Error> {
-        let backends = crate::backends::open(&settings).await?;
+        let backends = crate::backends::open(&settings, crate::app::system_clock()).await?;
         Application::build_with(settings, backends)
     }
 
@@ -89,6 +89,14 @@ impl Application {
             crate::Error::Config(format!("cannot listen on {}: {e}", settings.bind))
         })?;
         let port = listener.local_addr().map_err(crate::Error::Io)?.port();
+        // Client and project lookups are cached briefly; see catalog_cache.rs.
+        let backends = Backends {
+            catalog: Arc::new(crate::catalog_cache::CachedCatalog::new(
+                backends.catalog,
+                Duration::from_secs(2),
+            )),
+            ..backends
+        };
         let state = web::Data::new(State {
             backends,
             cache: VerifyCache::new(10_000, Duration::from_secs(300)),

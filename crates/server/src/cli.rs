@@ -1,22 +1,21 @@
 //! The `quarry` command line (§9): every command, each a small function over the
 //! library. `main.rs` parses and dispatches here.
 
-use std::io::{BufReader, IsTerminal};
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use quarry_core::compile::{self, Context};
 use quarry_core::decode::{self, Limits};
 use quarry_core::event::NewEventMeta;
 use quarry_core::sql::Dialect;
-use quarry_core::storage::{Catalog, ClientKind, ClientRecord, ProjectRecord, Storage};
-use quarry_sqlite::SqliteStorage;
+use quarry_core::storage::{ClientKind, ClientRecord, ProjectRecord};
 
 use crate::Error;
-use crate::app::{Application, Backends, system_clock};
+use crate::app::{Application, system_clock};
 use crate::auth::{generate_secret, hash_secret};
-use crate::backends::open_sqlite;
+use crate::backends::{Databases, EventStore};
+use crate::import::Input;
 use crate::seed::{self, SeedOptions};
 use crate::settings::{Overrides, Settings};
 
@@ -239,8 +238,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo { db, events } => demo(settings, db, events).await,
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            catalog_store(&settings).await?;
-            println!("migrated {}", settings.database_url);
+            let db = catalog_store(&settings).await?;
+            println!("migrated {}", db.describe(&settings));
             Ok(())
         }
         Command::Projects(ProjectsCommand::Create {
@@ -289,18 +288,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             profiles,
         } => {
             let store = catalog_store(&settings).await?;
-            let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == "-" {
-                (Box::new(BufReader::new(std::io::stdin().lock())), None)
-            } else {
-                let f = std::fs::File::open(&file)
-                    .map_err(|e| Error::Input(format!("cannot open {file}: {e}")))?;
-                let size = f.metadata().ok().map(|m| m.len());
-                (Box::new(BufReader::with_capacity(1 << 20, f)), size)
-            };
+            let input = Input::from_arg(&file);
             let report = if profiles {
-                crate::import::import_profiles(&store, reader, size, project.as_deref()).await?
+                crate::import::import_profiles(&store, &input, project.as_deref()).await?
             } else {
-                crate::import::import_events(&store, reader, size, project.as_deref()).await?
+                crate::import::import_events(&store, &input, project.as_deref()).await?
             };
             let what = if profiles { "profiles" } else { "events" };
             match report.rows - report.stored {
@@ -330,8 +322,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 at: now_ms(),
             };
             store.set_event_meta(&meta).await?;
-            let q = compile::compile_event_meta(&project, &[name], Dialect::Sqlite);
-            let rows = store
+            let (meta_store, dialect) = store.meta_store();
+            let q = compile::compile_event_meta(&project, &[name], dialect);
+            let rows = meta_store
                 .fetch(&q)
                 .await
                 .map_err(|e| Error::Storage(e.to_string()))?;
@@ -436,31 +429,21 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-/// Open and migrate the database that holds projects and clients.
-async fn catalog_store(settings: &Settings) -> Result<SqliteStorage, Error> {
-    let url = &settings.database_url;
-    if !url.starts_with("sqlite:") {
-        return Err(Error::Config(format!(
-            "this build manages only the embedded SQLite storage; got {url:?}"
-        )));
-    }
-    let store = open_sqlite(url).await?;
-    store.migrate().await?;
-    Ok(store)
+/// Open and migrate the configured databases.
+async fn catalog_store(settings: &Settings) -> Result<Databases, Error> {
+    let db = Databases::open(settings).await?;
+    db.migrate().await?;
+    Ok(db)
 }
 
 async fn ensure_project(
-    store: &SqliteStorage,
+    store: &Databases,
     id: &str,
     organization: &str,
     name: &str,
     timezone: Option<String>,
 ) -> Result<ProjectRecord, Error> {
-    if let Some(p) = store
-        .project(id)
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?
-    {
+    if let Some(p) = store.project(id).await? {
         return Ok(p);
     }
     let p = ProjectRecord {
@@ -476,7 +459,7 @@ async fn ensure_project(
 /// Create a client (§9): read and write clients need a project; a root client may have
 /// none, its organization then given or taken from the project. Returns (id, secret).
 pub async fn create_client(
-    store: &SqliteStorage,
+    store: &Databases,
     kind: ClientKind,
     project: Option<String>,
     organization: Option<String>,
@@ -486,8 +469,7 @@ pub async fn create_client(
         Some(p) => Some(
             store
                 .project(p)
-                .await
-                .map_err(|e| Error::Storage(e.to_string()))?
+                .await?
                 .ok_or_else(|| Error::Config(format!("no such project {p:?}")))?,
         ),
         None if kind == ClientKind::Root => None,
@@ -527,41 +509,60 @@ pub async fn create_client(
     Ok((id, secret.expose().to_string()))
 }
 
-/// Generate and store a seeded data set in one transaction.
-async fn seed_into(store: &SqliteStorage, opts: &SeedOptions) -> Result<(), Error> {
+/// Generate and store a seeded data set: in one transaction on SQLite and PostgreSQL, in
+/// batches of one `INSERT` on ClickHouse.
+async fn seed_into(store: &Databases, opts: &SeedOptions) -> Result<(), Error> {
+    const BATCH: usize = 5_000;
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(opts.events as u64)
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    for p in seed::profiles(opts) {
-        quarry_sqlite::upsert_profile(&mut tx, &p).await?;
-    }
-    let mut batch = Vec::with_capacity(5_000);
-    for e in seed::events(opts) {
-        batch.push(e);
-        if batch.len() == 5_000 {
-            quarry_sqlite::insert_events(&mut tx, &batch).await?;
-            bar.inc(batch.len() as u64);
-            batch.clear();
+    let storage = |e: sqlx::Error| Error::Storage(e.to_string());
+    let profiles = seed::profiles(opts);
+    let mut events = seed::events(opts);
+    let mut next_batch = || {
+        let batch: Vec<_> = events.by_ref().take(BATCH).collect();
+        (!batch.is_empty()).then_some(batch)
+    };
+    match store.events() {
+        EventStore::Sqlite(s) => {
+            let mut tx = s.pool().begin().await.map_err(storage)?;
+            for p in &profiles {
+                quarry_sqlite::upsert_profile(&mut tx, p).await?;
+            }
+            while let Some(batch) = next_batch() {
+                quarry_sqlite::insert_events(&mut tx, &batch).await?;
+                bar.inc(batch.len() as u64);
+            }
+            tx.commit().await.map_err(storage)?;
+        }
+        EventStore::Postgres(p) => {
+            let mut tx = p.pool().begin().await.map_err(storage)?;
+            for profile in &profiles {
+                quarry_postgres::upsert_profile(&mut tx, profile).await?;
+            }
+            while let Some(batch) = next_batch() {
+                quarry_postgres::insert_events(&mut tx, &batch).await?;
+                bar.inc(batch.len() as u64);
+            }
+            tx.commit().await.map_err(storage)?;
+        }
+        EventStore::ClickHouse(ch) => {
+            ch.upsert_profiles(&profiles).await?;
+            while let Some(batch) = next_batch() {
+                ch.insert_events(&batch).await?;
+                bar.inc(batch.len() as u64);
+            }
         }
     }
-    quarry_sqlite::insert_events(&mut tx, &batch).await?;
-    tx.commit()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
     bar.finish_and_clear();
     Ok(())
 }
 
 async fn serve(settings: Settings) -> Result<(), Error> {
     if settings.database_url.starts_with("sqlite:") && settings.clickhouse_url.is_none() {
-        // The embedded database needs no separate set-up step.
+        // The embedded database needs no separate set-up step; servers do (`quarry migrate`).
         catalog_store(&settings).await?;
     }
     let app = Application::build(settings.clone()).await?;
@@ -591,8 +592,7 @@ async fn demo(mut settings: Settings, db: PathBuf, events: usize) -> Result<(), 
     let url = format!("sqlite://{}", db.display());
     settings.database_url = url.clone();
     settings.clickhouse_url = None;
-    let store = open_sqlite(&url).await?;
-    store.migrate().await?;
+    let store = catalog_store(&settings).await?;
     ensure_project(&store, DEMO_PROJECT, "demo-org", "Demo", Some("UTC".into())).await?;
     if store.count_events(DEMO_PROJECT).await? == 0 {
         eprintln!(
@@ -632,13 +632,7 @@ async fn demo(mut settings: Settings, db: PathBuf, events: usize) -> Result<(), 
             id
         }
     };
-    let store = Arc::new(store);
-    let backends = Backends {
-        store: store.clone(),
-        meta: store.clone(),
-        catalog: store,
-        clock: system_clock(),
-    };
+    let backends = store.backends(system_clock());
     let app = Application::build_with(settings.clone(), backends)?;
     let addr = format!("http://{}", bound(&settings.bind, app.port()));
     let auth = format!(

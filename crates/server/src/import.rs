@@ -1,17 +1,19 @@
 //! Newline-delimited JSON import (§9 `quarry import`): streams the input at constant
-//! memory in batches, inside one transaction per file, so a malformed line (named by its
-//! number) leaves nothing of that file behind.
+//! memory in batches, so that a malformed line (named by its number) leaves nothing of that
+//! file behind: one transaction per file on SQLite and PostgreSQL; on ClickHouse, which has
+//! no transactions, a first pass checks every line before anything is inserted.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, BufReader, IsTerminal};
+use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use quarry_clickhouse::ClickHouseStorage;
 use quarry_core::event::{NewEvent, NewProfile, flatten_properties};
 use quarry_core::time::parse_rfc3339;
-use quarry_sqlite::Connection as SqliteConnection;
-use quarry_sqlite::SqliteStorage;
 use serde_json::Value;
 
 use crate::Error;
+use crate::backends::{Databases, EventStore};
 
 /// Rows per batch insert.
 const BATCH: usize = 2_000;
@@ -54,62 +56,195 @@ fn json_line(line: &str, number: u64) -> Result<Option<Value>, Error> {
         .map_err(|e| Error::Input(format!("line {number}: invalid JSON: {e}")))
 }
 
-/// Stream `reader` line by line, parse each non-blank line with `parse`, and hand batches
-/// to `flush` inside one transaction that commits only when every line was good.
-async fn import_lines<T>(
-    store: &SqliteStorage,
+/// Where an import reads from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// `-` is standard input, anything else a path.
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::File(arg.into())
+        }
+    }
+
+    fn open(&self) -> Result<(Box<dyn BufRead>, Option<u64>), Error> {
+        match self {
+            Input::Stdin => Ok((Box::new(BufReader::new(std::io::stdin().lock())), None)),
+            Input::File(path) => {
+                let f = std::fs::File::open(path)
+                    .map_err(|e| Error::Input(format!("cannot open {}: {e}", path.display())))?;
+                let size = f.metadata().ok().map(|m| m.len());
+                Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size))
+            }
+        }
+    }
+}
+
+/// Batches of one import, written all or nothing where the database allows.
+enum Writer<'a> {
+    /// One transaction for the whole file.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// One transaction for the whole file (each batch a `COPY` in a savepoint).
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// One `INSERT` per batch: ClickHouse has no transactions, so the input is checked
+    /// completely before the first batch is sent.
+    ClickHouse(&'a ClickHouseStorage),
+}
+
+impl<'a> Writer<'a> {
+    async fn begin(store: EventStore<'a>) -> Result<Writer<'a>, Error> {
+        let storage = |e: sqlx::Error| Error::Storage(e.to_string());
+        Ok(match store {
+            EventStore::Sqlite(s) => Writer::Sqlite(s.pool().begin().await.map_err(storage)?),
+            EventStore::Postgres(p) => Writer::Postgres(p.pool().begin().await.map_err(storage)?),
+            EventStore::ClickHouse(c) => Writer::ClickHouse(c),
+        })
+    }
+
+    async fn commit(self) -> Result<(), Error> {
+        let storage = |e: sqlx::Error| Error::Storage(e.to_string());
+        match self {
+            Writer::Sqlite(tx) => tx.commit().await.map_err(storage),
+            Writer::Postgres(tx) => tx.commit().await.map_err(storage),
+            Writer::ClickHouse(_) => Ok(()),
+        }
+    }
+}
+
+/// Rows an import can write.
+trait ImportRow: Sized {
+    /// Write one batch; returns the rows stored.
+    #[allow(async_fn_in_trait)]
+    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error>;
+}
+
+impl ImportRow for NewEvent {
+    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error> {
+        Ok(match w {
+            Writer::Sqlite(tx) => quarry_sqlite::insert_events(tx, batch).await?,
+            Writer::Postgres(tx) => quarry_postgres::insert_events(tx, batch).await?,
+            Writer::ClickHouse(ch) => ch.insert_events(batch).await?,
+        })
+    }
+}
+
+impl ImportRow for NewProfile {
+    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error> {
+        match w {
+            Writer::Sqlite(tx) => {
+                for p in batch {
+                    quarry_sqlite::upsert_profile(tx, p).await?;
+                }
+            }
+            Writer::Postgres(tx) => {
+                for p in batch {
+                    quarry_postgres::upsert_profile(tx, p).await?;
+                }
+            }
+            Writer::ClickHouse(ch) => ch.upsert_profiles(batch).await?,
+        }
+        Ok(batch.len() as u64)
+    }
+}
+
+/// Each non-blank line of `reader`, parsed, with its number; a bad line is an error naming it.
+fn parsed_lines<T>(
     reader: impl BufRead,
-    total_bytes: Option<u64>,
     parse: impl Fn(&Value) -> Result<T, String>,
-    mut flush: impl AsyncFnMut(&mut SqliteConnection, &[T]) -> Result<u64, Error>,
-) -> Result<ImportReport, Error> {
-    let bar = progress(total_bytes);
-    let mut tx = store
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
-    let mut batch: Vec<T> = Vec::with_capacity(BATCH);
-    let mut rows = 0u64;
-    let mut stored = 0u64;
-    for (i, line) in reader.lines().enumerate() {
+    mut on_line: impl FnMut(usize),
+) -> impl Iterator<Item = Result<T, Error>> {
+    reader.lines().enumerate().filter_map(move |(i, line)| {
         let number = i as u64 + 1;
-        let mut line = line.map_err(|e| Error::Input(format!("line {number}: {e}")))?;
+        let mut line = match line {
+            Ok(l) => l,
+            Err(e) => return Some(Err(Error::Input(format!("line {number}: {e}")))),
+        };
         if number == 1 && line.starts_with('\u{feff}') {
             // A byte-order mark is not part of the first line's JSON.
             line.drain(..'\u{feff}'.len_utf8());
         }
-        bar.inc(line.len() as u64 + 1);
-        let Some(value) = json_line(&line, number)? else {
-            continue;
-        };
-        batch.push(parse(&value).map_err(|e| Error::Input(format!("line {number}: {e}")))?);
+        on_line(line.len() + 1);
+        match json_line(&line, number) {
+            Ok(None) => None,
+            Ok(Some(value)) => {
+                Some(parse(&value).map_err(|e| Error::Input(format!("line {number}: {e}"))))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
+
+/// Copy standard input to a temporary file (ClickHouse imports read their input twice).
+fn spool(input: &Input) -> Result<Option<tempfile::NamedTempFile>, Error> {
+    if !matches!(input, Input::Stdin) {
+        return Ok(None);
+    }
+    let mut file = tempfile::NamedTempFile::new()?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut file)?;
+    Ok(Some(file))
+}
+
+/// Stream the input line by line, parse each non-blank line with `parse`, and write it in
+/// batches that are kept only when every line was good: inside one transaction on SQLite
+/// and PostgreSQL; on ClickHouse after a first pass has checked every line.
+async fn import_lines<T: ImportRow>(
+    store: EventStore<'_>,
+    input: &Input,
+    parse: impl Fn(&Value) -> Result<T, String> + Copy,
+) -> Result<ImportReport, Error> {
+    let spooled = if matches!(store, EventStore::ClickHouse(_)) {
+        spool(input)?
+    } else {
+        None
+    };
+    let input = match &spooled {
+        Some(file) => Input::File(file.path().to_path_buf()),
+        None => input.clone(),
+    };
+    if matches!(store, EventStore::ClickHouse(_)) {
+        let (reader, _) = input.open()?;
+        for row in parsed_lines(reader, parse, |_| {}) {
+            row?;
+        }
+    }
+    let (reader, total_bytes) = input.open()?;
+    let bar = progress(total_bytes);
+    let mut writer = Writer::begin(store).await?;
+    let mut batch: Vec<T> = Vec::with_capacity(BATCH);
+    let mut rows = 0u64;
+    let mut stored = 0u64;
+    for row in parsed_lines(reader, parse, |n| bar.inc(n as u64)) {
+        batch.push(row?);
         rows += 1;
         if batch.len() >= BATCH {
-            stored += flush(&mut tx, &batch).await?;
+            stored += T::write(&mut writer, &batch).await?;
             batch.clear();
             bar.set_message(format!("{rows} rows"));
         }
     }
-    stored += flush(&mut tx, &batch).await?;
-    tx.commit()
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))?;
+    stored += T::write(&mut writer, &batch).await?;
+    writer.commit().await?;
     bar.finish_and_clear();
     Ok(ImportReport { rows, stored })
 }
 
-/// Import events from `reader` into `store` in one transaction. `project` applies to
+/// Import events into the configured event store, all or nothing. `project` applies to
 /// lines without `projectId`; a line naming another project fails the import.
 pub async fn import_events(
-    store: &SqliteStorage,
-    reader: impl BufRead,
-    total_bytes: Option<u64>,
+    db: &Databases,
+    input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    let parse = |v: &Value| NewEvent::from_json(v, project);
-    import_lines(store, reader, total_bytes, parse, async |conn, batch| {
-        Ok(quarry_sqlite::insert_events(conn, batch).await?)
+    import_lines(db.events(), input, |v: &Value| {
+        NewEvent::from_json(v, project)
     })
     .await
 }
@@ -161,19 +296,14 @@ pub fn profile_from_json(v: &Value, project: Option<&str>) -> Result<NewProfile,
     })
 }
 
-/// Import profiles (insert or replace by project and id), in one transaction.
+/// Import profiles (insert or replace by project and id), all or nothing.
 pub async fn import_profiles(
-    store: &SqliteStorage,
-    reader: impl BufRead,
-    total_bytes: Option<u64>,
+    db: &Databases,
+    input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    let parse = |v: &Value| profile_from_json(v, project);
-    import_lines(store, reader, total_bytes, parse, async |conn, batch| {
-        for p in batch {
-            quarry_sqlite::upsert_profile(conn, p).await?;
-        }
-        Ok(batch.len() as u64)
+    import_lines(db.events(), input, |v: &Value| {
+        profile_from_json(v, project)
     })
     .await
 }

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod auth;
 pub mod backends;
+pub mod catalog_cache;
 pub mod cli;
 pub mod error;
 pub mod import;
