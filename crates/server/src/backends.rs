@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use quarry_clickhouse::ClickHouseStorage;
-use quarry_core::event::{NewEventMeta, NewProfile};
+use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::Dialect;
 use quarry_core::storage::{Catalog, ClientKind, ClientRecord, ProjectRecord, Storage};
 use quarry_postgres::PostgresStorage;
@@ -229,6 +229,15 @@ impl Databases {
             EventStore::Sqlite(s) => s.count_events(project_id).await?.max(0) as u64,
             EventStore::Postgres(pg) => pg.count_events(project_id).await?.max(0) as u64,
             EventStore::ClickHouse(ch) => ch.count_events(project_id).await?,
+        })
+    }
+
+    /// Insert events (one transaction or one `INSERT`); returns how many were stored.
+    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
+        Ok(match self.events() {
+            EventStore::Sqlite(s) => s.insert_events(events).await?,
+            EventStore::Postgres(pg) => pg.insert_events(events).await?,
+            EventStore::ClickHouse(ch) => ch.insert_events(events).await?,
         })
     }
 

@@ -859,10 +859,10 @@ async fn profiles_and_metadata_come_from_the_resolved_project() {
         &json!({
             "meta": {"count": 3, "totalCount": 3, "pages": 1, "current": 1},
             "data": [
-                with(x("x03", "purchase", "2024-04-16T00:06:00.000Z"), &[("profile", kenji.clone())]),
-                with(x("x02", "sign_up", "2024-04-16T00:05:00.000Z"), &[("profile", kenji.clone())]),
+                with(x(&eid(203), "purchase", "2024-04-16T00:06:00.000Z"), &[("profile", kenji.clone())]),
+                with(x(&eid(202), "sign_up", "2024-04-16T00:05:00.000Z"), &[("profile", kenji.clone())]),
                 with(
-                    x("x01", "screen_view", "2024-04-16T00:00:00.000Z"),
+                    x(&eid(201), "screen_view", "2024-04-16T00:00:00.000Z"),
                     &[("profile", kenji), ("meta", meta)]
                 ),
             ]
@@ -1001,12 +1001,12 @@ async fn events_dates_are_days_in_the_project_timezone() {
     // abc123 is in Europe/Stockholm (UTC+2): 2024-04-17 runs from 04-16T22:00Z.
     let app = spawn().await;
     let f01 = json!({
-        "id": "f01", "name": "screen_view", "deviceId": "d-s8", "profileId": "",
+        "id": eid(101), "name": "screen_view", "deviceId": "d-s8", "profileId": "",
         "projectId": "abc123", "createdAt": "2024-04-16T22:30:00.000Z", "country": "FR",
         "city": "Lyon", "os": "macOS", "browser": "Safari", "duration": 0, "path": "/"
     });
     let f02 = json!({
-        "id": "f02", "name": "screen_view", "deviceId": "d-s9", "profileId": "u9",
+        "id": eid(102), "name": "screen_view", "deviceId": "d-s9", "profileId": "u9",
         "projectId": "abc123", "createdAt": "2024-04-17T12:00:00.000Z", "country": "FR",
         "city": "Paris", "os": "macOS", "browser": "Safari", "duration": 0, "path": "/"
     });
@@ -1776,20 +1776,13 @@ impl Catalog for DownCatalog {
 
 #[tokio::test]
 async fn an_unreachable_catalog_is_503_not_401() {
-    let (db, dir) = fresh_db().await;
+    let db = fresh_db().await;
     seed(&db).await;
-    let sqlite: Arc<dyn Storage> = Arc::new(db.clone());
-    let app = spawn_backends(
-        settings(),
-        Backends {
-            store: sqlite.clone(),
-            meta: sqlite,
-            catalog: Arc::new(DownCatalog),
-            clock: clock(),
-        },
-        db,
-        dir,
-    );
+    let backends = Backends {
+        catalog: Arc::new(DownCatalog),
+        ..db.backends(clock())
+    };
+    let app = spawn_backends(settings(), backends, db);
     let expected = json!({
         "error": "Service Unavailable",
         "code": "storage_unavailable",

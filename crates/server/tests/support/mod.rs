@@ -1,5 +1,6 @@
 //! Shared helpers for the HTTP integration tests: a real `quarry-server` application on a
-//! random port over a fresh, migrated SQLite file (one per test), seeded with a small
+//! random port over fresh, migrated databases (one set per test; SQLite, PostgreSQL, or
+//! ClickHouse with PostgreSQL, chosen by `QUARRY_TEST_BACKEND`), seeded with a small
 //! hand-made data set, a fixed clock, and small HTTP clients (reqwest, plus a raw one that
 //! sends the request line exactly as written, the way curl does).
 #![allow(dead_code, clippy::unwrap_used)]
@@ -10,11 +11,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
-use quarry_core::storage::{Catalog, ClientKind, ClientRecord, ProjectRecord, Storage};
+use quarry_core::storage::{ClientKind, ClientRecord, ProjectRecord, Storage};
 use quarry_server::auth::{Secret, hash_secret};
+use quarry_server::backends::Databases;
 use quarry_server::settings::RateLimit;
 use quarry_server::{Application, Backends, Settings};
-use quarry_sqlite::SqliteStorage;
 use serde_json::Value;
 
 /// "Now" for every test: Saturday 2024-04-20 12:00:00 UTC.
@@ -126,9 +127,8 @@ pub fn rate_limited(requests: u32, window_secs: u64) -> Settings {
 pub struct TestApp {
     pub port: u16,
     pub http: reqwest::Client,
-    /// The seeded database (also the catalog).
-    pub db: SqliteStorage,
-    _dir: tempfile::TempDir,
+    /// The seeded databases.
+    pub db: TestDb,
 }
 
 /// A response, read completely.
@@ -176,15 +176,179 @@ fn pretty(s: &str) -> String {
         .unwrap_or_else(|_| s.to_string())
 }
 
-/// Open a fresh, migrated database in a temporary directory.
-pub async fn fresh_db() -> (SqliteStorage, tempfile::TempDir) {
+/// Which shape of §1 the tests run on: `QUARRY_TEST_BACKEND` = `sqlite` (the default),
+/// `postgres` (needs `DATABASE_URL`) or `clickhouse` (ClickHouse events with a PostgreSQL
+/// catalog: needs `CLICKHOUSE_URL` and `DATABASE_URL`). `scripts/test.sh` runs all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Sqlite,
+    Postgres,
+    ClickHouse,
+}
+
+pub fn shape() -> Shape {
+    match std::env::var("QUARRY_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Shape::Sqlite,
+        Ok("postgres") => Shape::Postgres,
+        Ok("clickhouse") => Shape::ClickHouse,
+        Ok(other) => {
+            panic!("QUARRY_TEST_BACKEND={other:?}: expected sqlite, postgres or clickhouse")
+        }
+    }
+}
+
+fn env_url(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "{name} is not set: QUARRY_TEST_BACKEND={:?} needs it (scripts/test.sh starts \
+             throwaway servers; see docs/testing.md)",
+            shape()
+        ),
+    }
+}
+
+/// `url` with its database replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Fresh, migrated databases of their own for one test, in the configured shape, dropped
+/// with this value (a temporary directory for SQLite; `q_<random>` databases on the
+/// PostgreSQL and ClickHouse servers).
+pub struct TestDb {
+    pub dbs: Databases,
+    /// The settings' database fields, pointing at these databases.
+    pub database_url: String,
+    pub clickhouse_url: Option<String>,
+    pub clickhouse_database: Option<String>,
+    _dir: tempfile::TempDir,
+    pg_database: Option<(String, String)>,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = Databases;
+    fn deref(&self) -> &Databases {
+        &self.dbs
+    }
+}
+
+impl TestDb {
+    /// `settings` pointed at these databases.
+    pub fn settings(&self, settings: Settings) -> Settings {
+        Settings {
+            database_url: self.database_url.clone(),
+            clickhouse_url: self.clickhouse_url.clone(),
+            clickhouse_database: self.clickhouse_database.clone(),
+            ..settings
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let pg = self.pg_database.take();
+        let ch = self
+            .clickhouse_url
+            .clone()
+            .zip(self.clickhouse_database.clone());
+        if pg.is_none() && ch.is_none() {
+            return;
+        }
+        // Drop runs inside the test's runtime: a thread with a runtime of its own may block.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Some((admin_url, name)) = pg {
+                    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                }
+                if let Some((url, name)) = ch {
+                    let admin = quarry_clickhouse::ClickHouseStorage::connect(&url, "system")
+                        .map_err(|e| e.to_string())?;
+                    admin
+                        .client()
+                        .query_raw(&format!("DROP DATABASE IF EXISTS `{name}`"))
+                        .execute()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop a test database: {e}");
+        }
+    }
+}
+
+/// Open fresh, migrated databases in the configured [`shape`].
+pub async fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("quarry-test.db");
-    let db = SqliteStorage::connect(path.to_str().unwrap())
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    (db, dir)
+    let name = format!("q_{}", uuid::Uuid::new_v4().simple());
+    let (database_url, pg_database) = match shape() {
+        Shape::Sqlite => {
+            let path = dir.path().join("quarry-test.db");
+            (format!("sqlite://{}", path.display()), None)
+        }
+        Shape::Postgres | Shape::ClickHouse => {
+            let admin_url = env_url("DATABASE_URL");
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"));
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            (
+                with_database(&admin_url, &name),
+                Some((admin_url, name.clone())),
+            )
+        }
+    };
+    let (clickhouse_url, clickhouse_database) = match shape() {
+        Shape::ClickHouse => (Some(env_url("CLICKHOUSE_URL")), Some(name)),
+        _ => (None, None),
+    };
+    let settings = Settings {
+        database_url: database_url.clone(),
+        clickhouse_url: clickhouse_url.clone(),
+        clickhouse_database: clickhouse_database.clone(),
+        ..settings()
+    };
+    let dbs = Databases::open(&settings).await.unwrap();
+    dbs.migrate().await.unwrap();
+    TestDb {
+        dbs,
+        database_url,
+        clickhouse_url,
+        clickhouse_database,
+        _dir: dir,
+        pg_database,
+    }
 }
 
 /// A fixed clock at [`NOW`].
@@ -193,7 +357,7 @@ pub fn clock() -> quarry_server::app::Clock {
     Arc::new(move || now)
 }
 
-/// Start the real application over a freshly seeded SQLite database.
+/// Start the real application over freshly seeded databases of the configured [`shape`].
 pub async fn spawn() -> TestApp {
     spawn_with(settings()).await
 }
@@ -203,52 +367,31 @@ pub async fn spawn_with(settings: Settings) -> TestApp {
     spawn_over(settings, |_| None).await
 }
 
-/// Start the application with the seeded SQLite database as catalog (and `event_meta`
-/// store), and events from `store(db)` when it returns one (a fake for the 5xx tests),
-/// else from the same database.
+/// Start the application over freshly seeded databases, with events from `store(db)`
+/// when it returns one (a fake for the 5xx tests).
 pub async fn spawn_over(
     settings: Settings,
-    store: impl FnOnce(&SqliteStorage) -> Option<Arc<dyn Storage>>,
+    store: impl FnOnce(&Databases) -> Option<Arc<dyn Storage>>,
 ) -> TestApp {
-    let (db, dir) = fresh_db().await;
+    let db = fresh_db().await;
     seed(&db).await;
-    let sqlite: Arc<SqliteStorage> = Arc::new(db.clone());
-    let events_store: Arc<dyn Storage> = store(&db).unwrap_or_else(|| sqlite.clone());
-    let meta: Arc<dyn Storage> = sqlite.clone();
-    let catalog: Arc<dyn Catalog> = sqlite;
-    spawn_backends(
-        settings,
-        Backends {
-            store: events_store,
-            meta,
-            catalog,
-            clock: clock(),
-        },
-        db,
-        dir,
-    )
+    let mut backends = db.backends(clock());
+    if let Some(fake) = store(&db) {
+        backends.store = fake;
+    }
+    spawn_backends(settings, backends, db)
 }
 
 /// Start the application over explicit backends.
-pub fn spawn_backends(
-    settings: Settings,
-    backends: Backends,
-    db: SqliteStorage,
-    dir: tempfile::TempDir,
-) -> TestApp {
-    let app = Application::build_with(settings, backends).unwrap();
+pub fn spawn_backends(settings: Settings, backends: Backends, db: TestDb) -> TestApp {
+    let app = Application::build_with(db.settings(settings), backends).unwrap();
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    TestApp {
-        port,
-        http,
-        db,
-        _dir: dir,
-    }
+    TestApp { port, http, db }
 }
 
 impl TestApp {
@@ -381,7 +524,8 @@ pub fn ev(id: &str, name: &str, at: &str) -> NewEvent {
     }
 }
 
-/// Event ids: `e01`… become UUID-shaped ids that sort in the same order.
+/// Event ids: `e01`… become UUID-shaped ids that sort in the same order (`f01` is
+/// `eid(101)`, `x01` is `eid(201)`): ClickHouse stores ids as UUIDs.
 pub fn eid(n: u32) -> String {
     format!("00000000-0000-4000-8000-{n:012}")
 }
@@ -507,7 +651,7 @@ pub fn events() -> Vec<NewEvent> {
             ..u1(11, "session_start", "2024-03-10T12:00:00.000Z", "/")
         },
         abc123(
-            "f01",
+            &eid(101),
             "screen_view",
             "2024-04-16T22:30:00.000Z",
             "",
@@ -515,7 +659,7 @@ pub fn events() -> Vec<NewEvent> {
             "Lyon",
         ),
         abc123(
-            "f02",
+            &eid(102),
             "screen_view",
             "2024-04-17T12:00:00.000Z",
             "u9",
@@ -523,21 +667,21 @@ pub fn events() -> Vec<NewEvent> {
             "Paris",
         ),
         abc123(
-            "f03",
+            &eid(103),
             "sign_up",
             "2024-04-17T12:01:00.000Z",
             "u9",
             "s9",
             "Paris",
         ),
-        xyz("x01", "screen_view", "2024-04-16T00:00:00.000Z"),
-        xyz("x02", "sign_up", "2024-04-16T00:05:00.000Z"),
-        xyz("x03", "purchase", "2024-04-16T00:06:00.000Z"),
+        xyz(&eid(201), "screen_view", "2024-04-16T00:00:00.000Z"),
+        xyz(&eid(202), "sign_up", "2024-04-16T00:05:00.000Z"),
+        xyz(&eid(203), "purchase", "2024-04-16T00:06:00.000Z"),
     ]
 }
 
 /// Projects, clients, events, profiles and event metadata of the data set.
-pub async fn seed(db: &SqliteStorage) {
+pub async fn seed(db: &Databases) {
     let at = ms("2024-01-01T00:00:00.000Z");
     for (id, org, tz) in [
         ("abc", ORG_A, None),
@@ -630,7 +774,7 @@ pub async fn seed(db: &SqliteStorage) {
         ("u1", "abc", "Ada", "Lovelace", "ada@example.com"),
         ("u7", "xyz", "Kenji", "Sato", "kenji@example.jp"),
     ] {
-        db.upsert_profile(&NewProfile {
+        db.upsert_profiles(&[NewProfile {
             id: id.into(),
             project_id: project.into(),
             is_external: true,
@@ -640,7 +784,7 @@ pub async fn seed(db: &SqliteStorage) {
             avatar: format!("https://example.com/{id}.png"),
             properties: [("plan".to_string(), "pro".to_string())].into(),
             created_at: ms("2024-01-02T03:04:05.006Z"),
-        })
+        }])
         .await
         .unwrap();
     }
