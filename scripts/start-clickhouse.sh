@@ -18,23 +18,39 @@
 # be passed in CHDB_SERVER_ARGS (e.g. "--verbose" to log every request to the log file).
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv/chdb"
+chdb_version="${CHDB_CORE_VERSION:-26.9.0}"
+
+install_chdb() {
+    if ! "$venv/bin/python" -c 'import chdb' >/dev/null 2>&1; then
+        echo "start-clickhouse: installing chdb-core $chdb_version into $venv" >&2
+        if ! python3 -m venv "$venv" >&2; then
+            # Debian splits ensurepip into python3-venv.
+            rm -rf "$venv"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+                python3-venv >&2
+            python3 -m venv "$venv" >&2
+        fi
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+            "chdb-core==$chdb_version" >&2
+        "$venv/bin/python" -c 'import chdb' >&2
+    fi
+}
+
+# `--install-only`: just make sure the venv exists (the outage test starts its own server).
+if [[ "${1:-}" == "--install-only" ]]; then
+    install_chdb
+    exit 0
+fi
+
 if [[ -n "${CLICKHOUSE_URL:-}" ]]; then
     printf 'export CLICKHOUSE_URL=%q\n' "$CLICKHOUSE_URL"
     printf 'export CLICKHOUSE_PID=\n'
     exit 0
 fi
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv/chdb"
-chdb_version="${CHDB_CORE_VERSION:-26.9.0}"
-
-if ! "$venv/bin/python" -c 'import chdb' >/dev/null 2>&1; then
-    echo "start-clickhouse: installing chdb-core $chdb_version into $venv" >&2
-    python3 -m venv "$venv" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-        "chdb-core==$chdb_version" >&2
-    "$venv/bin/python" -c 'import chdb' >&2
-fi
+install_chdb
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/quarry-chdb.XXXXXX")"
 nohup "$venv/bin/python" "$root/scripts/chdb_server.py" \

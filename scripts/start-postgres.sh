@@ -29,8 +29,18 @@ if [ "$(id -u)" = 0 ]; then
 fi
 "${as_owner[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
+# The settings go into the server's own configuration, so that a plain
+# `pg_ctl -D "$dir/data" -l "$dir/log" start` (the outage test) restarts it on the same port.
+cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir'
+listen_addresses = '127.0.0.1'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+CONF
+"${as_owner[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start >/dev/null
 pid="$(head -n 1 "$dir/data/postmaster.pid")"
 echo "export DATABASE_URL='postgres://postgres@127.0.0.1:$port/postgres'"
 echo "export QUARRY_TEST_PG_DIR='$dir'"

@@ -31,6 +31,9 @@ if [[ -z "${CLICKHOUSE_URL:-}" ]]; then
     started_ch="$CLICKHOUSE_PID"
 fi
 export DATABASE_URL CLICKHOUSE_URL
+# The outage tests (crates/server/tests/outage.rs) start and stop servers of their own:
+# they need the chdb virtual environment even when CLICKHOUSE_URL names a real server.
+scripts/start-clickhouse.sh --install-only
 
 # Every crate's tests: the conformance suite runs on all three engines here.
 cargo test --workspace --all-targets --locked

@@ -80,10 +80,15 @@ fn connect_options(
     Ok(options)
 }
 
+/// How long a query waits for a connection. sqlx keeps retrying a refused connection until
+/// then, so this is also how long a request takes to get its 503 while PostgreSQL is down:
+/// short, since a queue for a healthy pool of ten moves in milliseconds.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn pool_options() -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(10)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
 impl PostgresStorage {

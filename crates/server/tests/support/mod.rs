@@ -236,6 +236,7 @@ pub struct TestDb {
     pub clickhouse_database: Option<String>,
     _dir: tempfile::TempDir,
     pg_database: Option<(String, String)>,
+    drop_clickhouse: bool,
 }
 
 impl std::ops::Deref for TestDb {
@@ -333,6 +334,16 @@ pub async fn fresh_db() -> TestDb {
         Shape::ClickHouse => (Some(env_url("CLICKHOUSE_URL")), Some(name)),
         _ => (None, None),
     };
+    let mut db = open_db(database_url, clickhouse_url.zip(clickhouse_database)).await;
+    db._dir = dir;
+    db.pg_database = pg_database;
+    db.drop_clickhouse = db.clickhouse_url.is_some();
+    db
+}
+
+/// Open and migrate the databases at these URLs (which this value does not drop).
+pub async fn open_db(database_url: String, clickhouse: Option<(String, String)>) -> TestDb {
+    let (clickhouse_url, clickhouse_database) = clickhouse.unzip();
     let settings = Settings {
         database_url: database_url.clone(),
         clickhouse_url: clickhouse_url.clone(),
@@ -346,8 +357,9 @@ pub async fn fresh_db() -> TestDb {
         database_url,
         clickhouse_url,
         clickhouse_database,
-        _dir: dir,
-        pg_database,
+        _dir: tempfile::tempdir().unwrap(),
+        pg_database: None,
+        drop_clickhouse: false,
     }
 }
 
