@@ -7,7 +7,7 @@ use super::{Context, epoch_ms, filter_expr, resolve_window};
 use crate::error::RequestError;
 use crate::request::{EventName, FunnelRequest, FunnelStep};
 use crate::sql::ast::{
-    Agg, Body, Cte, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement,
+    Agg, Body, Cte, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win,
 };
 use crate::sql::dialect::FunnelStrategy;
 use crate::sql::render::render;
@@ -27,6 +27,10 @@ pub struct FunnelPlan {
 const STEP_ALIASES: [&str; 20] = [
     "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
     "s16", "s17", "s18", "s19", "s20",
+];
+const RUNNING_ALIASES: [&str; 20] = [
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "m14", "m15",
+    "m16", "m17", "m18", "m19", "m20",
 ];
 const CHAIN_ALIASES: [&str; 20] = [
     "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15",
@@ -51,6 +55,17 @@ pub fn compile_funnel(
     req: &FunnelRequest,
     ctx: &Context,
     dialect: Dialect,
+) -> Result<FunnelPlan, RequestError> {
+    compile_funnel_with(req, ctx, dialect, dialect.rules().funnel_strategy())
+}
+
+/// [`compile_funnel`] with an explicit formulation, to compare them (benches): every
+/// strategy gives the same levels; [`FunnelStrategy::WindowFunnel`] runs on ClickHouse only.
+pub fn compile_funnel_with(
+    req: &FunnelRequest,
+    ctx: &Context,
+    dialect: Dialect,
+    strategy: FunnelStrategy,
 ) -> Result<FunnelPlan, RequestError> {
     let window = resolve_window(&req.time, ctx)?;
     let mut params = Params::default();
@@ -84,7 +99,7 @@ pub fn compile_funnel(
         filter.push(Expr::or(conds.clone()));
     }
 
-    let stmt = match dialect.rules().funnel_strategy() {
+    let stmt = match strategy {
         FunnelStrategy::WindowFunnel => {
             let mut args = vec![Expr::Int(req.window_ms)];
             args.extend(conds);
@@ -98,6 +113,9 @@ pub fn compile_funnel(
             outer_count(From::subquery(inner, "f"), &mut params)
         }
         FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
+        FunnelStrategy::RunningMax => {
+            running_max(conds, filter, group, req.window_ms, n, &mut params)
+        }
     };
     let columns = vec![ColumnType::Int, ColumnType::Int];
     Ok(FunnelPlan {
@@ -224,4 +242,98 @@ fn chains(
     let mut out = outer_count(From::subquery(per_entrant, "m"), params);
     out.ctes = ctes;
     out
+}
+
+/// One pass per step over the entrants' events, sorted once by `(k, t)`.
+///
+/// For an event of step `j`, let `S_j` be the latest start (step-1 time) of a chain of
+/// steps `1…j` with strictly increasing times that ends at this event and stays within the
+/// window: `S_1 = t`, and `S_j = m_j` when `m_j >= t - window`, where `m_j` is the largest
+/// `S_(j-1)` over the entrant's events strictly before `t` (a running max; the latest start
+/// leaves the most room, so it is the only one that matters). An entrant reaches level
+/// `j` when some event has an `S_j`: the same levels as [`chains`] and `windowFunnel`,
+/// with one sort and `n - 1` linear window passes instead of `n - 1` self-joins.
+fn running_max(
+    conds: Vec<Expr>,
+    filter: Vec<Expr>,
+    group: &'static str,
+    window_ms: i64,
+    n: usize,
+    params: &mut Params,
+) -> Statement {
+    let mut ev = Select {
+        from: Some(From::table("events")),
+        filter,
+        ..Select::default()
+    };
+    ev.item(Expr::Col(group), "k")
+        .item(epoch_ms("created_at"), "t");
+    for (cond, alias) in conds.into_iter().zip(STEP_ALIASES) {
+        let flag = if is_true(&cond) {
+            Expr::Int(1)
+        } else {
+            Expr::if_then(cond, Expr::Int(1), Expr::Int(0))
+        };
+        ev.item(flag, alias);
+    }
+    let window = params.int(window_ms);
+    let star = || Item {
+        expr: Expr::Star,
+        alias: None,
+    };
+    let step = |j: usize| Expr::Col(STEP_ALIASES[j]).eq(Expr::Int(1));
+    // Whether a row completes step `j + 1` (`j` from 0) on a level that computed `m_(j+1)`.
+    let completes = |j: usize| -> Expr {
+        if j == 0 {
+            return step(0);
+        }
+        let m = Expr::Col(RUNNING_ALIASES[j]);
+        let in_window = m.op(Op::GtEq, Expr::Col("t").op(Op::Sub, window.clone()));
+        Expr::And(vec![step(j), in_window])
+    };
+    // Its `S_(j+1)`, else NULL.
+    let start_of = |j: usize| -> Expr {
+        let s = if j == 0 {
+            Expr::Col("t")
+        } else {
+            Expr::Col(RUNNING_ALIASES[j])
+        };
+        Expr::if_then(completes(j), s, Expr::Null)
+    };
+    let mut source = From::subquery(ev, "e");
+    for j in 1..n {
+        let m = Expr::Window(
+            Win::MaxBefore,
+            Some(Box::new(start_of(j - 1))),
+            vec![Expr::Col("k")],
+            vec![OrderBy::asc(Expr::Col("t"))],
+        );
+        let level = Select {
+            items: vec![
+                star(),
+                Item {
+                    expr: m,
+                    alias: Some(RUNNING_ALIASES[j]),
+                },
+            ],
+            from: Some(source),
+            ..Select::default()
+        };
+        source = From::subquery(level, CHAIN_ALIASES[j]);
+    }
+    // A row's level: the deepest step it completes.
+    let reached: Vec<(Expr, Expr)> = (0..n)
+        .rev()
+        .map(|j| (completes(j), Expr::Int(j as i64 + 1)))
+        .collect();
+    let mut per_entrant = Select {
+        from: Some(source),
+        group_by: vec![Expr::Col("k")],
+        ..Select::default()
+    };
+    per_entrant.item(Expr::Col("k"), "k").item(
+        Expr::agg(Agg::Max, Expr::Case(reached, Some(Box::new(Expr::Int(0))))),
+        "level",
+    );
+    outer_count(From::subquery(per_entrant, "m"), params)
 }

@@ -12,7 +12,7 @@ mod funnel;
 pub use chart::{ChartPlan, compile_chart};
 pub use events::{EventsPlan, compile_event_meta, compile_events, compile_profiles};
 pub use filter::{field_text, filter_expr};
-pub use funnel::{FunnelPlan, compile_funnel};
+pub use funnel::{FunnelPlan, compile_funnel, compile_funnel_with};
 
 use chrono_tz::Tz;
 

@@ -158,6 +158,9 @@ pub enum Win {
     DenseRank,
     Sum,
     Max,
+    /// `max(x)` over the partition's rows whose (integer) ORDER BY key is strictly smaller
+    /// than the current row's: `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING`.
+    MaxBefore,
 }
 
 /// One `ORDER BY` term.

@@ -372,7 +372,7 @@ impl Renderer<'_> {
                 match w {
                     Win::RowNumber => self.push("row_number()"),
                     Win::DenseRank => self.push("dense_rank()"),
-                    Win::Sum | Win::Max => {
+                    Win::Sum | Win::Max | Win::MaxBefore => {
                         let agg = if *w == Win::Sum { Agg::Sum } else { Agg::Max };
                         self.d.aggregate(self, agg, arg.as_deref());
                     }
@@ -393,6 +393,9 @@ impl Renderer<'_> {
                         }
                         self.order_by(o);
                     }
+                }
+                if *w == Win::MaxBefore {
+                    self.push(" RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING");
                 }
                 self.push(")");
             }

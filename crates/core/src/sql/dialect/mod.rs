@@ -14,7 +14,12 @@ pub enum FunnelStrategy {
     /// ClickHouse's `windowFunnel` aggregate with `strict_increase`.
     WindowFunnel,
     /// Greedy chains: for every step-1 event, the earliest next step within the window.
+    /// One self-join per step: quadratic in an entrant's events (kept for comparison; see
+    /// docs/performance.md).
     Chains,
+    /// One sort of the entrants' events by time and one window pass per step: each
+    /// step-k event carries the latest start of a chain of steps 1…k ending at it.
+    RunningMax,
 }
 
 /// The pattern a text must match to count as a number (§4.5). `{0,1}` instead of `?`
@@ -31,7 +36,7 @@ pub trait SqlDialect: Sync {
 
     /// How the funnel is computed.
     fn funnel_strategy(&self) -> FunnelStrategy {
-        FunnelStrategy::Chains
+        FunnelStrategy::RunningMax
     }
 
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).

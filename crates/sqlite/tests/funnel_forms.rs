@@ -1,0 +1,158 @@
+//! The funnel's formulations agree: on generated data (many equal timestamps, repeated
+//! step names, steps just inside and just outside the window) the running-max form that
+//! PostgreSQL and SQLite use and the self-join chains it replaced give, for every funnel,
+//! the levels of a brute-force search written here in Rust.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use quarry_core::compile::compile_funnel_with;
+use quarry_core::decode;
+use quarry_core::event::NewEvent;
+use quarry_core::sql::Dialect;
+use quarry_core::sql::dialect::FunnelStrategy;
+use quarry_core::storage::{Storage, Value};
+use quarry_sqlite::SqliteStorage;
+use quarry_testkit::{ctx, ev};
+
+const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+const T0: i64 = 1_713_000_000_000; // 2024-04-13T09:20:00Z
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// `(session, time, name)` of every generated event.
+fn generate(rng: &mut Rng) -> Vec<(String, i64, &'static str)> {
+    let mut out = Vec::new();
+    for s in 0..60 {
+        let n = 1 + rng.below(12);
+        let mut t = T0 + rng.below(3_600_000) as i64;
+        for _ in 0..n {
+            // Equal timestamps are common; gaps straddle the 10-minute windows below.
+            t += match rng.below(4) {
+                0 => 0,
+                1 => 1,
+                2 => rng.below(600_000) as i64,
+                _ => 600_000 + rng.below(3) as i64 - 1,
+            };
+            out.push((format!("s{s:02}"), t, NAMES[rng.below(4) as usize]));
+        }
+    }
+    out
+}
+
+/// The level of one entrant, by trying every start and extending greedily.
+fn brute_level(events: &[(i64, &str)], steps: &[&str], window: i64) -> usize {
+    let mut best = 0;
+    for (i, (t0, name)) in events.iter().enumerate() {
+        if *name != steps[0] {
+            continue;
+        }
+        let (mut level, mut last) = (1, *t0);
+        for (t, name) in &events[i..] {
+            if level < steps.len() && *name == steps[level] && *t > last && *t <= t0 + window {
+                level += 1;
+                last = *t;
+            }
+        }
+        best = best.max(level);
+    }
+    best
+}
+
+/// Entrants per level (levels ≥ 1), as the SQL returns them.
+fn brute(data: &[(String, i64, &str)], steps: &[&str], window: i64) -> Vec<(i64, i64)> {
+    let mut by_key: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+    for (k, t, name) in data {
+        by_key.entry(k).or_default().push((*t, name));
+    }
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+    for events in by_key.values_mut() {
+        events.sort_by_key(|e| e.0);
+        let level = brute_level(events, steps, window);
+        if level > 0 {
+            *counts.entry(level as i64).or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+async fn levels(db: &SqliteStorage, qs: &str, strategy: FunnelStrategy) -> Vec<(i64, i64)> {
+    let req = decode::decode_funnel(qs).unwrap();
+    let now = "2024-04-20T00:00:00.000Z";
+    let plan =
+        compile_funnel_with(&req, &ctx(chrono_tz::UTC, now), Dialect::Sqlite, strategy).unwrap();
+    db.fetch(&plan.query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| match row.as_slice() {
+            [Value::Int(l), Value::Int(n)] => (*l, *n),
+            other => panic!("unexpected row {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn running_max_chains_and_brute_force_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStorage::connect(dir.path().join("f.db").to_str().unwrap())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let data = generate(&mut rng);
+    let events: Vec<NewEvent> = data
+        .iter()
+        .enumerate()
+        .map(|(i, (session, t, name))| NewEvent {
+            session_id: session.clone(),
+            project_id: "proj".into(),
+            created_at: *t,
+            ..ev(&format!("e{i:04}"), name, "2024-04-13T00:00:00.000Z")
+        })
+        .collect();
+    db.insert_events(&events).await.unwrap();
+
+    let mut nonempty = 0;
+    for _ in 0..60 {
+        let n = 2 + rng.below(4) as usize;
+        let steps: Vec<&str> = (0..n).map(|_| NAMES[rng.below(4) as usize]).collect();
+        // 10 minutes (the data's gaps straddle it), or 1 ms.
+        let (window_h, window_ms) = if rng.below(5) == 0 {
+            ("0.0000002777777777777778", 1)
+        } else {
+            ("0.166666666666666667", 600_000)
+        };
+        let list: Vec<String> = steps
+            .iter()
+            .map(|s| format!(r#"{{"name":"{s}"}}"#))
+            .collect();
+        let qs = format!(
+            "events=[{}]&startDate=2024-04-13&endDate=2024-04-14&funnelWindow={window_h}",
+            list.join(",")
+        );
+        let req = decode::decode_funnel(&qs).unwrap();
+        let window = req.window_ms;
+        assert!((window - window_ms).abs() <= 1, "{window} vs {window_ms}");
+        let expected = brute(&data, &steps, window);
+        nonempty += usize::from(expected.len() > 1);
+        let running = levels(&db, &qs, FunnelStrategy::RunningMax).await;
+        let chains = levels(&db, &qs, FunnelStrategy::Chains).await;
+        assert_eq!(running, expected, "running max, {steps:?} window {window}");
+        assert_eq!(chains, expected, "chains, {steps:?} window {window}");
+    }
+    assert!(nonempty > 20, "too few funnels past step 1: {nonempty}");
+}
