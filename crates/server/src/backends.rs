@@ -241,6 +241,18 @@ impl Databases {
         })
     }
 
+    /// Refresh the planner's statistics after a bulk load. Without them SQLite answers a
+    /// filtered events page by walking the page-order index over every row of the project
+    /// (1.4 s for a name that matches nothing on the demo data) instead of the name index.
+    pub async fn analyze(&self) -> Result<(), Error> {
+        match self.events() {
+            EventStore::Sqlite(s) => s.analyze().await?,
+            EventStore::Postgres(pg) => pg.analyze().await?,
+            EventStore::ClickHouse(_) => {}
+        }
+        Ok(())
+    }
+
     /// Insert or replace profiles (outside any import transaction).
     pub async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
         match self.events() {

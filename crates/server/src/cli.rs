@@ -294,6 +294,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 crate::import::import_events(&store, &input, project.as_deref()).await?
             };
+            store.analyze().await?;
             let what = if profiles { "profiles" } else { "events" };
             match report.rows - report.stored {
                 0 => eprintln!("imported {} {what}", report.stored),
@@ -557,7 +558,7 @@ async fn seed_into(store: &Databases, opts: &SeedOptions) -> Result<(), Error> {
         }
     }
     bar.finish_and_clear();
-    Ok(())
+    store.analyze().await
 }
 
 async fn serve(settings: Settings) -> Result<(), Error> {

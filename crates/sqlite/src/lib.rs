@@ -379,6 +379,12 @@ impl SqliteStorage {
         Ok(())
     }
 
+    /// Refresh the query planner's statistics (after a bulk load).
+    pub async fn analyze(&self) -> Result<(), Error> {
+        sqlx::query("ANALYZE").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Number of events stored for a project (the demo seeds only an empty database).
     pub async fn count_events(&self, project_id: &str) -> Result<i64, Error> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE project_id = ?1")
