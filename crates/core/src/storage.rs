@@ -149,6 +149,28 @@ pub struct ClientRecord {
     pub organization_id: String,
 }
 
+impl ClientRecord {
+    /// A client from the text columns `id, name, secret, type, projectId, organizationId`
+    /// as every catalog stores them; an unknown `type` is a query error.
+    pub fn from_columns(columns: [Option<String>; 6]) -> Result<ClientRecord, StorageError> {
+        let [id, name, secret, kind, project_id, organization_id] = columns;
+        let id = id.unwrap_or_default();
+        let Some(kind) = kind.as_deref().and_then(ClientKind::parse) else {
+            return Err(StorageError::Query(format!(
+                "client {id} has an unknown type"
+            )));
+        };
+        Ok(ClientRecord {
+            id,
+            name: name.unwrap_or_default(),
+            secret,
+            kind,
+            project_id,
+            organization_id: organization_id.unwrap_or_default(),
+        })
+    }
+}
+
 // The stored hash never appears in logs.
 impl std::fmt::Debug for ClientRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -109,6 +109,11 @@ impl Databases {
         })
     }
 
+    /// Whether this is the embedded shape (one SQLite file, nothing in ClickHouse).
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.catalog, CatalogDb::Sqlite(_)) && self.clickhouse.is_none()
+    }
+
     /// Create or upgrade every schema this shape uses.
     pub async fn migrate(&self) -> Result<(), Error> {
         match &self.catalog {

@@ -14,7 +14,7 @@ use quarry_core::storage::{ClientKind, ClientRecord, ProjectRecord};
 use crate::Error;
 use crate::app::{Application, system_clock};
 use crate::auth::{generate_secret, hash_secret};
-use crate::backends::{Databases, EventStore};
+use crate::backends::Databases;
 use crate::import::Input;
 use crate::seed::{self, SeedOptions};
 use crate::settings::{Overrides, Settings};
@@ -238,7 +238,8 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo { db, events } => demo(settings, db, events).await,
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let db = catalog_store(&settings).await?;
+            let db = Databases::open(&settings).await?;
+            db.migrate().await?;
             println!("migrated {}", db.describe(&settings));
             Ok(())
         }
@@ -431,9 +432,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// Open and migrate the configured databases.
+/// The configured databases; the embedded file is created and migrated on first use, while
+/// database servers are only changed by an explicit `quarry migrate`.
 async fn catalog_store(settings: &Settings) -> Result<Databases, Error> {
     let db = Databases::open(settings).await?;
-    db.migrate().await?;
+    if db.is_embedded() {
+        db.migrate().await?;
+    }
     Ok(db)
 }
 
@@ -519,54 +524,18 @@ async fn seed_into(store: &Databases, opts: &SeedOptions) -> Result<(), Error> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let storage = |e: sqlx::Error| Error::Storage(e.to_string());
     let profiles = seed::profiles(opts);
-    let mut events = seed::events(opts);
-    let mut next_batch = || {
-        let batch: Vec<_> = events.by_ref().take(BATCH).collect();
-        (!batch.is_empty()).then_some(batch)
-    };
-    match store.events() {
-        EventStore::Sqlite(s) => {
-            let mut tx = s.pool().begin().await.map_err(storage)?;
-            for p in &profiles {
-                quarry_sqlite::upsert_profile(&mut tx, p).await?;
-            }
-            while let Some(batch) = next_batch() {
-                quarry_sqlite::insert_events(&mut tx, &batch).await?;
-                bar.inc(batch.len() as u64);
-            }
-            tx.commit().await.map_err(storage)?;
-        }
-        EventStore::Postgres(p) => {
-            let mut tx = p.pool().begin().await.map_err(storage)?;
-            for profile in &profiles {
-                quarry_postgres::upsert_profile(&mut tx, profile).await?;
-            }
-            while let Some(batch) = next_batch() {
-                quarry_postgres::insert_events(&mut tx, &batch).await?;
-                bar.inc(batch.len() as u64);
-            }
-            tx.commit().await.map_err(storage)?;
-        }
-        EventStore::ClickHouse(ch) => {
-            ch.upsert_profiles(&profiles).await?;
-            while let Some(batch) = next_batch() {
-                ch.insert_events(&batch).await?;
-                bar.inc(batch.len() as u64);
-            }
-        }
-    }
+    crate::import::write_rows(store, &profiles, seed::events(opts), BATCH, |n| {
+        bar.inc(n as u64)
+    })
+    .await?;
     bar.finish_and_clear();
     store.analyze().await
 }
 
 async fn serve(settings: Settings) -> Result<(), Error> {
-    if settings.database_url.starts_with("sqlite:") && settings.clickhouse_url.is_none() {
-        // The embedded database needs no separate set-up step; servers do (`quarry migrate`).
-        catalog_store(&settings).await?;
-    }
-    let app = Application::build(settings.clone()).await?;
+    let db = catalog_store(&settings).await?;
+    let app = Application::build_with(settings.clone(), db.backends(system_clock()))?;
     tracing::info!(port = app.port(), "listening");
     eprintln!(
         "Quarry listening on http://{}",

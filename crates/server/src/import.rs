@@ -155,6 +155,29 @@ impl ImportRow for NewProfile {
     }
 }
 
+/// Write rows that need no checking (`quarry seed`): the profiles, then the events in
+/// batches of `batch`, through the same writer as an import (one transaction on SQLite and
+/// PostgreSQL); `on_batch` hears how many events each batch held.
+pub(crate) async fn write_rows(
+    db: &Databases,
+    profiles: &[NewProfile],
+    mut events: impl Iterator<Item = NewEvent>,
+    batch: usize,
+    mut on_batch: impl FnMut(usize),
+) -> Result<(), Error> {
+    let mut writer = Writer::begin(db.events()).await?;
+    NewProfile::write(&mut writer, profiles).await?;
+    loop {
+        let rows: Vec<NewEvent> = events.by_ref().take(batch).collect();
+        if rows.is_empty() {
+            break;
+        }
+        NewEvent::write(&mut writer, &rows).await?;
+        on_batch(rows.len());
+    }
+    writer.commit().await
+}
+
 /// Each non-blank line of `reader`, parsed, with its number; a bad line is an error naming it.
 fn parsed_lines<T>(
     reader: impl BufRead,

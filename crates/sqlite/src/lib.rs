@@ -297,20 +297,8 @@ impl Catalog for SqliteStorage {
         let get = |i: usize| -> Result<Option<String>, StorageError> {
             row.try_get::<Option<String>, _>(i).map_err(map_err)
         };
-        let kind = get(3)?.as_deref().and_then(ClientKind::parse);
-        let Some(kind) = kind else {
-            return Err(StorageError::Query(format!(
-                "client {id} has an unknown type"
-            )));
-        };
-        Ok(Some(ClientRecord {
-            id: get(0)?.unwrap_or_default(),
-            name: get(1)?.unwrap_or_default(),
-            secret: get(2)?,
-            kind,
-            project_id: get(4)?,
-            organization_id: get(5)?.unwrap_or_default(),
-        }))
+        let columns = [get(0)?, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?];
+        ClientRecord::from_columns(columns).map(Some)
     }
 
     async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StorageError> {

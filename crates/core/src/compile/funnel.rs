@@ -141,17 +141,8 @@ fn outer_count(from: From, _params: &mut Params) -> Statement {
     Statement::select(s)
 }
 
-/// Greedy chains: `c1` holds every distinct step-1 event per entrant; `c(k+1)` extends
-/// each chain of `ck` with the earliest step-(k+1) event strictly after it and within the
-/// window of the chain's first event. An entrant's level is its longest chain.
-fn chains(
-    conds: Vec<Expr>,
-    filter: Vec<Expr>,
-    group: &'static str,
-    window_ms: i64,
-    n: usize,
-    params: &mut Params,
-) -> Statement {
+/// The scanned events as `k` (the entrant), `t` (epoch ms) and a 0/1 flag per step.
+fn step_events(conds: Vec<Expr>, filter: Vec<Expr>, group: &'static str) -> Select {
     let mut ev = Select {
         from: Some(From::table("events")),
         filter,
@@ -167,6 +158,21 @@ fn chains(
         };
         ev.item(flag, alias);
     }
+    ev
+}
+
+/// Greedy chains: `c1` holds every distinct step-1 event per entrant; `c(k+1)` extends
+/// each chain of `ck` with the earliest step-(k+1) event strictly after it and within the
+/// window of the chain's first event. An entrant's level is its longest chain.
+fn chains(
+    conds: Vec<Expr>,
+    filter: Vec<Expr>,
+    group: &'static str,
+    window_ms: i64,
+    n: usize,
+    params: &mut Params,
+) -> Statement {
+    let ev = step_events(conds, filter, group);
     let mut ctes = vec![Cte {
         name: "ev",
         body: Body::Select(Box::new(ev)),
@@ -261,26 +267,8 @@ fn running_max(
     n: usize,
     params: &mut Params,
 ) -> Statement {
-    let mut ev = Select {
-        from: Some(From::table("events")),
-        filter,
-        ..Select::default()
-    };
-    ev.item(Expr::Col(group), "k")
-        .item(epoch_ms("created_at"), "t");
-    for (cond, alias) in conds.into_iter().zip(STEP_ALIASES) {
-        let flag = if is_true(&cond) {
-            Expr::Int(1)
-        } else {
-            Expr::if_then(cond, Expr::Int(1), Expr::Int(0))
-        };
-        ev.item(flag, alias);
-    }
+    let ev = step_events(conds, filter, group);
     let window = params.int(window_ms);
-    let star = || Item {
-        expr: Expr::Star,
-        alias: None,
-    };
     let step = |j: usize| Expr::Col(STEP_ALIASES[j]).eq(Expr::Int(1));
     // Whether a row completes step `j + 1` (`j` from 0) on a level that computed `m_(j+1)`.
     let completes = |j: usize| -> Expr {
@@ -308,17 +296,15 @@ fn running_max(
             vec![Expr::Col("k")],
             vec![OrderBy::asc(Expr::Col("t"))],
         );
-        let level = Select {
-            items: vec![
-                star(),
-                Item {
-                    expr: m,
-                    alias: Some(RUNNING_ALIASES[j]),
-                },
-            ],
+        let mut level = Select {
+            items: vec![Item {
+                expr: Expr::Star,
+                alias: None,
+            }],
             from: Some(source),
             ..Select::default()
         };
+        level.item(m, RUNNING_ALIASES[j]);
         source = From::subquery(level, CHAIN_ALIASES[j]);
     }
     // A row's level: the deepest step it completes.

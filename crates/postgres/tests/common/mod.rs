@@ -27,22 +27,7 @@ pub fn server_url() -> String {
     }
 }
 
-/// `url` with its database replaced by `name` (query parameters kept).
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
+pub use quarry_testkit::with_database;
 
 /// Databases created on one server, dropped by [`Pg::cleanup`].
 pub struct Pg {
@@ -152,20 +137,4 @@ impl Db for PgDb {
             .await
             .unwrap()
     }
-}
-
-#[test]
-fn database_names_are_replaced_in_urls() {
-    assert_eq!(
-        with_database("postgres://u@h:5432/postgres", "q_1"),
-        "postgres://u@h:5432/q_1"
-    );
-    assert_eq!(
-        with_database("postgres://u:p@h/db?sslmode=disable", "q_1"),
-        "postgres://u:p@h/q_1?sslmode=disable"
-    );
-    assert_eq!(
-        with_database("postgresql://h:1", "q_1"),
-        "postgresql://h:1/q_1"
-    );
 }

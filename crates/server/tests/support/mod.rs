@@ -16,6 +16,7 @@ use quarry_server::auth::{Secret, hash_secret};
 use quarry_server::backends::Databases;
 use quarry_server::settings::RateLimit;
 use quarry_server::{Application, Backends, Settings};
+use quarry_testkit::with_database;
 use serde_json::Value;
 
 /// "Now" for every test: Saturday 2024-04-20 12:00:00 UTC.
@@ -205,23 +206,6 @@ fn env_url(name: &str) -> String {
              throwaway servers; see docs/testing.md)",
             shape()
         ),
-    }
-}
-
-/// `url` with its database replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
     }
 }
 
