@@ -1460,6 +1460,104 @@ pub async fn property_segments_skip_non_numbers(b: &dyn Backend) {
     }
 }
 
+/// The data of the series named `names` (found by name: configs sort among each other).
+fn data_of(v: &Value, names: Value) -> Value {
+    let series = v["series"].as_array().unwrap();
+    let found = series.iter().position(|s| s["names"] == names);
+    let i = found.unwrap_or_else(|| panic!("no series {names} in {}", v["series"]));
+    counts(v, i)
+}
+
+/// `segment_events` with countries, and purchases with a `total`:
+///   view  04-01: u1/s1 SE, u1/s1 DE, u2/s2 SE, u3/s3 SE, ""/s3 SE, ""/"" DE
+///   view  04-02: u1/s4 SE, u3/"" DE, u3/s5 SE, u1/s4 SE, u4/s4 DE
+///   purchase 04-01: u1 "10", u2 "abc"; 04-02: u1 "4", "" "2.5"
+fn mixed_segment_events() -> Vec<NewEvent> {
+    let countries = [
+        "SE", "DE", "SE", "SE", "SE", "DE", "SE", "DE", "SE", "SE", "DE",
+    ];
+    let mut events: Vec<NewEvent> = segment_events()
+        .into_iter()
+        .enumerate()
+        .map(|(i, ev)| NewEvent {
+            country: countries.get(i).copied().unwrap_or("SE").into(),
+            ..ev
+        })
+        .collect();
+    for (at, profile, total) in [
+        ("2024-04-01T14:00:00.000Z", "u1", "10"),
+        ("2024-04-01T15:00:00.000Z", "u2", "abc"),
+        ("2024-04-02T14:00:00.000Z", "u1", "4"),
+        ("2024-04-02T15:00:00.000Z", "", "2.5"),
+    ] {
+        events.push(NewEvent {
+            properties: props(&[("total", total)]),
+            ..by("purchase", at, profile, "")
+        });
+    }
+    events
+}
+
+/// Every segment in one request, each config counting its own ids (the distinct counts
+/// of one config must not see another's rows or ids), over `mixed_segment_events`,
+/// 04-01 … 04-02. View configs as in `count_segments`; purchases:
+///   p_sum [10, 6.5]; p_avg [10, 3.25]; p_min [10, 2.5]; p_max [10, 4];
+///   p_user 04-01 {u1,u2} = 2, 04-02 {u1} = 1 → [2, 1]
+pub async fn every_segment_in_one_request(b: &dyn Backend) {
+    let store = db(b, mixed_segment_events()).await;
+    let qs = r#"events=[{"name":"view","displayName":"event"},{"name":"view","segment":"user","displayName":"user"},{"name":"view","segment":"session","displayName":"session"},{"name":"view","segment":"user_average","displayName":"user_average"},{"name":"view","segment":"one_event_per_user","displayName":"oepu"},{"name":"purchase","segment":"property_sum","property":"properties.total","displayName":"p_sum"},{"name":"purchase","segment":"property_average","property":"properties.total","displayName":"p_avg"},{"name":"purchase","segment":"property_min","property":"properties.total","displayName":"p_min"},{"name":"purchase","segment":"property_max","property":"properties.total","displayName":"p_max"},{"name":"purchase","segment":"user","displayName":"p_user"}]&startDate=2024-04-01&endDate=2024-04-02"#;
+    let v = run(&store, qs, UTC, NOW).await;
+    for (name, data) in [
+        ("event", json!([6, 5])),
+        ("user", json!([3, 3])),
+        ("session", json!([3, 2])),
+        ("user_average", json!([1.33, 1.67])),
+        ("oepu", json!([1, 3])),
+        ("p_sum", json!([10, 6.5])),
+        ("p_avg", json!([10, 3.25])),
+        ("p_min", json!([10, 2.5])),
+        ("p_max", json!([10, 4])),
+        ("p_user", json!([2, 1])),
+    ] {
+        assert_eq!(data_of(&v, json!([name])), data, "series {name}");
+    }
+    assert_eq!(v["meta"]["totalSeries"], json!(10));
+}
+
+/// The same with a country breakdown, per config and country (04-01, 04-02):
+///   event:        SE [4, 3]          DE [2, 2]
+///   user:         SE {u1,u2,u3} {u1,u3} = [3, 2]      DE {u1} {u3,u4} = [1, 2]
+///   session:      SE {s1,s2,s3} {s4,s5} = [3, 2]      DE {s1} {s4} = [1, 1]
+///   user_average: SE 3/3, 3/2 = [1, 1.5]              DE 1/1, 2/2 = [1, 1]
+///   oepu: latest per user: u1 04-02 SE, u2 04-01 SE, u3 04-02 SE, u4 04-02 DE
+///                 SE [1, 2]          DE [0, 1]
+///   p_sum (purchases have no country): (not set) [10, 6.5]
+pub async fn every_segment_in_one_request_with_breakdown(b: &dyn Backend) {
+    let store = db(b, mixed_segment_events()).await;
+    let qs = r#"events=[{"name":"view","displayName":"event"},{"name":"view","segment":"user","displayName":"user"},{"name":"view","segment":"session","displayName":"session"},{"name":"view","segment":"user_average","displayName":"user_average"},{"name":"view","segment":"one_event_per_user","displayName":"oepu"},{"name":"purchase","segment":"property_sum","property":"properties.total","displayName":"p_sum"}]&breakdowns=[{"name":"country"}]&startDate=2024-04-01&endDate=2024-04-02"#;
+    let v = run(&store, qs, UTC, NOW).await;
+    for (name, country, data) in [
+        ("event", "SE", json!([4, 3])),
+        ("event", "DE", json!([2, 2])),
+        ("user", "SE", json!([3, 2])),
+        ("user", "DE", json!([1, 2])),
+        ("session", "SE", json!([3, 2])),
+        ("session", "DE", json!([1, 1])),
+        ("user_average", "SE", json!([1, 1.5])),
+        ("user_average", "DE", json!([1, 1])),
+        ("oepu", "SE", json!([1, 2])),
+        ("oepu", "DE", json!([0, 1])),
+        ("p_sum", "(not set)", json!([10, 6.5])),
+    ] {
+        assert_eq!(
+            data_of(&v, json!([name, country])),
+            data,
+            "series {name}/{country}"
+        );
+    }
+    assert_eq!(v["meta"]["totalSeries"], json!(11));
+}
+
 /// Non-integer bucket values are rounded to 2 decimals, halves away from zero, on the
 /// decimal value (so 2.675 → 2.68 and 1.005 → 1.01 even though the nearest binary doubles
 /// lie just below). One value per day, property_sum over `properties.total`:

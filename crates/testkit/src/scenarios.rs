@@ -32,6 +32,8 @@ macro_rules! __scenarios {
             user_average_without_profiles_is_zero,
             one_event_per_user_uses_latest_event_bucket_and_breakdown,
             property_segments_skip_non_numbers,
+            every_segment_in_one_request,
+            every_segment_in_one_request_with_breakdown,
             property_values_round_half_away_from_zero,
             breakdown_top_n_limit_offset_and_total_series,
             ties_are_broken_by_code_point,

@@ -14,6 +14,7 @@ use super::{Context, epoch_ms, field_text, filter_expr, resolve_window};
 use crate::error::{ParamError, RequestError};
 use crate::request::{ChartRequest, EventConfig, EventName, Field, Segment};
 use crate::sql::ast::{Agg, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win};
+use crate::sql::dialect::DistinctCounts;
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
 use crate::storage::ColumnType;
@@ -55,6 +56,17 @@ pub fn compile_chart(
     ctx: &Context,
     dialect: Dialect,
 ) -> Result<ChartPlan, RequestError> {
+    compile_chart_with(req, ctx, dialect, dialect.rules().distinct_counts())
+}
+
+/// [`compile_chart`] with an explicit form of distinct counts, to compare them (benches):
+/// both give the same rows on every engine.
+pub fn compile_chart_with(
+    req: &ChartRequest,
+    ctx: &Context,
+    dialect: Dialect,
+    distinct: DistinctCounts,
+) -> Result<ChartPlan, RequestError> {
     let window = resolve_window(&req.time, ctx)?;
     let grid = grid_for(req.interval, ctx, &window)?;
     let previous = if req.previous {
@@ -65,7 +77,15 @@ pub fn compile_chart(
         None
     };
     let mut params = Params::default();
-    let stmt = lower(req, ctx, &window, &grid, previous.as_ref(), &mut params);
+    let stmt = lower(
+        req,
+        ctx,
+        &window,
+        &grid,
+        previous.as_ref(),
+        distinct,
+        &mut params,
+    );
     let mut columns = vec![ColumnType::Int, ColumnType::Int, ColumnType::Int];
     columns.extend(req.breakdowns.iter().map(|b| {
         if b.field.is_numeric() {
@@ -171,6 +191,18 @@ fn flag_sum(cond: Expr) -> Expr {
     Expr::agg(Agg::Sum, Expr::if_then(cond, Expr::Int(1), Expr::Int(0)))
 }
 
+fn zero_if_null(e: Expr) -> Expr {
+    Expr::call(Func::Coalesce, vec![e, Expr::Int(0)])
+}
+
+/// How many rows of a group are a user's latest event (`one_event_per_user`).
+fn latest_of_user() -> Expr {
+    flag_sum(Expr::And(vec![
+        Expr::Col("rn").eq(Expr::Int(1)),
+        nonempty("profile_id"),
+    ]))
+}
+
 /// The aggregate of one segment over a group.
 fn segment_agg(segment: Segment) -> Expr {
     let distinct = |col| {
@@ -179,7 +211,6 @@ fn segment_agg(segment: Segment) -> Expr {
             Expr::call(Func::NullIf, vec![Expr::Col(col), Expr::Str("")]),
         )
     };
-    let zero_if_null = |e| Expr::call(Func::Coalesce, vec![e, Expr::Int(0)]);
     match segment {
         Segment::Event => Expr::count_star(),
         Segment::User => distinct("profile_id"),
@@ -188,14 +219,80 @@ fn segment_agg(segment: Segment) -> Expr {
             Func::FloatDiv,
             vec![flag_sum(nonempty("profile_id")), distinct("profile_id")],
         )),
-        Segment::OneEventPerUser => flag_sum(Expr::And(vec![
-            Expr::Col("rn").eq(Expr::Int(1)),
-            nonempty("profile_id"),
-        ])),
+        Segment::OneEventPerUser => latest_of_user(),
         Segment::PropertySum => zero_if_null(Expr::agg(Agg::Sum, Expr::Col("pv"))),
         Segment::PropertyAverage => zero_if_null(Expr::agg(Agg::Avg, Expr::Col("pv"))),
         Segment::PropertyMin => zero_if_null(Expr::agg(Agg::Min, Expr::Col("pv"))),
         Segment::PropertyMax => zero_if_null(Expr::agg(Agg::Max, Expr::Col("pv"))),
+    }
+}
+
+/// The id whose distinct values a segment counts.
+fn distinct_key(segment: Segment) -> Option<&'static str> {
+    match segment {
+        Segment::User | Segment::UserAverage => Some("profile_id"),
+        Segment::Session => Some("session_id"),
+        _ => None,
+    }
+}
+
+/// The first level of a two-level grouping: the partial aggregates, by alias, that
+/// [`combined_agg`] needs for these segments.
+fn partial_aggs(segments: &[Segment]) -> Vec<(&'static str, Expr)> {
+    let has = |pred: fn(Segment) -> bool| segments.iter().any(|s| pred(*s));
+    let pv = || Expr::Col("pv");
+    let mut out = Vec::new();
+    if has(|s| matches!(s, Segment::Event | Segment::UserAverage)) {
+        out.push(("n", Expr::count_star()));
+    }
+    if has(|s| s == Segment::OneEventPerUser) {
+        out.push(("o", latest_of_user()));
+    }
+    if has(|s| matches!(s, Segment::PropertySum | Segment::PropertyAverage)) {
+        out.push(("ps", Expr::agg(Agg::Sum, pv())));
+    }
+    if has(|s| s == Segment::PropertyAverage) {
+        out.push(("pc", Expr::agg(Agg::Count, pv())));
+    }
+    if has(|s| s == Segment::PropertyMin) {
+        out.push(("pmin", Expr::agg(Agg::Min, pv())));
+    }
+    if has(|s| s == Segment::PropertyMax) {
+        out.push(("pmax", Expr::agg(Agg::Max, pv())));
+    }
+    out
+}
+
+/// The aggregate of one segment over the first level's groups: one group per distinct
+/// id `dk` (NULL for segments that count no ids), so counting non-empty `dk` counts ids.
+fn combined_agg(segment: Segment) -> Expr {
+    let sum = |c| Expr::agg(Agg::Sum, Expr::Col(c));
+    let ids = || {
+        Expr::agg(
+            Agg::Count,
+            Expr::call(Func::NullIf, vec![Expr::Col("dk"), Expr::Str("")]),
+        )
+    };
+    match segment {
+        Segment::Event => sum("n"),
+        Segment::User | Segment::Session => ids(),
+        Segment::UserAverage => zero_if_null(Expr::call(
+            Func::FloatDiv,
+            vec![
+                Expr::agg(
+                    Agg::Sum,
+                    Expr::if_then(nonempty("dk"), Expr::Col("n"), Expr::Int(0)),
+                ),
+                ids(),
+            ],
+        )),
+        Segment::OneEventPerUser => sum("o"),
+        Segment::PropertySum => zero_if_null(sum("ps")),
+        Segment::PropertyAverage => {
+            zero_if_null(Expr::call(Func::FloatDiv, vec![sum("ps"), sum("pc")]))
+        }
+        Segment::PropertyMin => zero_if_null(Expr::agg(Agg::Min, Expr::Col("pmin"))),
+        Segment::PropertyMax => zero_if_null(Expr::agg(Agg::Max, Expr::Col("pmax"))),
     }
 }
 
@@ -243,12 +340,14 @@ fn star() -> Item {
     }
 }
 
+/// The statement, with distinct ids counted in the given form.
 fn lower(
     req: &ChartRequest,
     ctx: &Context,
     window: &Window,
     grid: &BucketGrid,
     previous: Option<&(Window, BucketGrid)>,
+    distinct: DistinctCounts,
     params: &mut Params,
 ) -> Statement {
     let n_break = req.breakdowns.len().min(BREAKDOWN_ALIASES.len());
@@ -399,29 +498,50 @@ fn lower(
     // Level 2: one value per config, period, bucket and combination.
     let mut keys = vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("bucket")];
     keys.extend(b_cols.iter().cloned());
-    let value = per_config(segments.iter().map(|s| segment_agg(*s)).collect());
+    let key_items = |keys: &[Expr]| -> Vec<Item> {
+        keys.iter()
+            .map(|k| Item {
+                expr: k.clone(),
+                alias: None,
+            })
+            .collect()
+    };
+    let value = if distinct == DistinctCounts::Grouped
+        && segments.iter().any(|s| distinct_key(*s).is_some())
+    {
+        // Level 2a: one group per distinct id, so that level 2 counts groups.
+        let dk = per_config(
+            segments
+                .iter()
+                .map(|s| distinct_key(*s).map_or(Expr::Null, Expr::Col))
+                .collect(),
+        );
+        let mut by_id = Select {
+            items: key_items(&keys),
+            from: Some(source),
+            group_by: keys.clone(),
+            ..Select::default()
+        };
+        by_id.group_by.push(dk.clone());
+        by_id.item(dk, "dk");
+        for (alias, agg) in partial_aggs(&segments) {
+            by_id.item(agg, alias);
+        }
+        source = From::subquery(by_id, "d");
+        per_config(segments.iter().map(|s| combined_agg(*s)).collect())
+    } else {
+        per_config(segments.iter().map(|s| segment_agg(*s)).collect())
+    };
     let mut grouped = Select {
+        items: key_items(&keys),
         from: Some(source),
         group_by: keys.clone(),
         ..Select::default()
     };
-    grouped.items = keys
-        .iter()
-        .map(|k| Item {
-            expr: k.clone(),
-            alias: None,
-        })
-        .collect();
     grouped.item(value, "value");
 
     let order: Vec<OrderBy> = keys.iter().cloned().map(OrderBy::asc).collect();
-    let mut out_items: Vec<Item> = keys
-        .iter()
-        .map(|k| Item {
-            expr: k.clone(),
-            alias: None,
-        })
-        .collect();
+    let mut out_items = key_items(&keys);
     out_items.push(Item {
         expr: Expr::Col("value"),
         alias: None,

@@ -22,6 +22,17 @@ pub enum FunnelStrategy {
     RunningMax,
 }
 
+/// How a chart counts distinct ids (`user`, `session`, `user_average` segments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistinctCounts {
+    /// `count(DISTINCT id)` per group (ClickHouse's `uniqExact`; SQLite).
+    Direct,
+    /// Two levels of grouping: by the keys and the id, then by the keys, counting groups.
+    /// PostgreSQL then hashes instead of sorting every group's ids, which spills to disk
+    /// on large windows (docs/performance.md).
+    Grouped,
+}
+
 /// The pattern a text must match to count as a number (§4.5). `{0,1}` instead of `?`
 /// because the ClickHouse client treats `?` in query text as a bind slot.
 pub const NUMBER_PATTERN: &str = r"^-{0,1}[0-9]+(\.[0-9]+){0,1}$";
@@ -37,6 +48,11 @@ pub trait SqlDialect: Sync {
     /// How the funnel is computed.
     fn funnel_strategy(&self) -> FunnelStrategy {
         FunnelStrategy::RunningMax
+    }
+
+    /// How a chart counts distinct users and sessions.
+    fn distinct_counts(&self) -> DistinctCounts {
+        DistinctCounts::Direct
     }
 
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).

@@ -1,6 +1,6 @@
 //! PostgreSQL: `created_at timestamptz`, properties JSONB, `$n` placeholders.
 
-use super::{NUMBER_PATTERN, SqlDialect, arg, default_call};
+use super::{DistinctCounts, NUMBER_PATTERN, SqlDialect, arg, default_call};
 use crate::sql::Dialect;
 use crate::sql::ast::{Expr, Func, Param};
 use crate::sql::render::Renderer;
@@ -25,6 +25,10 @@ impl SqlDialect for Postgres {
                 format!("(TIMESTAMPTZ 'epoch' + ${n}::bigint * INTERVAL '1 millisecond')")
             }
         }
+    }
+
+    fn distinct_counts(&self) -> DistinctCounts {
+        DistinctCounts::Grouped
     }
 
     fn bool_literal(&self, value: bool) -> &'static str {

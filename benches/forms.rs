@@ -1,0 +1,169 @@
+//! Both SQL forms of the same request, timed in one run on a seeded database, and their
+//! rows compared: distinct counts (`count(DISTINCT …)` against two levels of grouping)
+//! and funnels (self-join chains against the running max). See docs/performance.md.
+//!
+//! ```text
+//! cargo run --release -p quarry-benches --bin forms -- URL [ROUNDS] [NOW]
+//! ```
+//!
+//! `URL` is `postgres://…` or `sqlite://…` holding a project `p` seeded with
+//! `quarry seed --project p --events 1000000 --days 30`; `NOW` (RFC 3339, default the
+//! clock) should be the time of seeding, so that `range=30d` covers the data.
+//! Rounds alternate the forms, so that a noisy neighbour slows both alike; the table
+//! gives each form's median and the ratio of the medians.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Instant;
+
+use quarry_core::compile::{Context, compile_chart_with, compile_funnel_with};
+use quarry_core::decode;
+use quarry_core::sql::Query;
+use quarry_core::sql::dialect::{DistinctCounts, FunnelStrategy};
+use quarry_core::storage::{Row, Storage, Value};
+use quarry_postgres::PostgresStorage;
+use quarry_sqlite::SqliteStorage;
+
+/// The chart requests whose distinct counts differ between the forms.
+const CHARTS: [(&str, &str); 5] = [
+    (
+        "users, daily",
+        r#"events=[{"name":"screen_view","segment":"user"}]&range=30d&interval=day"#,
+    ),
+    (
+        "users by country",
+        r#"events=[{"name":"screen_view","segment":"user"}]&range=30d&interval=day&breakdowns=[{"name":"country"}]"#,
+    ),
+    (
+        "sessions, daily",
+        r#"events=[{"name":"screen_view","segment":"session"}]&range=30d&interval=day"#,
+    ),
+    (
+        "user_average, previous",
+        r#"events=[{"name":"screen_view","segment":"user_average"}]&range=30d&interval=day&previous=true"#,
+    ),
+    (
+        "users + events, 2 configs",
+        r#"events=[{"name":"screen_view","segment":"user"},{"name":"session_start"}]&range=30d&interval=day"#,
+    ),
+];
+
+const FUNNEL: &str =
+    r#"events=[{"name":"screen_view"},{"name":"sign_up"},{"name":"purchase"}]&range=30d"#;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().expect("usage: forms URL [ROUNDS] [NOW]");
+    let rounds: usize = args.next().map_or(7, |r| r.parse().expect("ROUNDS"));
+    let now = args.next().map_or_else(
+        || chrono::Utc::now().timestamp_millis(),
+        |t| {
+            chrono::DateTime::parse_from_rfc3339(&t)
+                .expect("NOW")
+                .timestamp_millis()
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(&url, rounds, now));
+}
+
+async fn open(url: &str) -> Box<dyn Storage> {
+    if url.starts_with("postgres") {
+        Box::new(PostgresStorage::connect(url).await.unwrap())
+    } else {
+        Box::new(SqliteStorage::connect(url).await.unwrap())
+    }
+}
+
+fn context(now: i64) -> Context {
+    Context {
+        project_id: "p".into(),
+        tz: chrono_tz::UTC,
+        now,
+        first_event: None,
+    }
+}
+
+async fn run(url: &str, rounds: usize, now: i64) {
+    let db = open(url).await;
+    let dialect = db.dialect();
+    let ctx = context(now);
+    println!("{} rounds on {dialect:?}\n", rounds);
+    println!("| request | form A | form B | A ms (median) | B ms (median) | B / A | same rows |");
+    println!("|---|---|---|---:|---:|---:|---|");
+    for (label, qs) in CHARTS {
+        let req = decode::decode_chart(qs).unwrap();
+        let form = |d| compile_chart_with(&req, &ctx, dialect, d).unwrap().query;
+        let a = form(DistinctCounts::Direct);
+        let b = form(DistinctCounts::Grouped);
+        compare(
+            db.as_ref(),
+            label,
+            ("count(DISTINCT)", &a),
+            ("grouped", &b),
+            rounds,
+        )
+        .await;
+    }
+    let req = decode::decode_funnel(FUNNEL).unwrap();
+    let form = |s| compile_funnel_with(&req, &ctx, dialect, s).unwrap().query;
+    let a = form(FunnelStrategy::Chains);
+    let b = form(FunnelStrategy::RunningMax);
+    compare(
+        db.as_ref(),
+        "3-step funnel",
+        ("chains", &a),
+        ("running max", &b),
+        rounds,
+    )
+    .await;
+}
+
+async fn compare(
+    db: &dyn Storage,
+    label: &str,
+    (a_name, a): (&str, &Query),
+    (b_name, b): (&str, &Query),
+    rounds: usize,
+) {
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        ra = db.fetch(a).await.unwrap();
+        ta.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        rb = db.fetch(b).await.unwrap();
+        tb.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (ma, mb) = (median(&mut ta), median(&mut tb));
+    let same = same_rows(&ra, &rb);
+    println!(
+        "| {label} | {a_name} | {b_name} | {ma:.0} | {mb:.0} | {:.2} | {} |",
+        mb / ma,
+        if same { "yes" } else { "NO" }
+    );
+    assert!(same, "{label}: the forms disagree:\n{ra:?}\n{rb:?}");
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Equal rows; floats to 1e-9 relative (sums in another order may differ in the last bit).
+fn same_rows(a: &[Row], b: &[Row]) -> bool {
+    let cell = |x: &Value, y: &Value| match (x, y) {
+        (Value::Float(x), Value::Float(y)) => (x - y).abs() <= 1e-9 * x.abs().max(1.0),
+        (Value::Float(x), Value::Int(y)) | (Value::Int(y), Value::Float(x)) => {
+            (x - *y as f64).abs() <= 1e-9 * x.abs().max(1.0)
+        }
+        _ => x == y,
+    };
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| cell(p, q)))
+}
