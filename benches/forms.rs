@@ -1,12 +1,14 @@
 //! Both SQL forms of the same request, timed in one run on a seeded database, and their
-//! rows compared: distinct counts (`count(DISTINCT …)` against two levels of grouping)
-//! and funnels (self-join chains against the running max). See docs/performance.md.
+//! rows compared: distinct counts (`count(DISTINCT …)` against two levels of grouping),
+//! `one_event_per_user` (`row_number()` against the greatest time per user) and funnels
+//! (self-join chains against the running max). See docs/performance.md.
 //!
 //! ```text
 //! cargo run --release -p quarry-benches --bin forms -- URL [ROUNDS] [NOW]
 //! ```
 //!
-//! `URL` is `postgres://…` or `sqlite://…` holding a project `p` seeded with
+//! `URL` is `postgres://…`, `sqlite://…` or `http://…` (ClickHouse, database `default`;
+//! no funnel forms there) holding a project `p` seeded with
 //! `quarry seed --project p --events 1000000 --days 30`; `NOW` (RFC 3339, default the
 //! clock) should be the time of seeding, so that `range=30d` covers the data.
 //! Rounds alternate the forms, so that a noisy neighbour slows both alike; the table
@@ -15,10 +17,11 @@
 
 use std::time::Instant;
 
-use quarry_core::compile::{Context, compile_chart_with, compile_funnel_with};
+use quarry_clickhouse::ClickHouseStorage;
+use quarry_core::compile::{ChartForms, Context, compile_chart_with, compile_funnel_with};
 use quarry_core::decode;
-use quarry_core::sql::Query;
-use quarry_core::sql::dialect::{DistinctCounts, FunnelStrategy};
+use quarry_core::sql::dialect::{DistinctCounts, FunnelStrategy, LatestEvent};
+use quarry_core::sql::{Dialect, Query};
 use quarry_core::storage::{Row, Storage, Value};
 use quarry_postgres::PostgresStorage;
 use quarry_sqlite::SqliteStorage;
@@ -47,6 +50,22 @@ const CHARTS: [(&str, &str); 5] = [
     ),
 ];
 
+/// `one_event_per_user` requests without breakdowns (where the forms differ).
+const LATEST: [(&str, &str); 3] = [
+    (
+        "one_event_per_user",
+        r#"events=[{"name":"screen_view","segment":"one_event_per_user"}]&range=30d&interval=day"#,
+    ),
+    (
+        "one_event_per_user, previous",
+        r#"events=[{"name":"screen_view","segment":"one_event_per_user"}]&range=30d&interval=day&previous=true"#,
+    ),
+    (
+        "one_event_per_user + events",
+        r#"events=[{"name":"screen_view","segment":"one_event_per_user"},{"name":"session_start"}]&range=30d&interval=day"#,
+    ),
+];
+
 const FUNNEL: &str =
     r#"events=[{"name":"screen_view"},{"name":"sign_up"},{"name":"purchase"}]&range=30d"#;
 
@@ -72,6 +91,8 @@ fn main() {
 async fn open(url: &str) -> Box<dyn Storage> {
     if url.starts_with("postgres") {
         Box::new(PostgresStorage::connect(url).await.unwrap())
+    } else if url.starts_with("http") {
+        Box::new(ClickHouseStorage::connect(url, "default").unwrap())
     } else {
         Box::new(SqliteStorage::connect(url).await.unwrap())
     }
@@ -90,44 +111,55 @@ async fn run(url: &str, rounds: usize, now: i64) {
     let db = open(url).await;
     let dialect = db.dialect();
     let ctx = context(now);
-    println!("{} rounds on {dialect:?}\n", rounds);
+    println!("{rounds} rounds on {dialect:?}\n");
     println!("| request | form A | form B | A ms (median) | B ms (median) | B / A | same rows |");
     println!("|---|---|---|---:|---:|---:|---|");
+    let default = ChartForms::of(dialect);
     for (label, qs) in CHARTS {
         let req = decode::decode_chart(qs).unwrap();
-        let form = |d| compile_chart_with(&req, &ctx, dialect, d).unwrap().query;
-        let a = form(DistinctCounts::Direct);
-        let b = form(DistinctCounts::Grouped);
-        compare(
-            db.as_ref(),
-            label,
-            ("count(DISTINCT)", &a),
-            ("grouped", &b),
-            rounds,
-        )
-        .await;
+        let form = |distinct| {
+            let forms = ChartForms {
+                distinct,
+                ..default
+            };
+            compile_chart_with(&req, &ctx, dialect, forms)
+                .unwrap()
+                .query
+        };
+        let forms = [
+            ("count(DISTINCT)", form(DistinctCounts::Direct)),
+            ("grouped", form(DistinctCounts::Grouped)),
+        ];
+        compare(db.as_ref(), label, &forms, rounds).await;
+    }
+    for (label, qs) in LATEST {
+        let req = decode::decode_chart(qs).unwrap();
+        let form = |latest| {
+            let forms = ChartForms { latest, ..default };
+            compile_chart_with(&req, &ctx, dialect, forms)
+                .unwrap()
+                .query
+        };
+        let forms = [
+            ("row_number", form(LatestEvent::RowNumber)),
+            ("max time", form(LatestEvent::MaxTime)),
+        ];
+        compare(db.as_ref(), label, &forms, rounds).await;
+    }
+    if dialect == Dialect::ClickHouse {
+        return;
     }
     let req = decode::decode_funnel(FUNNEL).unwrap();
     let form = |s| compile_funnel_with(&req, &ctx, dialect, s).unwrap().query;
-    let a = form(FunnelStrategy::Chains);
-    let b = form(FunnelStrategy::RunningMax);
-    compare(
-        db.as_ref(),
-        "3-step funnel",
-        ("chains", &a),
-        ("running max", &b),
-        rounds,
-    )
-    .await;
+    let forms = [
+        ("chains", form(FunnelStrategy::Chains)),
+        ("running max", form(FunnelStrategy::RunningMax)),
+    ];
+    compare(db.as_ref(), "3-step funnel", &forms, rounds).await;
 }
 
-async fn compare(
-    db: &dyn Storage,
-    label: &str,
-    (a_name, a): (&str, &Query),
-    (b_name, b): (&str, &Query),
-    rounds: usize,
-) {
+async fn compare(db: &dyn Storage, label: &str, forms: &[(&str, Query); 2], rounds: usize) {
+    let [(a_name, a), (b_name, b)] = forms;
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
     for _ in 0..rounds {

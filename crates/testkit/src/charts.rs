@@ -2438,8 +2438,8 @@ pub async fn previous_diff_rounds_half_away_from_zero(b: &dyn Backend) {
 }
 
 /// one_event_per_user with previous=true: the previous window is its own window, each user
-/// counted once there by their latest event in it. startDate=endDate=2024-04-02 (UTC) →
-/// previous 04-01.
+/// counted once there by their latest event in it, in that window's buckets.
+/// startDate=endDate=2024-04-02 (UTC) → previous 04-01.
 ///   u1: 04-01 10:00, 04-02 09:00, 04-02 10:00 → current 1, previous 1
 ///   u2: 04-01 09:00, 04-01 11:00 → previous 1 (once)
 ///   current [1], previous [2] → {2, −50, negative}
@@ -2467,6 +2467,25 @@ pub async fn one_event_per_user_with_previous_period(b: &dyn Backend) {
         json!([{"date": "2024-04-02T00:00:00Z", "count": 1,
                 "previous": {"value": 2, "diff": -50, "state": "negative"}}])
     );
+
+    // Two days, 04-02 … 04-03; previous 03-31 … 04-01. Current: u1's latest 04-02 10:00
+    // → [1, 0]. Previous: u1's latest 04-01 10:00 and u2's 04-01 11:00 both fall on the
+    // previous window's second day → [0, 2].
+    let v = run(
+        &store,
+        r#"events=[{"name":"view","segment":"one_event_per_user"}]&startDate=2024-04-02&endDate=2024-04-03&previous=true"#,
+        UTC,
+        NOW,
+    )
+    .await;
+    assert_eq!(counts(&v, 0), json!([1, 0]));
+    let previous: Vec<Value> = v["series"][0]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["previous"]["value"].clone())
+        .collect();
+    assert_eq!(previous, vec![json!(0), json!(2)]);
 }
 
 /// Rolling previous window across a DST change keeps the exact length in milliseconds.

@@ -13,8 +13,10 @@
 use super::{Context, epoch_ms, field_text, filter_expr, resolve_window};
 use crate::error::{ParamError, RequestError};
 use crate::request::{ChartRequest, EventConfig, EventName, Field, Segment};
-use crate::sql::ast::{Agg, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win};
-use crate::sql::dialect::DistinctCounts;
+use crate::sql::ast::{
+    Agg, Body, Cte, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win,
+};
+use crate::sql::dialect::{DistinctCounts, LatestEvent};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
 use crate::storage::ColumnType;
@@ -56,16 +58,36 @@ pub fn compile_chart(
     ctx: &Context,
     dialect: Dialect,
 ) -> Result<ChartPlan, RequestError> {
-    compile_chart_with(req, ctx, dialect, dialect.rules().distinct_counts())
+    compile_chart_with(req, ctx, dialect, ChartForms::of(dialect))
 }
 
-/// [`compile_chart`] with an explicit form of distinct counts, to compare them (benches):
-/// both give the same rows on every engine.
+/// The SQL forms a chart can take where engines differ in what is fast; every choice
+/// gives the same rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChartForms {
+    /// How distinct ids are counted.
+    pub distinct: DistinctCounts,
+    /// How `one_event_per_user` finds the latest events.
+    pub latest: LatestEvent,
+}
+
+impl ChartForms {
+    /// The forms a dialect uses.
+    pub fn of(dialect: Dialect) -> ChartForms {
+        let rules = dialect.rules();
+        ChartForms {
+            distinct: rules.distinct_counts(),
+            latest: rules.latest_event(),
+        }
+    }
+}
+
+/// [`compile_chart`] in explicit forms, to compare them (benches, tests).
 pub fn compile_chart_with(
     req: &ChartRequest,
     ctx: &Context,
     dialect: Dialect,
-    distinct: DistinctCounts,
+    forms: ChartForms,
 ) -> Result<ChartPlan, RequestError> {
     let window = resolve_window(&req.time, ctx)?;
     let grid = grid_for(req.interval, ctx, &window)?;
@@ -83,7 +105,7 @@ pub fn compile_chart_with(
         &window,
         &grid,
         previous.as_ref(),
-        distinct,
+        forms,
         &mut params,
     );
     let mut columns = vec![ColumnType::Int, ColumnType::Int, ColumnType::Int];
@@ -121,10 +143,9 @@ fn offset_expr(t: &Expr, offsets: &[(i64, i64)], params: &mut Params) -> Option<
     }
 }
 
-/// The bucket index of `created_at` within one grid.
-fn bucket_expr(grid: &BucketGrid, params: &mut Params) -> Expr {
+/// The bucket index of the time `t` (epoch ms) within one grid.
+fn bucket_expr(grid: &BucketGrid, t: Expr, params: &mut Params) -> Expr {
     let plan = grid.plan();
-    let t = epoch_ms("created_at");
     let local = match offset_expr(&t, &plan.offsets, params) {
         Some(off) => t.clone().op(Op::Add, off),
         None => t.clone(),
@@ -340,14 +361,115 @@ fn star() -> Item {
     }
 }
 
-/// The statement, with distinct ids counted in the given form.
+/// Level 1b of [`LatestEvent::MaxTime`] (a chart without breakdowns).
+struct Latest<'a> {
+    /// The scan's columns after `cfg, period, bucket`.
+    cols: &'a [&'static str],
+    /// Each config's segment.
+    segments: &'a [Segment],
+    /// The current grid.
+    grid: &'a BucketGrid,
+    /// The previous period's grid.
+    previous: Option<&'a BucketGrid>,
+}
+
+impl Latest<'_> {
+    /// One row per (config, period, user) of the `one_event_per_user` configs, in the
+    /// bucket of the user's greatest time, with `rn = 1`; the other configs' rows pass
+    /// unchanged (`rn = 0`) through a `UNION ALL` over the scan as a CTE.
+    fn rows(&self, scan: Select, params: &mut Params, ctes: &mut Vec<Cte>) -> From {
+        let (latest_cfgs, other_cfgs): (Vec<i64>, Vec<i64>) = (0..self.segments.len() as i64)
+            .partition(|i| self.segments[*i as usize] == Segment::OneEventPerUser);
+        let of_cfgs = |ids: &[i64]| match ids {
+            [one] => Expr::Col("cfg").eq(Expr::Int(*one)),
+            _ => Expr::InList(
+                Box::new(Expr::Col("cfg")),
+                ids.iter().copied().map(Expr::Int).collect(),
+                false,
+            ),
+        };
+        let base = if other_cfgs.is_empty() {
+            From::subquery(scan, "s")
+        } else {
+            ctes.push(Cte {
+                name: "s",
+                body: Body::Select(Box::new(scan)),
+            });
+            From::Named("s")
+        };
+        let col = |c: &'static str| Item {
+            expr: Expr::Col(c),
+            alias: None,
+        };
+
+        let mut per_user = Select {
+            items: vec![col("cfg"), col("period"), col("profile_id")],
+            from: Some(base.clone()),
+            filter: vec![nonempty("profile_id")],
+            group_by: vec![
+                Expr::Col("cfg"),
+                Expr::Col("period"),
+                Expr::Col("profile_id"),
+            ],
+            ..Select::default()
+        };
+        per_user.item(Expr::agg(Agg::Max, Expr::Col("ts")), "lt");
+        if !other_cfgs.is_empty() {
+            per_user.filter.push(of_cfgs(&latest_cfgs));
+        }
+        let lt = Expr::Col("lt");
+        let bucket = match self.previous {
+            Some(pgrid) => Expr::if_then(
+                Expr::Col("period").eq(Expr::Int(0)),
+                bucket_expr(self.grid, lt.clone(), params),
+                bucket_expr(pgrid, lt, params),
+            ),
+            None => bucket_expr(self.grid, lt, params),
+        };
+        let mut latest = Select {
+            items: vec![col("cfg"), col("period"), item(bucket, "bucket")],
+            from: Some(From::subquery(per_user, "m")),
+            ..Select::default()
+        };
+        for c in self.cols {
+            let value = if *c == "profile_id" {
+                Expr::Col(c)
+            } else {
+                Expr::Null
+            };
+            latest.item(value, c);
+        }
+        latest.item(Expr::Int(1), "rn");
+        if other_cfgs.is_empty() {
+            return From::subquery(latest, "l");
+        }
+
+        let mut rest = Select {
+            items: vec![col("cfg"), col("period"), col("bucket")],
+            from: Some(base),
+            filter: vec![of_cfgs(&other_cfgs)],
+            ..Select::default()
+        };
+        rest.items.extend(self.cols.iter().map(|c| col(c)));
+        rest.item(Expr::Int(0), "rn");
+        From::Subquery(
+            Box::new(Statement {
+                ctes: Vec::new(),
+                body: Body::UnionAll(vec![rest, latest]),
+            }),
+            "l",
+        )
+    }
+}
+
+/// The statement, in the given forms.
 fn lower(
     req: &ChartRequest,
     ctx: &Context,
     window: &Window,
     grid: &BucketGrid,
     previous: Option<&(Window, BucketGrid)>,
-    distinct: DistinctCounts,
+    forms: ChartForms,
     params: &mut Params,
 ) -> Statement {
     let n_break = req.breakdowns.len().min(BREAKDOWN_ALIASES.len());
@@ -424,8 +546,8 @@ fn lower(
     scan.filter = filter;
     match previous {
         Some((_, pgrid)) => {
-            let cur = bucket_expr(grid, params);
-            let prev = bucket_expr(pgrid, params);
+            let cur = bucket_expr(grid, epoch_ms("created_at"), params);
+            let prev = bucket_expr(pgrid, epoch_ms("created_at"), params);
             let is_current = created.clone().op(Op::GtEq, cur_start);
             scan.item(
                 Expr::if_then(is_current.clone(), Expr::Int(0), Expr::Int(1)),
@@ -435,7 +557,7 @@ fn lower(
         }
         None => {
             scan.item(Expr::Int(0), "period");
-            let cur = bucket_expr(grid, params);
+            let cur = bucket_expr(grid, epoch_ms("created_at"), params);
             scan.item(cur, "bucket");
         }
     }
@@ -443,6 +565,8 @@ fn lower(
         let label = label_expr(&b.field, params);
         scan.item(label, alias);
     }
+    // The columns after the keys, for level 1b's union.
+    let mut cols: Vec<&'static str> = Vec::new();
     if needs(|s| {
         matches!(
             s,
@@ -450,9 +574,11 @@ fn lower(
         )
     }) {
         scan.item(Expr::Col("profile_id"), "profile_id");
+        cols.push("profile_id");
     }
     if needs(|s| s == Segment::Session) {
         scan.item(Expr::Col("session_id"), "session_id");
+        cols.push("session_id");
     }
     if needs(Segment::needs_property) {
         let values: Vec<Expr> = req
@@ -464,16 +590,30 @@ fn lower(
             })
             .collect();
         scan.item(per_config(values), "pv");
+        cols.push("pv");
     }
     let oepu = needs(|s| s == Segment::OneEventPerUser);
+    let max_time = oepu && n_break == 0 && forms.latest == LatestEvent::MaxTime;
     if oepu {
         scan.item(epoch_ms("created_at"), "ts");
-        scan.item(Expr::call(Func::IdText, vec![Expr::Col("id")]), "event_id");
+        if !max_time {
+            scan.item(Expr::call(Func::IdText, vec![Expr::Col("id")]), "event_id");
+        }
     }
 
     // Level 1b: each user's latest matching event per config and period.
-    let mut source = From::subquery(scan, "s");
-    if oepu {
+    let mut ctes = Vec::new();
+    let mut source;
+    if max_time {
+        let latest = Latest {
+            cols: &cols,
+            segments: &segments,
+            grid,
+            previous: previous.map(|(_, g)| g),
+        };
+        source = latest.rows(scan, params, &mut ctes);
+    } else if oepu {
+        source = From::subquery(scan, "s");
         let rn = Expr::Window(
             Win::RowNumber,
             None,
@@ -493,6 +633,8 @@ fn lower(
             ..Select::default()
         };
         source = From::subquery(ranked, "l");
+    } else {
+        source = From::subquery(scan, "s");
     }
 
     // Level 2: one value per config, period, bucket and combination.
@@ -506,7 +648,7 @@ fn lower(
             })
             .collect()
     };
-    let value = if distinct == DistinctCounts::Grouped
+    let value = if forms.distinct == DistinctCounts::Grouped
         && segments.iter().any(|s| distinct_key(*s).is_some())
     {
         // Level 2a: one group per distinct id, so that level 2 counts groups.
@@ -550,7 +692,9 @@ fn lower(
     if n_break == 0 {
         grouped.item(Expr::Int(req.events.len() as i64), "series");
         grouped.order_by = order;
-        return Statement::select(grouped);
+        let mut stmt = Statement::select(grouped);
+        stmt.ctes = ctes;
+        return stmt;
     }
 
     // Level 3: each combination's current-period total, and whether it exists now.

@@ -9,7 +9,7 @@ mod events;
 mod filter;
 mod funnel;
 
-pub use chart::{ChartPlan, compile_chart, compile_chart_with};
+pub use chart::{ChartForms, ChartPlan, compile_chart, compile_chart_with};
 pub use events::{EventsPlan, compile_event_meta, compile_events, compile_profiles};
 pub use filter::{field_text, filter_expr};
 pub use funnel::{FunnelPlan, compile_funnel, compile_funnel_with};

@@ -33,6 +33,17 @@ pub enum DistinctCounts {
     Grouped,
 }
 
+/// How `one_event_per_user` finds each user's latest event in a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LatestEvent {
+    /// `row_number()` over (config, period, user) by time and id, descending: a sort of
+    /// every scanned row. Needed with breakdowns (the latest event's labels count).
+    RowNumber,
+    /// Without breakdowns only the latest event's bucket counts, and that is the bucket of
+    /// the user's greatest time: one hash aggregate by (config, period, user) gives it.
+    MaxTime,
+}
+
 /// The pattern a text must match to count as a number (§4.5). `{0,1}` instead of `?`
 /// because the ClickHouse client treats `?` in query text as a bind slot.
 pub const NUMBER_PATTERN: &str = r"^-{0,1}[0-9]+(\.[0-9]+){0,1}$";
@@ -48,6 +59,12 @@ pub trait SqlDialect: Sync {
     /// How the funnel is computed.
     fn funnel_strategy(&self) -> FunnelStrategy {
         FunnelStrategy::RunningMax
+    }
+
+    /// How `one_event_per_user` finds each user's latest event when a chart has no
+    /// breakdowns (with breakdowns every form ranks the events).
+    fn latest_event(&self) -> LatestEvent {
+        LatestEvent::MaxTime
     }
 
     /// How a chart counts distinct users and sessions.
