@@ -275,6 +275,33 @@ pub async fn same_millisecond_does_not_advance(b: &dyn Backend) {
     );
 }
 
+/// A step-1 event in the same millisecond as a step-2 event does not cut the chain that
+/// step 2 extends: s1 a 10:00:00.000, then a and b both at 10:00:00.005 (stored a first)
+/// → a(0) → b(5) is level 2; the new start at 5 reaches only level 1 (b is not later).
+/// s2 has only the tie (a, b at 10:00:00.005) → level 1. Reach a 2, b 1.
+pub async fn a_new_start_in_the_same_millisecond_keeps_the_older_chain(b: &dyn Backend) {
+    let mut rows = session(
+        "s1",
+        &[
+            ("a", "10:00:00.000"),
+            ("a", "10:00:00.005"),
+            ("b", "10:00:00.005"),
+        ],
+    );
+    rows.extend(session(
+        "s2",
+        &[("a", "10:00:00.005"), ("b", "10:00:00.005")],
+    ));
+    let store = store_with(b, rows).await;
+    assert_eq!(
+        run(&store, names(&["a", "b"]), "").await,
+        json!({"totalSessions": 2, "steps": [
+            step("a", "a", 2, json!(100), 0, json!(0), 2),
+            step("b", "b", 1, json!(50), 1, json!(50), 2),
+        ]})
+    );
+}
+
 async fn window_store(b: &dyn Backend) -> Box<dyn Db> {
     let mut rows = session("s1", &[("a", "10:00"), ("b", "11:00:00.000")]);
     rows.extend(session("s2", &[("a", "10:00"), ("b", "11:00:00.001")]));

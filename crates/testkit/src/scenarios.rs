@@ -99,6 +99,7 @@ macro_rules! __scenarios {
             funnel_group_session_or_profile_two_steps,
             funnel_group_four_steps,
             same_millisecond_does_not_advance,
+            a_new_start_in_the_same_millisecond_keeps_the_older_chain,
             funnel_window_one_hour_boundary,
             funnel_window_decimal_and_default,
             later_chain_start_reaches_deeper,
