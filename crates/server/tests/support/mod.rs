@@ -202,9 +202,8 @@ fn env_url(name: &str) -> String {
     match std::env::var(name) {
         Ok(url) if !url.is_empty() => url,
         _ => panic!(
-            "{name} is not set: QUARRY_TEST_BACKEND={:?} needs it (scripts/test.sh starts \
-             throwaway servers; see docs/testing.md)",
-            shape()
+            "{name} is not set: PostgreSQL and ClickHouse tests need it (scripts/test.sh \
+             starts throwaway servers; see docs/testing.md)"
         ),
     }
 }
@@ -292,9 +291,14 @@ impl Drop for TestDb {
 
 /// Open fresh, migrated databases in the configured [`shape`].
 pub async fn fresh_db() -> TestDb {
+    fresh_db_in(shape()).await
+}
+
+/// Open fresh, migrated databases in the given shape.
+pub async fn fresh_db_in(shape: Shape) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let name = format!("q_{}", uuid::Uuid::new_v4().simple());
-    let (database_url, pg_database) = match shape() {
+    let (database_url, pg_database) = match shape {
         Shape::Sqlite => {
             let path = dir.path().join("quarry-test.db");
             (format!("sqlite://{}", path.display()), None)
@@ -314,7 +318,7 @@ pub async fn fresh_db() -> TestDb {
             )
         }
     };
-    let (clickhouse_url, clickhouse_database) = match shape() {
+    let (clickhouse_url, clickhouse_database) = match shape {
         Shape::ClickHouse => (Some(env_url("CLICKHOUSE_URL")), Some(name)),
         _ => (None, None),
     };
