@@ -648,6 +648,29 @@ fn lower(
             })
             .collect()
     };
+    // A single config's `cfg` and a request without a previous period's `period` are the
+    // constant 0: selected as such, not grouped by (hashing constant keys is measurable
+    // on ClickHouse, docs/performance.md).
+    let mut constant: Vec<&'static str> = Vec::new();
+    if req.events.len() == 1 {
+        constant.push("cfg");
+    }
+    if previous.is_none() {
+        constant.push("period");
+    }
+    let is_constant = |k: &Expr| matches!(k, Expr::Col(c) if constant.contains(c));
+    let grouped_items = |keys: &[Expr]| -> Vec<Item> {
+        keys.iter()
+            .map(|k| match k {
+                Expr::Col(c) if constant.contains(c) => item(Expr::Int(0), c),
+                _ => Item {
+                    expr: k.clone(),
+                    alias: None,
+                },
+            })
+            .collect()
+    };
+    let group_by: Vec<Expr> = keys.iter().filter(|k| !is_constant(k)).cloned().collect();
     let value = if forms.distinct == DistinctCounts::Grouped
         && segments.iter().any(|s| distinct_key(*s).is_some())
     {
@@ -659,9 +682,9 @@ fn lower(
                 .collect(),
         );
         let mut by_id = Select {
-            items: key_items(&keys),
+            items: grouped_items(&keys),
             from: Some(source),
-            group_by: keys.clone(),
+            group_by: group_by.clone(),
             ..Select::default()
         };
         by_id.group_by.push(dk.clone());
@@ -675,14 +698,14 @@ fn lower(
         per_config(segments.iter().map(|s| segment_agg(*s)).collect())
     };
     let mut grouped = Select {
-        items: key_items(&keys),
+        items: grouped_items(&keys),
         from: Some(source),
-        group_by: keys.clone(),
+        group_by: group_by.clone(),
         ..Select::default()
     };
     grouped.item(value, "value");
 
-    let order: Vec<OrderBy> = keys.iter().cloned().map(OrderBy::asc).collect();
+    let order: Vec<OrderBy> = group_by.iter().cloned().map(OrderBy::asc).collect();
     let mut out_items = key_items(&keys);
     out_items.push(Item {
         expr: Expr::Col("value"),
