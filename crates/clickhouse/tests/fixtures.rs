@@ -5,7 +5,7 @@
 //! here whatever the data.
 #![allow(clippy::unwrap_used)]
 mod common;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono_tz::Tz;
 use common::*;
@@ -19,15 +19,10 @@ const PROJECT: &str = "fixture-project";
 /// (name, queries) of every fixture, in the snapshot suite's format (see
 /// `crates/core/tests/snapshots.rs`).
 fn compiled() -> Vec<(String, Vec<Query>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() > 50, "fixtures not found in {}", dir.display());
-    paths.iter().map(|p| compile(p)).collect()
+    quarry_testkit::request_fixtures()
+        .iter()
+        .map(|p| compile(p))
+        .collect()
 }
 
 fn compile(path: &Path) -> (String, Vec<Query>) {

@@ -12,30 +12,15 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use quarry_core::event::NewEvent;
+use quarry_testkit::{Rng, request_fixtures};
 use serde_json::Value;
 use support::*;
 
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
+/// A random item.
+fn pick<'a>(rng: &mut Rng, items: &[&'a str]) -> &'a str {
+    items[rng.below(items.len() as u64) as usize]
 }
 
 const NAMES: [&str; 6] = [
@@ -87,7 +72,7 @@ fn generated(project: &str, first_id: u32, n: u32, rng: &mut Rng) -> Vec<NewEven
             let mut properties = BTreeMap::new();
             for key in ["price", "plan", "coupon", "quantity", "__query.utm_source"] {
                 if rng.below(3) != 0 {
-                    properties.insert(key.to_string(), rng.pick(&VALUES).to_string());
+                    properties.insert(key.to_string(), pick(rng, &VALUES).to_string());
                 }
             }
             let id_or_empty = |rng: &mut Rng, prefix: &str, k: u64| {
@@ -101,21 +86,19 @@ fn generated(project: &str, first_id: u32, n: u32, rng: &mut Rng) -> Vec<NewEven
             let session_id = id_or_empty(rng, "s", 150);
             NewEvent {
                 id: format!("10000000-0000-4000-8000-{:012}", first_id + i),
-                name: rng.pick(&NAMES).into(),
+                name: pick(rng, &NAMES).into(),
                 project_id: project.into(),
                 profile_id,
                 session_id,
                 device_id: format!("d{}", rng.below(60)),
                 properties,
-                country: rng.pick(&["SE", "DE", "", "Åland", "it's"]).into(),
-                city: rng.pick(&["Stockholm", "", "50%", "a_b"]).into(),
-                region: rng.pick(&["", "back\\slash", "Norr"]).into(),
-                path: rng
-                    .pick(&["/", "/pricing", "/a_b", "/50%", "/\"q\""])
-                    .into(),
-                browser: rng.pick(&["Safari", "Chrome", ""]).into(),
-                os_version: rng.pick(&["17.4", "", "14"]).into(),
-                referrer: rng.pick(&["", "https://example.com/?q=a%20b"]).into(),
+                country: pick(rng, &["SE", "DE", "", "Åland", "it's"]).into(),
+                city: pick(rng, &["Stockholm", "", "50%", "a_b"]).into(),
+                region: pick(rng, &["", "back\\slash", "Norr"]).into(),
+                path: pick(rng, &["/", "/pricing", "/a_b", "/50%", "/\"q\""]).into(),
+                browser: pick(rng, &["Safari", "Chrome", ""]).into(),
+                os_version: pick(rng, &["17.4", "", "14"]).into(),
+                referrer: pick(rng, &["", "https://example.com/?q=a%20b"]).into(),
                 duration: rng.below(5) as i64 * 1500,
                 latitude: [None, Some(59.3293), Some(0.1), Some(-33.45)][rng.below(4) as usize],
                 longitude: [None, Some(18.0686), Some(1e-7)][rng.below(3) as usize],
@@ -128,15 +111,7 @@ fn generated(project: &str, first_id: u32, n: u32, rng: &mut Rng) -> Vec<NewEven
 
 /// (name, endpoint, query string) of every fixture (format: crates/core/tests/snapshots.rs).
 fn fixtures() -> Vec<(String, String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    paths.sort();
-    assert!(paths.len() > 50, "fixtures not found in {}", dir.display());
-    paths
+    request_fixtures()
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).unwrap();

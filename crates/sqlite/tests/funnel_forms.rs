@@ -13,25 +13,10 @@ use quarry_core::sql::Dialect;
 use quarry_core::sql::dialect::FunnelStrategy;
 use quarry_core::storage::{Storage, Value};
 use quarry_sqlite::SqliteStorage;
-use quarry_testkit::{ctx, ev};
+use quarry_testkit::{Rng, ctx, ev};
 
 const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 const T0: i64 = 1_713_000_000_000; // 2024-04-13T09:20:00Z
-
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// `(session, time, name)` of every generated event.
 fn generate(rng: &mut Rng) -> Vec<(String, i64, &'static str)> {
