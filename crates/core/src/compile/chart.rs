@@ -61,8 +61,10 @@ pub fn compile_chart(
     compile_chart_with(req, ctx, dialect, ChartForms::of(dialect))
 }
 
-/// The SQL forms a chart can take where engines differ in what is fast; every choice
-/// gives the same rows.
+/// The SQL forms a chart can take where engines differ in what is fast. Every choice gives
+/// the same response; the rows differ only in that [`LatestEvent::MaxTime`] has no row for
+/// a bucket where no user's latest event falls (value 0 in the other form), which shaping
+/// fills with 0 like any empty bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChartForms {
     /// How distinct ids are counted.
