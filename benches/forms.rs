@@ -115,35 +115,27 @@ async fn run(url: &str, rounds: usize, now: i64) {
     println!("| request | form A | form B | A ms (median) | B ms (median) | B / A | same rows |");
     println!("|---|---|---|---:|---:|---:|---|");
     let default = ChartForms::of(dialect);
-    for (label, qs) in CHARTS {
+    let distinct = |distinct| ChartForms {
+        distinct,
+        ..default
+    };
+    let latest = |latest| ChartForms { latest, ..default };
+    let distinct_forms = [
+        ("count(DISTINCT)", distinct(DistinctCounts::Direct)),
+        ("grouped", distinct(DistinctCounts::Grouped)),
+    ];
+    let latest_forms = [
+        ("row_number", latest(LatestEvent::RowNumber)),
+        ("max time", latest(LatestEvent::MaxTime)),
+    ];
+    let cases = (CHARTS.iter().map(|c| (c, distinct_forms)))
+        .chain(LATEST.iter().map(|c| (c, latest_forms)));
+    for ((label, qs), forms) in cases {
         let req = decode::decode_chart(qs).unwrap();
-        let form = |distinct| {
-            let forms = ChartForms {
-                distinct,
-                ..default
-            };
-            compile_chart_with(&req, &ctx, dialect, forms)
-                .unwrap()
-                .query
-        };
-        let forms = [
-            ("count(DISTINCT)", form(DistinctCounts::Direct)),
-            ("grouped", form(DistinctCounts::Grouped)),
-        ];
-        compare(db.as_ref(), label, &forms, rounds).await;
-    }
-    for (label, qs) in LATEST {
-        let req = decode::decode_chart(qs).unwrap();
-        let form = |latest| {
-            let forms = ChartForms { latest, ..default };
-            compile_chart_with(&req, &ctx, dialect, forms)
-                .unwrap()
-                .query
-        };
-        let forms = [
-            ("row_number", form(LatestEvent::RowNumber)),
-            ("max time", form(LatestEvent::MaxTime)),
-        ];
+        let forms = forms.map(|(name, f)| {
+            let plan = compile_chart_with(&req, &ctx, dialect, f).unwrap();
+            (name, plan.query)
+        });
         compare(db.as_ref(), label, &forms, rounds).await;
     }
     if dialect == Dialect::ClickHouse {

@@ -5,14 +5,13 @@
 //! here whatever the data.
 #![allow(clippy::unwrap_used)]
 mod common;
-use std::path::Path;
-
 use chrono_tz::Tz;
 use common::*;
 use quarry_core::compile::{Context, compile_chart, compile_events, compile_funnel};
 use quarry_core::decode::{Limits, decode_chart, decode_events, decode_funnel};
 use quarry_core::storage::Storage;
 use quarry_core::{Dialect, Query};
+use quarry_testkit::RequestFixture;
 
 const PROJECT: &str = "fixture-project";
 
@@ -21,68 +20,38 @@ const PROJECT: &str = "fixture-project";
 fn compiled() -> Vec<(String, Vec<Query>)> {
     quarry_testkit::request_fixtures()
         .iter()
-        .map(|p| compile(p))
+        .map(compile)
         .collect()
 }
 
-fn compile(path: &Path) -> (String, Vec<Query>) {
-    let name = path.file_stem().unwrap().to_str().unwrap().to_string();
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let (mut endpoint, mut now, mut tz, mut first, mut project) = (
-        String::new(),
-        "2024-04-15T12:34:56.789Z".to_string(),
-        Tz::UTC,
-        None,
-        PROJECT.to_string(),
-    );
-    for line in lines.by_ref() {
-        let line = line.trim();
-        if line.is_empty() {
-            break;
-        }
-        if line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line.split_once(':').unwrap();
-        let value = value.trim().to_string();
-        match key.trim() {
-            "endpoint" => endpoint = value,
-            "now" => now = value,
-            "timezone" => tz = value.parse().unwrap(),
-            "first_event" => first = Some(ms(&value)),
-            "project" => project = value,
-            other => panic!("{name}: unknown header {other}"),
-        }
-    }
-    let query: Vec<&str> = lines
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    let query = query.join("&");
+fn compile(fx: &RequestFixture) -> (String, Vec<Query>) {
+    let query = &fx.query;
+    let now = fx.now.as_deref().unwrap_or("2024-04-15T12:34:56.789Z");
+    let tz = fx.timezone.unwrap_or(Tz::UTC);
+    let project = fx.project.as_deref().unwrap_or(PROJECT);
     let ctx = |req_tz: Option<Tz>| Context {
-        project_id: project.clone(),
+        project_id: project.to_string(),
         tz: req_tz.unwrap_or(tz),
-        now: ms(&now),
-        first_event: first,
+        now: ms(now),
+        first_event: fx.first_event,
     };
     let d = Dialect::ClickHouse;
-    let queries = match endpoint.as_str() {
+    let queries = match fx.endpoint.as_str() {
         "charts" => {
-            let req = decode_chart(&query).unwrap();
+            let req = decode_chart(query).unwrap();
             vec![compile_chart(&req, &ctx(req.timezone), d).unwrap().query]
         }
         "funnel" => {
-            let req = decode_funnel(&query).unwrap();
+            let req = decode_funnel(query).unwrap();
             vec![compile_funnel(&req, &ctx(req.timezone), d).unwrap().query]
         }
         _ => {
-            let req = decode_events(&query, Limits::default()).unwrap();
+            let req = decode_events(query, Limits::default()).unwrap();
             let plan = compile_events(&req, &ctx(req.timezone), d).unwrap();
             vec![plan.page, plan.count]
         }
     };
-    (name, queries)
+    (fx.name.clone(), queries)
 }
 
 async fn run_all(store: &dyn Storage) -> Vec<String> {

@@ -109,29 +109,6 @@ fn generated(project: &str, first_id: u32, n: u32, rng: &mut Rng) -> Vec<NewEven
         .collect()
 }
 
-/// (name, endpoint, query string) of every fixture (format: crates/core/tests/snapshots.rs).
-fn fixtures() -> Vec<(String, String, String)> {
-    request_fixtures()
-        .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p).unwrap();
-            let (header, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-            let endpoint = header
-                .lines()
-                .find_map(|l| l.strip_prefix("endpoint:"))
-                .unwrap()
-                .trim()
-                .to_string();
-            let query: Vec<&str> = body
-                .lines()
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .collect();
-            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
-            (name, endpoint, query.join("&"))
-        })
-        .collect()
-}
-
 async fn app(shape: Shape, events: &[NewEvent]) -> TestApp {
     let db = fresh_db_in(shape).await;
     seed(&db).await;
@@ -166,10 +143,11 @@ async fn every_fixture_gets_identical_bytes_from_every_backend() {
         ("postgres", app(Shape::Postgres, &events).await),
         ("clickhouse", app(Shape::ClickHouse, &events).await),
     ];
-    let fixtures = fixtures();
+    let fixtures = request_fixtures();
     let (mut compared, mut with_data) = (0, 0);
     for project in ["abc", "abc123"] {
-        for (name, endpoint, query) in &fixtures {
+        for fx in &fixtures {
+            let (name, endpoint, query) = (&fx.name, &fx.endpoint, &fx.query);
             let path = format!("/export/{endpoint}?{query}&projectId={project}");
             let mut answers = Vec::new();
             for (backend, app) in &apps {

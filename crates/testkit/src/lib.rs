@@ -284,27 +284,6 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_names_are_replaced_in_urls() {
-        assert_eq!(
-            with_database("postgres://u@h:5432/postgres", "q_1"),
-            "postgres://u@h:5432/q_1"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "q_1"),
-            "postgres://u:p@h/q_1?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgresql://h:1", "q_1"),
-            "postgresql://h:1/q_1"
-        );
-    }
-}
-
 /// A small deterministic generator (xorshift) for generated test data.
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
@@ -324,9 +303,29 @@ impl Rng {
     }
 }
 
-/// The paths of every request fixture of the compiler's snapshot suite
-/// (`crates/core/tests/fixtures/*.txt`, format in `crates/core/tests/snapshots.rs`), sorted.
-pub fn request_fixtures() -> Vec<std::path::PathBuf> {
+/// One request fixture of the compiler's snapshot suite (`crates/core/tests/fixtures`;
+/// format in `crates/core/tests/snapshots.rs`): its headers, and the query string with
+/// its lines joined by `&`.
+#[derive(Debug, Clone)]
+pub struct RequestFixture {
+    /// The file name without `.txt`.
+    pub name: String,
+    /// `charts`, `funnel` or `events`.
+    pub endpoint: String,
+    /// The clock (header `now`).
+    pub now: Option<String>,
+    /// The project's timezone (header `timezone`).
+    pub timezone: Option<Tz>,
+    /// The project's first event (header `first_event`), in ms.
+    pub first_event: Option<i64>,
+    /// The project id (header `project`).
+    pub project: Option<String>,
+    /// The raw query string.
+    pub query: String,
+}
+
+/// Every request fixture, sorted by name.
+pub fn request_fixtures() -> Vec<RequestFixture> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures");
     let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
@@ -335,5 +334,66 @@ pub fn request_fixtures() -> Vec<std::path::PathBuf> {
         .collect();
     paths.sort();
     assert!(paths.len() > 50, "fixtures not found in {}", dir.display());
-    paths
+    paths.iter().map(|p| parse_fixture(p)).collect()
+}
+
+fn parse_fixture(path: &std::path::Path) -> RequestFixture {
+    let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut fx = RequestFixture {
+        name,
+        endpoint: String::new(),
+        now: None,
+        timezone: None,
+        first_event: None,
+        project: None,
+        query: String::new(),
+    };
+    let mut lines = text.lines();
+    for line in lines.by_ref() {
+        let line = line.trim();
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once(':').unwrap();
+        let value = value.trim().to_string();
+        match key.trim() {
+            "endpoint" => fx.endpoint = value,
+            "now" => fx.now = Some(value),
+            "timezone" => fx.timezone = Some(value.parse().unwrap()),
+            "first_event" => fx.first_event = Some(ms(&value)),
+            "project" => fx.project = Some(value),
+            other => panic!("{}: unknown header {other}", fx.name),
+        }
+    }
+    let query: Vec<&str> = lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    fx.query = query.join("&");
+    fx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_replaced_in_urls() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "q_1"),
+            "postgres://u@h:5432/q_1"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "q_1"),
+            "postgres://u:p@h/q_1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgresql://h:1", "q_1"),
+            "postgresql://h:1/q_1"
+        );
+    }
 }

@@ -334,19 +334,26 @@ fn per_config(values: Vec<Expr>) -> Expr {
     }
     let arms = whens
         .into_iter()
-        .map(|(ids, v)| {
-            let cond = match ids.as_slice() {
-                [one] => Expr::Col("cfg").eq(Expr::Int(*one)),
-                _ => Expr::InList(
-                    Box::new(Expr::Col("cfg")),
-                    ids.into_iter().map(Expr::Int).collect(),
-                    false,
-                ),
-            };
-            (cond, v)
-        })
+        .map(|(ids, v)| (cfg_in(&ids), v))
         .collect();
     Expr::Case(arms, None)
+}
+
+/// `cfg = i`, or `cfg IN (…)` for several configs.
+fn cfg_in(ids: &[i64]) -> Expr {
+    match ids {
+        [one] => Expr::Col("cfg").eq(Expr::Int(*one)),
+        _ => Expr::InList(
+            Box::new(Expr::Col("cfg")),
+            ids.iter().copied().map(Expr::Int).collect(),
+            false,
+        ),
+    }
+}
+
+/// A select item without an alias.
+fn plain(expr: Expr) -> Item {
+    Item { expr, alias: None }
 }
 
 fn item(expr: Expr, alias: &'static str) -> Item {
@@ -357,10 +364,7 @@ fn item(expr: Expr, alias: &'static str) -> Item {
 }
 
 fn star() -> Item {
-    Item {
-        expr: Expr::Star,
-        alias: None,
-    }
+    plain(Expr::Star)
 }
 
 /// Level 1b of [`LatestEvent::MaxTime`] (a chart without breakdowns).
@@ -382,14 +386,6 @@ impl Latest<'_> {
     fn rows(&self, scan: Select, params: &mut Params, ctes: &mut Vec<Cte>) -> From {
         let (latest_cfgs, other_cfgs): (Vec<i64>, Vec<i64>) = (0..self.segments.len() as i64)
             .partition(|i| self.segments[*i as usize] == Segment::OneEventPerUser);
-        let of_cfgs = |ids: &[i64]| match ids {
-            [one] => Expr::Col("cfg").eq(Expr::Int(*one)),
-            _ => Expr::InList(
-                Box::new(Expr::Col("cfg")),
-                ids.iter().copied().map(Expr::Int).collect(),
-                false,
-            ),
-        };
         let base = if other_cfgs.is_empty() {
             From::subquery(scan, "s")
         } else {
@@ -399,10 +395,7 @@ impl Latest<'_> {
             });
             From::Named("s")
         };
-        let col = |c: &'static str| Item {
-            expr: Expr::Col(c),
-            alias: None,
-        };
+        let col = |c: &'static str| plain(Expr::Col(c));
 
         let mut per_user = Select {
             items: vec![col("cfg"), col("period"), col("profile_id")],
@@ -417,7 +410,7 @@ impl Latest<'_> {
         };
         per_user.item(Expr::agg(Agg::Max, Expr::Col("ts")), "lt");
         if !other_cfgs.is_empty() {
-            per_user.filter.push(of_cfgs(&latest_cfgs));
+            per_user.filter.push(cfg_in(&latest_cfgs));
         }
         let lt = Expr::Col("lt");
         let bucket = match self.previous {
@@ -449,7 +442,7 @@ impl Latest<'_> {
         let mut rest = Select {
             items: vec![col("cfg"), col("period"), col("bucket")],
             from: Some(base),
-            filter: vec![of_cfgs(&other_cfgs)],
+            filter: vec![cfg_in(&other_cfgs)],
             ..Select::default()
         };
         rest.items.extend(self.cols.iter().map(|c| col(c)));
@@ -540,10 +533,7 @@ fn lower(
             matches: conds,
             alias: "cfg",
         });
-        scan.items.push(Item {
-            expr: Expr::Col("cfg"),
-            alias: None,
-        });
+        scan.items.push(plain(Expr::Col("cfg")));
     }
     scan.filter = filter;
     match previous {
@@ -605,17 +595,15 @@ fn lower(
 
     // Level 1b: each user's latest matching event per config and period.
     let mut ctes = Vec::new();
-    let mut source;
-    if max_time {
+    let mut source = if max_time {
         let latest = Latest {
             cols: &cols,
             segments: &segments,
             grid,
             previous: previous.map(|(_, g)| g),
         };
-        source = latest.rows(scan, params, &mut ctes);
+        latest.rows(scan, params, &mut ctes)
     } else if oepu {
-        source = From::subquery(scan, "s");
         let rn = Expr::Window(
             Win::RowNumber,
             None,
@@ -631,25 +619,18 @@ fn lower(
         );
         let ranked = Select {
             items: vec![star(), item(rn, "rn")],
-            from: Some(source),
+            from: Some(From::subquery(scan, "s")),
             ..Select::default()
         };
-        source = From::subquery(ranked, "l");
+        From::subquery(ranked, "l")
     } else {
-        source = From::subquery(scan, "s");
-    }
+        From::subquery(scan, "s")
+    };
 
     // Level 2: one value per config, period, bucket and combination.
     let mut keys = vec![Expr::Col("cfg"), Expr::Col("period"), Expr::Col("bucket")];
     keys.extend(b_cols.iter().cloned());
-    let key_items = |keys: &[Expr]| -> Vec<Item> {
-        keys.iter()
-            .map(|k| Item {
-                expr: k.clone(),
-                alias: None,
-            })
-            .collect()
-    };
+    let key_items = |keys: &[Expr]| -> Vec<Item> { keys.iter().cloned().map(plain).collect() };
     // A single config's `cfg` and a request without a previous period's `period` are the
     // constant 0: selected as such, not grouped by (hashing constant keys is measurable
     // on ClickHouse, docs/performance.md).
@@ -665,10 +646,7 @@ fn lower(
         keys.iter()
             .map(|k| match k {
                 Expr::Col(c) if constant.contains(c) => item(Expr::Int(0), c),
-                _ => Item {
-                    expr: k.clone(),
-                    alias: None,
-                },
+                _ => plain(k.clone()),
             })
             .collect()
     };
@@ -709,10 +687,7 @@ fn lower(
 
     let order: Vec<OrderBy> = group_by.iter().cloned().map(OrderBy::asc).collect();
     let mut out_items = key_items(&keys);
-    out_items.push(Item {
-        expr: Expr::Col("value"),
-        alias: None,
-    });
+    out_items.push(plain(Expr::Col("value")));
 
     if n_break == 0 {
         grouped.item(Expr::Int(req.events.len() as i64), "series");
@@ -790,10 +765,7 @@ fn lower(
         ..Select::default()
     };
     let keep = i64::try_from(req.limit.saturating_add(req.offset)).unwrap_or(i64::MAX);
-    out_items.push(Item {
-        expr: Expr::Col("series"),
-        alias: None,
-    });
+    out_items.push(plain(Expr::Col("series")));
     let top = Select {
         items: out_items,
         from: Some(From::subquery(counted, "c")),
