@@ -22,7 +22,8 @@ use quarry_core::compile::{ChartForms, Context, compile_chart_with, compile_funn
 use quarry_core::decode;
 use quarry_core::sql::dialect::{DistinctCounts, FunnelStrategy, LatestEvent};
 use quarry_core::sql::{Dialect, Query};
-use quarry_core::storage::{Row, Storage, Value};
+use quarry_core::sql::{Row, Value};
+use quarry_core::storage::Storage;
 use quarry_postgres::PostgresStorage;
 use quarry_sqlite::SqliteStorage;
 

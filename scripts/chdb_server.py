@@ -17,6 +17,13 @@ Supported:
     `FORMAT` in the query (the default output format is TabSeparated, as in ClickHouse).
   * Other URL parameters that are not HTTP-interface parameters are applied as settings
     for that one request (`SET name = 'value'`, reset to DEFAULT afterwards).
+  * `query_id=` (an HTTP-interface parameter, not a setting): echoed in
+    `X-ClickHouse-Query-Id`; a second request with the id of one not yet finished fails
+    with QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING.
+  * `KILL QUERY WHERE query_id = '<id>' | {name:String} [SYNC|ASYNC|TEST]`, answered at
+    once without waiting for the query lock: a query still waiting for the lock is
+    cancelled (it fails with QUERY_WAS_CANCELLED); one already running in chdb cannot be
+    interrupted from another thread and runs on until it ends (max_execution_time works).
   * Chunked request bodies, `Expect: 100-continue`, HTTP/1.1 keep-alive, TCP_NODELAY.
   * `decompress=1`: ClickHouse native compressed blocks (16-byte CityHash128 v1.0.2
     checksum, method byte 0x82 = LZ4 or 0x02 = none, compressed and decompressed sizes,
@@ -353,6 +360,11 @@ INSERT_FORMAT_PREFIX = re.compile(
     rb"^\s*(INSERT\b[^']*?)\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)(?:[ \t\f\v]*(?:\r?\n)?)", re.I | re.S)
 TRAILING_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z][A-Za-z0-9_]*)\s*;?\s*$", re.I)
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+KILL_QUERY = re.compile(r"^\s*KILL\s+QUERY\b", re.I)
+KILL_BY_ID = re.compile(
+    r"^\s*KILL\s+QUERY\s+WHERE\s+query_id\s*=\s*"
+    r"(?:'((?:[^'\\]|\\.)*)'|\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*String\s*\})"
+    r"(?:\s+(SYNC|ASYNC|TEST))?(?:\s+FORMAT\s+([A-Za-z][A-Za-z0-9_]*))?\s*;?\s*$", re.I | re.S)
 ERROR_CODE = re.compile(r"Code:\s*(\d+)\.")
 
 
@@ -372,6 +384,10 @@ class Engine:
         self.chdb_version = getattr(chdb, "__version__", "?")
         self.session = chs.Session(data_dir)
         self.lock = threading.Lock()
+        # query_id -> {"query", "running", "killed"} for every request not yet finished;
+        # guarded by its own lock, so that KILL QUERY never waits for the query lock.
+        self.queries = {}
+        self.queries_lock = threading.Lock()
         self.version = self._scalar("SELECT version()")
         self.timezone = self._scalar("SELECT timezone()")
         names = self._scalar(
@@ -393,48 +409,88 @@ class Engine:
     def code(self, name, fallback):
         return self.error_codes.get(name, fallback)
 
-    def execute(self, database, settings, query, params, fmt, insert):
+    def execute(self, database, settings, query, params, fmt, insert, query_id):
         """Run one request. `insert` is (head, format, data) or None."""
-        with self.lock:
-            applied = []
+        text = insert[0] if insert is not None else query
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        entry = {"query": text, "running": False, "killed": False}
+        with self.queries_lock:
+            if query_id in self.queries:
+                raise QueryError(self.code("QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING", 216),
+                                 f"Query with id = {query_id} is already running.")
+            self.queries[query_id] = entry
+        try:
+            # Wait for the query lock, but give up as soon as a KILL QUERY names this id.
+            while not self.lock.acquire(timeout=0.05):
+                if entry["killed"]:
+                    raise QueryError(self.code("QUERY_WAS_CANCELLED", 394), "Query was cancelled.")
             try:
-                self._run(f"USE {quote_ident(database)}")
-                for name, value in settings:
-                    self._run(f"SET {name} = {quote_string(value)}")
-                    applied.append(name)
-                if insert is not None:
-                    head, in_fmt, data = insert
-                    inserter = self.session.send_insert(head, in_fmt)
-                    try:
-                        step = 1 << 20
-                        for off in range(0, len(data), step):
-                            inserter.append(data[off:off + step])
-                        res = inserter.finish()
-                    except BaseException:
-                        try:
-                            inserter.cancel()
-                        except Exception:  # noqa: BLE001
-                            pass
-                        raise
-                    summary = {"written_rows": res.rows_written, "written_bytes": res.bytes_written,
-                               "elapsed_ns": int(res.elapsed * 1e9)}
-                    return b"", summary
-                res = self.session.query(query, fmt, params=params or None)
-                body = res.bytes()
-                summary = {"read_rows": res.rows_read(), "read_bytes": res.bytes_read(),
-                           "written_rows": res.rows_written(), "written_bytes": res.bytes_written(),
-                           "result_bytes": len(body), "elapsed_ns": int(res.elapsed() * 1e9)}
-                return body, summary
-            except QueryError:
-                raise
-            except Exception as e:  # chdb raises RuntimeError/ChdbError with "Code: n. ..."
-                raise self.to_query_error(e) from None
+                with self.queries_lock:
+                    if entry["killed"]:
+                        raise QueryError(self.code("QUERY_WAS_CANCELLED", 394),
+                                         "Query was cancelled.")
+                    entry["running"] = True
+                return self._execute(database, settings, query, params, fmt, insert)
             finally:
-                for name in applied:
+                self.lock.release()
+        finally:
+            with self.queries_lock:
+                self.queries.pop(query_id, None)
+
+    def kill(self, query_id, test_only):
+        """KILL QUERY for one id, without the query lock: (kill_status, query_id, query) rows."""
+        with self.queries_lock:
+            entry = self.queries.get(query_id)
+            if entry is None:
+                return []
+            if not test_only:
+                entry["killed"] = True
+            # Like ClickHouse's ASYNC answer; a running query is only marked (chdb cannot
+            # interrupt it from another thread).
+            return [("waiting", query_id, entry["query"])]
+
+    def _execute(self, database, settings, query, params, fmt, insert):
+        """Run one request, holding the query lock."""
+        applied = []
+        try:
+            self._run(f"USE {quote_ident(database)}")
+            for name, value in settings:
+                self._run(f"SET {name} = {quote_string(value)}")
+                applied.append(name)
+            if insert is not None:
+                head, in_fmt, data = insert
+                inserter = self.session.send_insert(head, in_fmt)
+                try:
+                    step = 1 << 20
+                    for off in range(0, len(data), step):
+                        inserter.append(data[off:off + step])
+                    res = inserter.finish()
+                except BaseException:
                     try:
-                        self._run(f"SET {name} = DEFAULT")
+                        inserter.cancel()
                     except Exception:  # noqa: BLE001
                         pass
+                    raise
+                summary = {"written_rows": res.rows_written, "written_bytes": res.bytes_written,
+                           "elapsed_ns": int(res.elapsed * 1e9)}
+                return b"", summary
+            res = self.session.query(query, fmt, params=params or None)
+            body = res.bytes()
+            summary = {"read_rows": res.rows_read(), "read_bytes": res.bytes_read(),
+                       "written_rows": res.rows_written(), "written_bytes": res.bytes_written(),
+                       "result_bytes": len(body), "elapsed_ns": int(res.elapsed() * 1e9)}
+            return body, summary
+        except QueryError:
+            raise
+        except Exception as e:  # chdb raises RuntimeError/ChdbError with "Code: n. ..."
+            raise self.to_query_error(e) from None
+        finally:
+            for name in applied:
+                try:
+                    self._run(f"SET {name} = DEFAULT")
+                except Exception:  # noqa: BLE001
+                    pass
 
     def _run(self, sql):
         try:
@@ -443,12 +499,71 @@ class Engine:
             raise self.to_query_error(e) from None
 
     def to_query_error(self, exc):
-        text = str(exc)
+        if isinstance(exc, UnicodeDecodeError):
+            # chdb decodes ClickHouse's message strictly, and ClickHouse truncates long
+            # messages at a byte count, possibly inside a character (a 427 quoting a long
+            # non-ASCII pattern did): recover the message as ClickHouse sent it.
+            text = bytes(exc.object).decode("utf-8", "replace")
+        else:
+            text = str(exc)
         m = ERROR_CODE.search(text)
         if m:
             return QueryError(int(m.group(1)), text[m.start():].strip())
         code = self.code("LOGICAL_ERROR", 49)
         return QueryError(code, f"Code: {code}. DB::Exception: {text}")
+
+
+def unescape(text):
+    """A value in ClickHouse's escaped text form (as `param_<name>` and '...' carry it)."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            i += 1
+            c = {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f"}.get(
+                text[i], text[i])
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def tsv_field(value):
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def kill_query(engine, query, params, fmt):
+    """`KILL QUERY WHERE query_id = ...`, answered without the query lock (see Engine.kill).
+
+    Returns the body and its format: ClickHouse's columns kill_status, query_id, user, query.
+    """
+    if not isinstance(query, str):
+        query = query.decode("utf-8", "replace")
+    m = KILL_BY_ID.match(query)
+    if not m:
+        raise QueryError(engine.code("NOT_IMPLEMENTED", 48),
+                         "the chdb test server supports only KILL QUERY WHERE query_id = "
+                         "'<id>' (or {name:String}) [SYNC|ASYNC|TEST]")
+    literal, name, mode, fmt_clause = m.groups()
+    if name is not None:
+        if name not in params:
+            raise QueryError(engine.code("UNKNOWN_QUERY_PARAMETER", 456),
+                             f"Substitution `{name}` is not set")
+        target = unescape(params[name])
+    else:
+        target = unescape(literal)
+    rows = engine.kill(target, (mode or "").upper() == "TEST")
+    fmt = fmt_clause or fmt
+    if re.match(r"^(TabSeparated|TSV)", fmt, re.I):
+        body = "".join("\t".join(tsv_field(v) for v in (status, qid, "default", q)) + "\n"
+                       for status, qid, q in rows)
+    elif fmt.lower() in ("jsoneachrow", "ndjson"):
+        body = "".join(json.dumps({"kill_status": status, "query_id": qid, "user": "default",
+                                   "query": q}) + "\n" for status, qid, q in rows)
+    else:
+        raise QueryError(engine.code("NOT_IMPLEMENTED", 48),
+                         f"the chdb test server answers KILL QUERY in TabSeparated or "
+                         f"JSONEachRow only, not {fmt}")
+    return body.encode("utf-8"), fmt
 
 
 def quote_ident(name):
@@ -696,15 +811,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if m:
                 out_fmt = m.group(1)
 
+        query_id = opts.get("query_id") or str(uuid.uuid4())
         started = time.monotonic()
-        result, summary = engine.execute(database, settings, query, params, fmt, insert)
+        if isinstance(query, str) and KILL_QUERY.match(query):
+            result, out_fmt = kill_query(engine, query, params, out_fmt)
+            summary = {"result_bytes": len(result)}
+        else:
+            result, summary = engine.execute(database, settings, query, params, fmt, insert,
+                                             query_id)
         summary.setdefault("elapsed_ns", int((time.monotonic() - started) * 1e9))
         if insert is not None:
             out_fmt = fmt
 
         headers = [
             ("X-ClickHouse-Server-Display-Name", "chdb"),
-            ("X-ClickHouse-Query-Id", opts.get("query_id") or str(uuid.uuid4())),
+            ("X-ClickHouse-Query-Id", query_id),
             ("X-ClickHouse-Format", out_fmt),
             ("X-ClickHouse-Timezone", engine.timezone),
             ("X-ClickHouse-Summary", json.dumps(

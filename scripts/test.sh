@@ -40,11 +40,15 @@ cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 scripts/check-snapshots.sh
 
-# The server's HTTP integration tests again on the other two shapes of §1.
-QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --locked
-QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --locked
+# The server's HTTP integration and abuse tests again on the other two shapes of §1.
+QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --test abuse --locked
+QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --test abuse --locked
 
 # The ClickHouse test server's own protocol tests (they start their own instance).
 if [[ -x .venv/chdb/bin/python ]]; then
     .venv/chdb/bin/python scripts/test_chdb_server.py
 fi
+
+# A short coverage-guided run of every fuzz target over its committed corpus
+# (docs/fuzzing.md): about 3 minutes from a cold machine, mostly building.
+FUZZ_SMOKE_SECONDS="${FUZZ_SMOKE_SECONDS:-15}" scripts/fuzz-smoke.sh

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.error
@@ -266,6 +267,53 @@ class ChdbServerTest(unittest.TestCase):
                          b"1234\n")
         self.assertNotEqual(self.query("SELECT getSetting('max_block_size')"), b"1234\n")
 
+    def test_query_id_is_not_a_setting(self):
+        status, headers, body = self.request(
+            "GET", "/?" + urllib.parse.urlencode({"query": "SELECT 1", "query_id": "q-1"}))
+        self.assertEqual((status, body, headers["X-ClickHouse-Query-Id"]), (200, b"1\n", "q-1"))
+
+    def test_kill_query_answers_at_once_and_cancels_a_waiting_query(self):
+        self.query("CREATE TABLE t_kill (a Int64) ENGINE = Memory")
+        results = {}
+
+        def run(name, sql, **params):
+            params["query"] = sql
+            results[name] = self.request("POST", "/?" + urllib.parse.urlencode(params), b"")
+            results[name + "_at"] = time.monotonic()
+
+        # `long` holds the query lock for 2 s (chdb cannot interrupt it); `queued` waits.
+        long = threading.Thread(target=run, args=(
+            "long", "SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) = 5"),
+            kwargs={"query_id": "kill-long", "max_execution_time": "2", "max_threads": "1"})
+        long.start()
+        time.sleep(0.3)
+        queued = threading.Thread(target=run, args=("queued", "INSERT INTO t_kill SELECT 1"),
+                                  kwargs={"query_id": "kill-queued"})
+        queued.start()
+        time.sleep(0.3)
+
+        started = time.monotonic()
+        self.assertEqual(self.query("KILL QUERY WHERE query_id = 'kill-queued' ASYNC"),
+                         b"waiting\tkill-queued\tdefault\tINSERT INTO t_kill SELECT 1\n")
+        data = self.query("KILL QUERY WHERE query_id = {id:String} ASYNC FORMAT JSONEachRow",
+                          param_id="kill-long")
+        self.assertEqual(json.loads(data)["kill_status"], "waiting")
+        self.assertEqual(self.query("KILL QUERY WHERE query_id = 'nobody' ASYNC"), b"")
+        # The same id again while the first is not finished.
+        status, headers, _ = self.request(
+            "GET", "/?" + urllib.parse.urlencode({"query": "SELECT 1", "query_id": "kill-long"}))
+        self.assertEqual((status, headers["X-ClickHouse-Exception-Code"]), (500, "216"))
+        self.assertLess(time.monotonic() - started, 1.0)
+
+        queued.join(10)
+        status, headers, _ = results["queued"]
+        self.assertEqual((status, headers["X-ClickHouse-Exception-Code"]), (500, "394"))
+        self.assertLess(results["queued_at"] - started, 1.0)
+        long.join(20)
+        status, headers, _ = results["long"]
+        self.assertEqual(headers["X-ClickHouse-Exception-Code"], "159")
+        self.assertEqual(self.query("SELECT count() FROM t_kill"), b"0\n")
+
     def test_insert_body_with_query(self):
         self.query("CREATE TABLE t_body (a Int64, s String) ENGINE = Memory")
         self.request("POST", "/", b"INSERT INTO t_body FORMAT TSV\n1\tx\n2\ty\n")
@@ -352,6 +400,18 @@ class CodecTest(unittest.TestCase):
                        b"x" * 100000, os.urandom(3000)]:
             self.assertEqual(
                 chdb_server.lz4_block_decompress(lz4_compress(sample), len(sample)), sample)
+
+    def test_an_error_message_cut_inside_a_character_keeps_its_code(self):
+        # ClickHouse truncates long messages at a byte count; chdb then fails to decode them.
+        raw = "Code: 427. DB::Exception: cannot compile re2: (a{9}){200}\u00e6".encode()[:-1]
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            exc = e
+        stub = type("Stub", (), {"code": lambda self, name, fallback: fallback})()
+        err = chdb_server.Engine.to_query_error(stub, exc)
+        self.assertEqual(err.code, 427)
+        self.assertIn("cannot compile re2", str(err))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,19 @@
 //! pointed at an OpenPanel database. Projects, clients and event metadata are not here:
 //! in this deployment shape they live in PostgreSQL.
 //!
+//! Every event query carries a fresh `query_id`. Past the timeout the server stops it
+//! (`max_execution_time`, [`ClickHouseStorage::with_query_timeout`]); when its future is
+//! dropped first (an HTTP timeout, a client gone), a `KILL QUERY … ASYNC` is sent for that
+//! id, since ClickHouse keeps running a query whose HTTP client went away.
+//!
 //! ClickHouse has no transactions: every [`ClickHouseStorage::insert_events`] call is one
 //! `INSERT`, atomic on its own, but an import that fails midway keeps the batches already
 //! inserted. Only SQLite and PostgreSQL import a file all or nothing.
 
-mod decode;
+mod cells;
 mod insert;
 pub mod schema;
+mod write;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -25,8 +31,9 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use quarry_core::event::{NewEvent, NewProfile};
+use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{Row, Storage, StorageError};
+use quarry_core::storage::{Storage, StorageError};
 use uuid::Uuid;
 
 pub use insert::event_uuid;
@@ -42,6 +49,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 const TIMEOUT_EXCEEDED: u32 = 159;
 /// ClickHouse's `TOO_MANY_SIMULTANEOUS_QUERIES`: the server is saturated, try again later.
 const TOO_MANY_SIMULTANEOUS_QUERIES: u32 = 202;
+/// ClickHouse's `CANNOT_COMPILE_REGEXP`: RE2 refused the pattern (bad syntax, or "pattern
+/// too large - compile failed").
+const CANNOT_COMPILE_REGEXP: u32 = 427;
 
 /// Storage over one ClickHouse database, reached over HTTP.
 #[derive(Debug, Clone)]
@@ -156,6 +166,14 @@ impl ClickHouseStorage {
         self
     }
 
+    /// Have the server stop any statement running longer than `timeout`
+    /// (`max_execution_time`, in whole seconds, at least 1), reported as
+    /// [`StorageError::Timeout`].
+    pub fn with_query_timeout(self, timeout: Duration) -> Self {
+        let seconds = timeout.as_secs().max(1).to_string();
+        self.with_setting("max_execution_time", &seconds)
+    }
+
     /// The database this storage reads.
     pub fn database(&self) -> &str {
         &self.database
@@ -169,7 +187,7 @@ impl ClickHouseStorage {
     /// Create the database and OpenPanel's `events` and `profiles` tables where they are
     /// missing. Existing tables are never altered; they are checked for the columns Quarry
     /// reads.
-    pub async fn migrate(&self) -> Result<(), Error> {
+    pub async fn ensure_schema(&self) -> Result<(), Error> {
         // The database may not exist yet, and a request naming it would then fail.
         let admin = self.client.clone().with_database("system");
         let exists: u64 = admin
@@ -215,13 +233,14 @@ impl ClickHouseStorage {
         Ok(names.into_iter().collect())
     }
 
-    /// Insert events as one `INSERT`; returns how many were stored.
+    /// Insert events as one `INSERT` (the [`EventWriter`](quarry_core::write::EventWriter)
+    /// form); returns how many were stored.
     ///
     /// An event is skipped when its id is already stored for its project at a time within
     /// the span of the batch's events (not anywhere: ids are not in the sort key), or
     /// repeats an earlier id of the batch, so importing a file again stores nothing new. Ids must be UUIDs in ClickHouse: any other id is stored as the
     /// name-based UUID of its text ([`event_uuid`]), and exported as that UUID.
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
+    async fn insert_new_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
         let ids: Vec<Uuid> = events.iter().map(|e| event_uuid(&e.id)).collect();
         let mut seen = self.stored_ids(events, &ids).await?;
         let fresh: Vec<(&NewEvent, Uuid)> = events
@@ -279,21 +298,10 @@ impl ClickHouseStorage {
         Ok(stored)
     }
 
-    /// Insert or replace a profile: the last row written for `(project_id, id)` is the one
-    /// read (`profiles` is a ReplacingMergeTree read with `FINAL`).
-    pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
-        let mut insert = self
-            .client
-            .insert::<insert::ProfileRow<'_>>("profiles")
-            .await?;
-        insert.write(&insert::ProfileRow::from(p)).await?;
-        insert.end().await?;
-        Ok(())
-    }
-
-    /// Insert or replace profiles as one `INSERT` (the last row of a `(project_id, id)`
-    /// wins, as with [`ClickHouseStorage::upsert_profile`]).
-    pub async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
+    /// Insert or replace profiles as one `INSERT`: the last row written for
+    /// `(project_id, id)` is the one read (`profiles` is a ReplacingMergeTree read with
+    /// `FINAL`).
+    async fn insert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
         if profiles.is_empty() {
             return Ok(());
         }
@@ -309,7 +317,7 @@ impl ClickHouseStorage {
     }
 
     /// Number of events stored for a project.
-    pub async fn count_events(&self, project_id: &str) -> Result<u64, Error> {
+    async fn count_project_events(&self, project_id: &str) -> Result<u64, Error> {
         Ok(self
             .client
             .query_raw("SELECT count() FROM events WHERE project_id = {p:String}")
@@ -326,8 +334,12 @@ impl Storage for ClickHouseStorage {
     }
 
     async fn fetch(&self, query: &Query) -> Result<Vec<Row>, StorageError> {
+        let id = Uuid::new_v4().to_string();
         // `query_raw`: the text is sent as compiled; `?` is not a client-side bind slot.
-        let mut q = self.client.query_raw(&query.sql);
+        let mut q = self
+            .client
+            .query_raw(&query.sql)
+            .with_setting("query_id", &id);
         for (i, p) in query.params.iter().enumerate() {
             let name = format!("p{}", i + 1);
             q = match p {
@@ -336,15 +348,18 @@ impl Storage for ClickHouseStorage {
                 Param::Float(f) => q.param(&name, f),
             };
         }
-        let body = q
-            .fetch_bytes("JSONCompactEachRow")
-            .map_err(storage_error)?
-            .collect()
-            .await
-            .map_err(storage_error)?;
+        let mut cursor = q.fetch_bytes("JSONCompactEachRow").map_err(storage_error)?;
+        let mut running = Running {
+            client: self.client.clone(),
+            id,
+            finished: false,
+        };
+        let body = cursor.collect().await;
+        running.finished = true;
+        let body = body.map_err(storage_error)?;
         // A String column may hold bytes that are not UTF-8; they decode as U+FFFD.
         let text = String::from_utf8_lossy(&body);
-        decode::rows(text.as_bytes(), &query.columns)
+        cells::rows(text.as_bytes(), &query.columns)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
@@ -357,8 +372,37 @@ impl Storage for ClickHouseStorage {
     }
 }
 
+/// An event query on the server. Dropped before its answer was read (the future of `fetch`
+/// was dropped), it asks the server to kill it, without waiting for the answer.
+struct Running {
+    client: Client,
+    id: String,
+    finished: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime left to send from: max_execution_time stops the query.
+            return;
+        };
+        let (client, id) = (self.client.clone(), std::mem::take(&mut self.id));
+        runtime.spawn(async move {
+            // A failure leaves the query to max_execution_time, as before.
+            let _ = client
+                .query_raw("KILL QUERY WHERE query_id = {id:String} ASYNC")
+                .param("id", id)
+                .execute()
+                .await;
+        });
+    }
+}
+
 /// Map a client error onto the storage errors the server turns into HTTP statuses.
-fn storage_error(e: clickhouse::error::Error) -> StorageError {
+pub(crate) fn storage_error(e: clickhouse::error::Error) -> StorageError {
     use clickhouse::error::Error as E;
     match &e {
         E::Network(_) => StorageError::Unavailable(e.to_string()),
@@ -366,6 +410,7 @@ fn storage_error(e: clickhouse::error::Error) -> StorageError {
         E::BadResponse(msg) => match exception_code(msg) {
             Some(TIMEOUT_EXCEEDED) => StorageError::Timeout,
             Some(TOO_MANY_SIMULTANEOUS_QUERIES) => StorageError::Unavailable(e.to_string()),
+            Some(CANNOT_COMPILE_REGEXP) => StorageError::Rejected(e.to_string()),
             // A proxy in front of ClickHouse answering for it.
             None if ["502 ", "503 ", "504 "].iter().any(|s| msg.starts_with(s)) => {
                 StorageError::Unavailable(e.to_string())
@@ -508,6 +553,14 @@ mod tests {
                 "Code: 62. DB::Exception: Syntax error".into()
             )),
             StorageError::Query(_)
+        ));
+        assert!(matches!(
+            storage_error(clickhouse::error::Error::BadResponse(
+                "Code: 427. DB::Exception: OptimizedRegularExpression: cannot compile re2: \
+                 \\pL{1000}, error: pattern too large - compile failed"
+                    .into()
+            )),
+            StorageError::Rejected(_)
         ));
     }
 

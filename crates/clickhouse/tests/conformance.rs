@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::{Dialect, Query};
-use quarry_core::storage::{Row, Storage, StorageError, Value};
+use quarry_core::sql::{Row, Value};
+use quarry_core::storage::{Storage, StorageError};
+use quarry_core::write::EventWriter;
 use quarry_testkit::{Backend, Db};
 use uuid::Uuid;
 
@@ -138,7 +140,10 @@ impl Db for ChDb {
     }
 
     async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String> {
-        self.db.upsert_profile(p).await.map_err(|e| e.to_string())
+        self.db
+            .upsert_profiles(std::slice::from_ref(p))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String> {

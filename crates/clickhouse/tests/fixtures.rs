@@ -10,6 +10,7 @@ use common::*;
 use quarry_core::compile::{Context, compile_chart, compile_events, compile_funnel};
 use quarry_core::decode::{Limits, decode_chart, decode_events, decode_funnel};
 use quarry_core::storage::Storage;
+use quarry_core::write::EventWriter as _;
 use quarry_core::{Dialect, Query};
 use quarry_testkit::RequestFixture;
 

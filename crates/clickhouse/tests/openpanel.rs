@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use quarry_clickhouse::{ClickHouseStorage, Error};
+use quarry_core::write::{Database as _, EventWriter as _};
 use serde_json::json;
 
 const NOW: &str = "2024-04-15T00:00:00Z";
@@ -42,7 +43,7 @@ async fn a_table_without_a_column_quarry_reads_is_reported() {
         .execute()
         .await
         .unwrap();
-    let err = db.migrate().await.unwrap_err();
+    let err = db.ensure_schema().await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -151,7 +152,10 @@ async fn importing_into_openpanels_narrower_table_is_refused() {
         .insert_events(&[ev("z", "x", "2024-04-14T00:00:00.000Z")])
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::ClickHouse(_)), "{err}");
+    assert!(
+        matches!(err, quarry_core::storage::StorageError::Query(_)),
+        "{err}"
+    );
     assert_eq!(db.count_events("proj").await.unwrap(), 3);
     // The connection itself is fine.
     let _ = ClickHouseStorage::connect(&clickhouse_url(), db.database()).unwrap();

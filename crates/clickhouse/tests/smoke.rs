@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use quarry_clickhouse::ClickHouseStorage;
 use quarry_core::event::{NewEvent, NewProfile};
-use quarry_core::storage::{ColumnType, Storage, StorageError, Value};
+use quarry_core::sql::{CellType, Value};
+use quarry_core::storage::{Storage, StorageError};
+use quarry_core::write::{Database, EventWriter};
 use quarry_core::{Param, Query};
 use serde_json::json;
 
@@ -192,10 +194,10 @@ fn profile(first: &str, at: &str) -> NewProfile {
 async fn upsert_profile_replaces_even_with_an_older_created_at() {
     let db = fresh().await;
     db.insert_events(&two_events()).await.unwrap();
-    db.upsert_profile(&profile("Ann", "2024-03-01T00:00:00.000Z"))
+    db.upsert_profiles(&[profile("Ann", "2024-03-01T00:00:00.000Z")])
         .await
         .unwrap();
-    db.upsert_profile(&profile("Anna", "2023-01-01T00:00:00.000Z"))
+    db.upsert_profiles(&[profile("Anna", "2023-01-01T00:00:00.000Z")])
         .await
         .unwrap();
     let out = json(
@@ -228,11 +230,11 @@ async fn params_are_bound_server_side_and_question_marks_are_literal() {
             Param::Timestamp(1_712_000_000_123),
         ],
         columns: vec![
-            ColumnType::Text,
-            ColumnType::Text,
-            ColumnType::Int,
-            ColumnType::Float,
-            ColumnType::Int,
+            CellType::Text,
+            CellType::Text,
+            CellType::Int,
+            CellType::Float,
+            CellType::Int,
         ],
     };
     let rows = db.store.fetch(&q).await.unwrap();
@@ -258,15 +260,15 @@ async fn types_decode_whatever_the_output_settings() {
                1 / 0 AS i"
         .to_string();
     let columns = vec![
-        ColumnType::Int,
-        ColumnType::Int,
-        ColumnType::Float,
-        ColumnType::Float,
-        ColumnType::Map,
-        ColumnType::Bool,
-        ColumnType::Float,
-        ColumnType::Text,
-        ColumnType::Float,
+        CellType::Int,
+        CellType::Int,
+        CellType::Float,
+        CellType::Float,
+        CellType::Map,
+        CellType::Bool,
+        CellType::Float,
+        CellType::Text,
+        CellType::Float,
     ];
     let expected = vec![vec![
         Value::Int(i64::MAX),
@@ -303,7 +305,7 @@ async fn errors_map_to_unavailable_and_query() {
     let q = Query {
         sql: "SELECT 1".into(),
         params: vec![],
-        columns: vec![ColumnType::Int],
+        columns: vec![CellType::Int],
     };
     assert!(matches!(
         down.fetch(&q).await,
@@ -314,7 +316,7 @@ async fn errors_map_to_unavailable_and_query() {
     let bad = Query {
         sql: "SELECT nope FROM events".into(),
         params: vec![],
-        columns: vec![ColumnType::Int],
+        columns: vec![CellType::Int],
     };
     assert!(matches!(
         db.store.fetch(&bad).await,

@@ -197,8 +197,9 @@ impl EventField {
     }
 }
 
-/// One event as imported: every column typed, properties flattened.
-#[derive(Debug, Clone, PartialEq)]
+/// One event as imported: every column typed, properties flattened. `Default` is an empty
+/// event (no id, project or time): fill what matters with struct update syntax.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewEvent {
     pub id: String,
     pub name: String,
@@ -233,7 +234,7 @@ pub struct NewEvent {
 }
 
 /// A profile to store (the `--profiles` import shape of §9).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewProfile {
     pub id: String,
     pub project_id: String,
@@ -311,6 +312,7 @@ impl NewEvent {
     /// Read one import line (the Event shape of §2.1). `default_project` applies when the
     /// line has no `projectId`; a line naming another project is rejected.
     pub fn from_json(value: &Value, default_project: Option<&str>) -> Result<NewEvent, String> {
+        refuse_nul(value)?;
         let obj = value.as_object().ok_or("expected a JSON object")?;
         let text = |k: &str| -> Result<String, String> {
             match obj.get(k) {
@@ -405,6 +407,19 @@ impl NewEvent {
     }
 }
 
+/// An import line holding a NUL character (`\u0000`), in a value or a key, is malformed on
+/// every backend: PostgreSQL cannot store one, and a request can never match one (a NUL in
+/// a request is a 400), so SQLite and ClickHouse refuse it too.
+pub fn refuse_nul(line: &Value) -> Result<(), String> {
+    match nul_path(line, "") {
+        Some(at) => Err(format!(
+            "{}: text must not contain the NUL character (\\u0000)",
+            at.trim_start_matches('.')
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The project of an imported line: its own `projectId`, else the default; a line that
 /// names another project than the default is rejected (§9 `import --project`).
 pub fn line_project(line: &str, default: Option<&str>) -> Result<String, String> {
@@ -442,8 +457,8 @@ fn deterministic_id(project: &str, name: &str, created_at: Ms, line: &Value) -> 
 }
 
 /// Render a decoded value of one event field as JSON.
-pub fn field_json(kind: FieldKind, value: crate::storage::Value) -> Value {
-    use crate::storage::Value as V;
+pub fn field_json(kind: FieldKind, value: crate::sql::Value) -> Value {
+    use crate::sql::Value as V;
     match (kind, value) {
         (FieldKind::Timestamp | FieldKind::NullableTimestamp, V::Int(ms)) => {
             Value::String(format_utc_millis(ms))
@@ -469,5 +484,29 @@ pub fn field_json(kind: FieldKind, value: crate::storage::Value) -> Value {
         (FieldKind::Text, V::Null) => Value::String(String::new()),
         (FieldKind::Text, V::Int(i)) => Value::String(i.to_string()),
         (_, _) => Value::Null,
+    }
+}
+
+/// The path of the first text in `v` (a value or an object key) holding a NUL character.
+///
+/// PostgreSQL cannot store or compare text containing NUL, and no backend stores one (an
+/// import line containing NUL is refused), so a NUL in a request is refused on every
+/// backend alike rather than reaching a database.
+pub fn nul_path(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::String(s) => s.contains('\0').then(|| path.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let at = format!("{path}.{k}");
+            if k.contains('\0') {
+                Some(at)
+            } else {
+                nul_path(item, &at)
+            }
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
     }
 }

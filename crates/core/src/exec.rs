@@ -7,8 +7,10 @@
 use std::collections::HashMap;
 
 use crate::compile::{self, Context};
-use crate::error::RequestError;
-use crate::request::{ChartRequest, EventsRequest, FunnelRequest, TimeSpec};
+use crate::error::{ParamError, RequestError};
+use crate::request::{
+    ChartRequest, EventsRequest, Filter, FilterValues, FunnelRequest, Operator, TimeSpec,
+};
 use crate::response::{ChartResponse, EventsResponse, FunnelResponse};
 use crate::shape;
 use crate::storage::{Storage, StorageError};
@@ -24,6 +26,44 @@ pub enum ExecError {
     Storage(#[from] StorageError),
 }
 
+/// The values a database may refuse: the request's regular expressions, by path.
+fn pattern_paths<'a>(
+    prefix: impl Fn(usize) -> String,
+    lists: impl Iterator<Item = &'a [Filter]>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, filters) in lists.enumerate() {
+        for (j, f) in filters.iter().enumerate() {
+            if let (Operator::Regex, FilterValues::Text(values)) = (f.operator, &f.values) {
+                for k in 0..values.len() {
+                    out.push(format!("{}filters[{j}].value[{k}]", prefix(i)));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A value the engine refused ([`StorageError::Rejected`]: a regular expression its own
+/// engine finds too complex) is the user's to fix: a 400 naming the request's patterns.
+fn refused(e: StorageError, patterns: &[String]) -> ExecError {
+    match e {
+        StorageError::Rejected(_) if !patterns.is_empty() => ExecError::Request(RequestError {
+            details: patterns
+                .iter()
+                .map(|p| {
+                    ParamError::invalid(
+                        p.clone(),
+                        "the database cannot run this regular expression (too complex for its \
+                         engine); simplify it",
+                    )
+                })
+                .collect(),
+        }),
+        other => ExecError::Storage(other),
+    }
+}
+
 async fn with_first_event(
     store: &dyn Storage,
     spec: &TimeSpec,
@@ -34,7 +74,7 @@ async fn with_first_event(
         let q = compile::compile_first_event(&ctx.project_id, store.dialect());
         let rows = store.fetch(&q).await?;
         ctx.first_event = rows.first().and_then(|r| r.first()).and_then(|v| match v {
-            crate::storage::Value::Int(ms) => Some(*ms),
+            crate::sql::Value::Int(ms) => Some(*ms),
             _ => None,
         });
     }
@@ -49,7 +89,14 @@ pub async fn chart(
 ) -> Result<ChartResponse, ExecError> {
     let ctx = with_first_event(store, &req.time, ctx).await?;
     let plan = compile::compile_chart(req, &ctx, store.dialect())?;
-    let rows = store.fetch(&plan.query).await?;
+    let patterns = pattern_paths(
+        |i| format!("events[{i}]."),
+        req.events.iter().map(|c| c.filters.as_slice()),
+    );
+    let rows = store
+        .fetch(&plan.query)
+        .await
+        .map_err(|e| refused(e, &patterns))?;
     Ok(shape::shape_chart(req, &plan, ctx.tz, &rows))
 }
 
@@ -61,7 +108,14 @@ pub async fn funnel(
 ) -> Result<FunnelResponse, ExecError> {
     let ctx = with_first_event(store, &req.time, ctx).await?;
     let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
-    let rows = store.fetch(&plan.query).await?;
+    let patterns = pattern_paths(
+        |i| format!("events[{i}]."),
+        req.steps.iter().map(|s| s.filters.as_slice()),
+    );
+    let rows = store
+        .fetch(&plan.query)
+        .await
+        .map_err(|e| refused(e, &patterns))?;
     Ok(shape::shape_funnel(req, &rows))
 }
 
@@ -74,11 +128,18 @@ pub async fn events(
     ctx: &Context,
 ) -> Result<EventsResponse, ExecError> {
     let plan = compile::compile_events(req, ctx, store.dialect())?;
-    let rows = store.fetch(&plan.page).await?;
+    let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
+    let rows = store
+        .fetch(&plan.page)
+        .await
+        .map_err(|e| refused(e, &patterns))?;
     let total = if rows.is_empty() && plan.page_number == 1 {
         0
     } else {
-        let count = store.fetch(&plan.count).await?;
+        let count = store
+            .fetch(&plan.count)
+            .await
+            .map_err(|e| refused(e, &patterns))?;
         count
             .first()
             .and_then(|r| r.first())
@@ -89,7 +150,7 @@ pub async fn events(
         let mut out: Vec<String> = Vec::new();
         if let Some(at) = at {
             for r in &rows {
-                if let Some(crate::storage::Value::Text(t)) = r.get(at) {
+                if let Some(crate::sql::Value::Text(t)) = r.get(at) {
                     if !t.is_empty() && !out.contains(t) {
                         out.push(t.clone());
                     }

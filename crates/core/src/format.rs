@@ -20,13 +20,22 @@ pub fn round1(x: f64) -> f64 {
     round_decimal(x, 1)
 }
 
+/// Significant digits a value keeps before it is rounded to decimals: a float sum carries
+/// binary noise in its last digits, and that noise depends on the order the engine added
+/// the values in (PostgreSQL sums in plan order, SQLite with compensated summation), so a
+/// sum on a rounding boundary (135.395) could print 135.39 on one backend and 135.4 on
+/// another. Fifteen digits are what a double holds faithfully (`f64::DIGITS`: decimal →
+/// double → decimal gives them back); past them is representation noise.
+const SIGNIFICANT: usize = f64::DIGITS as usize;
+
 /// Round the shortest decimal text of `x` to `places` fractional digits, halves away from
 /// zero, using digit arithmetic so the result does not depend on binary representation
-/// error.
+/// error (after [`SIGNIFICANT`] digits, which removes the error a sum accumulated).
 fn round_decimal(x: f64, places: usize) -> f64 {
     if !x.is_finite() {
         return 0.0;
     }
+    let x: f64 = format!("{:.*e}", SIGNIFICANT - 1, x).parse().unwrap_or(x);
     // `{}` on f64 never uses exponent notation.
     let text = format!("{}", x.abs());
     let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
@@ -189,6 +198,27 @@ mod tests {
         assert_eq!(round2(7.0), 7.0);
         assert_eq!(round2(1.0 / 3.0), 0.33);
         assert_eq!(round2(2.0 / 3.0), 0.67);
+    }
+
+    #[test]
+    fn round2_ignores_the_noise_of_a_float_sum() {
+        // 135.395 summed in two orders: the same digits either way.
+        let values = [35.395, 0.1, 99.9];
+        let forward: f64 = values.iter().sum();
+        let backward: f64 = values.iter().rev().sum();
+        assert_eq!(round2(forward), 135.4);
+        assert_eq!(round2(backward), 135.4);
+        // The doubles either side of 135.395.
+        let below = f64::from_bits(135.395_f64.to_bits() - 1);
+        let above = f64::from_bits(135.395_f64.to_bits() + 1);
+        assert_eq!(round2(below), 135.4);
+        assert_eq!(round2(above), 135.4);
+        assert_eq!(round2(-below), -135.4);
+        assert_eq!(round2(0.1 + 0.2), 0.3);
+        // A real difference below a cent still counts.
+        assert_eq!(round2(135.3949), 135.39);
+        assert_eq!(round2(1e-13), 0.0);
+        assert_eq!(round2(123_456_789_012.345), 123_456_789_012.35);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! time windows ([`time`]) → SQL AST ([`compile`], [`sql::ast`]) → SQL + params
 //! ([`sql::render`]) → [`storage::Storage`] → rows → response ([`shape`], [`response`]).
 
+pub mod catalog;
 pub mod compile;
 pub mod decode;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod shape;
 pub mod sql;
 pub mod storage;
 pub mod time;
+pub mod write;
 
 pub use error::{ParamError, RequestError};
 pub use sql::{Dialect, Param, Query};

@@ -17,7 +17,8 @@ use regex_syntax::ast::{
 pub const MAX_REPEAT: u32 = 255;
 
 /// Parse an RE2-style pattern and print it in the common subset, or say why not (the
-/// reason completes "invalid regular expression: …").
+/// reason completes "invalid regular expression: …"). Parsing is linear in the pattern's
+/// length (nesting is capped); see [`check_size`] for what it compiles to.
 pub fn normalize(pattern: &str) -> Result<String, String> {
     let parsed = ast::parse::ParserBuilder::new()
         .nest_limit(100)
@@ -37,12 +38,32 @@ pub fn normalize(pattern: &str) -> Result<String, String> {
         a if leading_case_insensitive(a) => out.push_str("(?i)"),
         a => print(a, &mut out)?,
     }
-    // The SQLite engine has a compiled-size limit; check it here rather than at query time.
-    regex::Regex::new(&out).map_err(|e| match e {
-        regex::Error::CompiledTooBig(_) => "the pattern is too large".to_string(),
-        other => other.to_string(),
-    })?;
+    // An escape such as `\x00` or `\u0000` prints a NUL, which PostgreSQL cannot take in
+    // text and no stored text holds: refused like a NUL anywhere else in a request.
+    if out.contains('\0') {
+        return Err(
+            "the pattern matches the NUL character (\\x00), which no stored text holds".into(),
+        );
+    }
     Ok(out)
+}
+
+/// Whether a normalized pattern compiles within `size_limit` bytes (the `regex` crate's
+/// limit on its compiled program, the engine SQLite runs). Compilation stops as soon as the
+/// limit is exceeded, so a hostile pattern such as `(a{1,255}){1,255}`, which expands to
+/// 65 025 copies of its atom, costs at most the limit's worth of work.
+pub fn check_size(normalized: &str, size_limit: usize) -> Result<(), String> {
+    regex::RegexBuilder::new(normalized)
+        .size_limit(size_limit)
+        .dfa_size_limit(size_limit)
+        .build()
+        .map(drop)
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(_) => format!(
+                "the pattern compiles to more than {size_limit} bytes; simplify it (fewer or smaller repetitions)"
+            ),
+            other => other.to_string(),
+        })
 }
 
 fn leading_case_insensitive(a: &Ast) -> bool {
@@ -245,7 +266,7 @@ fn ascii_name(kind: &ast::ClassAsciiKind) -> &'static str {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::normalize;
+    use super::{check_size, normalize};
 
     #[test]
     fn common_subset_is_printed_back() {
@@ -271,5 +292,30 @@ mod tests {
             assert!(normalize(p).is_err(), "{p} should be rejected");
         }
         assert!(normalize("a{255}").is_ok());
+    }
+
+    #[test]
+    fn nul_is_refused_however_it_is_written() {
+        for p in [
+            r"\x00",
+            r"a\x{0}b",
+            r"\u0000",
+            r"[\x00-\x1f]",
+            r"[^\x00]",
+            r"(?i)\x00",
+        ] {
+            let err = normalize(p).unwrap_err();
+            assert!(err.contains("NUL"), "{p}: {err}");
+        }
+        assert_eq!(normalize(r"[\x01-\x1f]").unwrap(), "[\u{1}-\u{1f}]");
+    }
+
+    #[test]
+    fn compiled_size_is_bounded() {
+        let hostile = normalize("(a{1,255}){1,255}").unwrap();
+        let err = check_size(&hostile, 1 << 20).unwrap_err();
+        assert!(err.contains("compiles to more than 1048576 bytes"), "{err}");
+        assert!(check_size(&normalize("^.{0,255}$").unwrap(), 1 << 20).is_ok());
+        assert!(check_size(&normalize("^/docs/").unwrap(), 1 << 10).is_ok());
     }
 }

@@ -400,6 +400,9 @@ pub struct ChartRequest {
     pub offset: usize,
     /// `timezone` override.
     pub timezone: Option<Tz>,
+    /// The budget of points the chart may keep ([`crate::decode::Limits::max_chart_points`]),
+    /// checked by the compiler once the buckets are known.
+    pub max_points: usize,
 }
 
 impl ChartRequest {

@@ -245,8 +245,10 @@ fn event_list_errors() {
         dec(Ep::Funnel, "events=[]", "events", Invalid, &["2 to 20", "got 0"]),
         dec(Ep::Funnel, q(&[("events", ONE_EVENT)]), "events", Invalid, &["2 to 20", "got 1"]),
         dec(Ep::Funnel, q(&[("events", &configs(21))]), "events", Invalid, &["2 to 20", "got 21"]),
-        // A single object is one config: a funnel needs two.
-        dec(Ep::Funnel, r#"events={"name":"a"}"#, "events", Invalid, &["got 1"]),
+        // §6: a JSON array, never a single config object.
+        dec(Ep::Funnel, r#"events={"name":"a"}"#, "events", Invalid, &["JSON array", "an object"]),
+        dec(Ep::Chart, r#"events={"name":"a"}"#, "events", Invalid, &["JSON array", "an object"]),
+        dec(Ep::Chart, r#"series={"name":"a"}"#, "series", Invalid, &["JSON array", "an object"]),
         // The alias names itself.
         dec(Ep::Chart, "series=[]", "series", Invalid, &["1 to 20"]),
         // Invalid JSON, raw (as curl sends it) and encoded.
@@ -258,20 +260,22 @@ fn event_list_errors() {
         dec(Ep::Events, "event=[unterminated", "event", Invalid, &["valid JSON"]),
         dec(Ep::Events, "filters=[{", "filters", Invalid, &["valid JSON"]),
         dec(Ep::Chart, "events=[1e999]", "events", Invalid, &["valid JSON"]),
-        // A config that is not an object (a bare string is a name).
+        // A config that is not an object, a bare name included.
         dec(Ep::Chart, "events=[5]", "events[0]", Invalid, &["event config", "a number"]),
         dec(Ep::Chart, "events=[null]", "events[0]", Invalid, &["event config", "null"]),
-        dec(Ep::Chart, r#"events=["a",[]]"#, "events[1]", Invalid, &["event config", "a list"]),
-        dec(Ep::Funnel, r#"events=["a",true]"#, "events[1]", Invalid, &["step", "a boolean"]),
+        dec(Ep::Chart, r#"events=["a"]"#, "events[0]", Invalid, &["event config", "a string"]),
+        dec(Ep::Chart, r#"events=[{"name":"a"},[]]"#, "events[1]", Invalid, &["event config", "a list"]),
+        dec(Ep::Funnel, r#"events=[{"name":"a"},true]"#, "events[1]", Invalid, &["step", "a boolean"]),
+        dec(Ep::Funnel, r#"events=[{"name":"a"},"b"]"#, "events[1]", Invalid, &["step", "a string"]),
         // Names.
         dec(Ep::Chart, "events=[{}]", "events[0].name", Missing, &["event name"]),
         dec(Ep::Chart, r#"events=[{"displayName":"x"}]"#, "events[0].name", Missing, &["event name"]),
         dec(Ep::Chart, r#"events=[{"name":""}]"#, "events[0].name", Invalid, &["non-empty"]),
         dec(Ep::Chart, r#"events=[{"name":5}]"#, "events[0].name", Invalid, &["a number"]),
-        dec(Ep::Funnel, r#"events=["a",{"name":null}]"#, "events[1].name", Invalid, &["null"]),
-        dec(Ep::Funnel, r#"events=["a",{}]"#, "events[1].name", Missing, &["event name"]),
+        dec(Ep::Funnel, r#"events=[{"name":"a"},{"name":null}]"#, "events[1].name", Invalid, &["null"]),
+        dec(Ep::Funnel, r#"events=[{"name":"a"},{}]"#, "events[1].name", Missing, &["event name"]),
         dec(Ep::Chart, r#"events=[{"name":"a","displayName":7}]"#, "events[0].displayName", Invalid, &["a string", "a number"]),
-        dec(Ep::Funnel, r#"events=["a",{"name":"b","displayName":[]}]"#, "events[1].displayName", Invalid, &["a string"]),
+        dec(Ep::Funnel, r#"events=[{"name":"a"},{"name":"b","displayName":[]}]"#, "events[1].displayName", Invalid, &["a string"]),
     ]);
 }
 
@@ -421,9 +425,9 @@ fn accepted_filter_values_are_converted() {
                 .to_vec()
         )
     );
-    // A scalar value is a one-element list.
+    // A one-element list (a scalar is a 400: see filter_errors).
     assert_eq!(
-        filter(r#"{"name":"city","operator":"contains","value":"holm"}"#).values,
+        filter(r#"{"name":"city","operator":"contains","value":["holm"]}"#).values,
         FilterValues::Text(vec!["holm".into()])
     );
     // Numeric columns: numbers and number-shaped text.
@@ -726,7 +730,14 @@ fn events_endpoint_errors() {
 #[test]
 fn events_endpoint_accepts_and_clamps() {
     let d = |qs: &str, max| {
-        decode_events(qs, Limits { max_page_size: max }).unwrap_or_else(|e| panic!("{qs}: {e:?}"))
+        decode_events(
+            qs,
+            Limits {
+                max_page_size: max,
+                ..Limits::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{qs}: {e:?}"))
     };
     assert_eq!(d("limit=0", 50).limit, 1);
     assert_eq!(d("limit=-7", 50).limit, 1);
@@ -1064,11 +1075,15 @@ fn huge_integers_are_clamped_not_rejected() {
     assert_eq!(events.limit, 50);
     let events = decode_events("page=99999999999999999999", Limits::default()).unwrap();
     assert!(events.page > 1);
-    let chart = decode_chart(&q(&[
+    // A huge offset is an integer too, and then over the series budget (docs/limits.md).
+    let err = decode_chart(&q(&[
         ("events", ONE_EVENT),
         ("offset", "99999999999999999999"),
-    ]));
-    assert!(chart.is_ok(), "{chart:?}");
+    ]))
+    .unwrap_err();
+    assert_eq!(err.details.len(), 1, "{err:?}");
+    assert_eq!(err.details[0].param, "offset");
+    assert!(err.details[0].message.contains("limit + offset"), "{err:?}");
 }
 
 // -------------------------------------------------------------------------------------
@@ -1520,12 +1535,17 @@ fn malformed_queries_never_panic() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let limits = [
         Limits::default(),
-        Limits { max_page_size: 0 },
+        Limits {
+            max_page_size: 0,
+            ..Limits::default()
+        },
         Limits {
             max_page_size: 10_000,
+            ..Limits::default()
         },
         Limits {
             max_page_size: u64::MAX,
+            ..Limits::default()
         },
     ];
     // Quiet the default hook while probing: a panic is recorded with its input below.

@@ -3,8 +3,9 @@
 //! Every request fixture in `tests/fixtures/*.txt` is compiled for every dialect and
 //! snapshotted as pretty SQL followed by its parameters, in
 //! `tests/snapshots/<fixture>@<dialect>.snap`. Each statement is also parsed back with
-//! `sqlparser` for its dialect and must be exactly one statement, and no text parameter
-//! may appear in it as a literal.
+//! `sqlparser` for its dialect and must be exactly one statement (`quarry_testkit::oracle`,
+//! which the `request` fuzz target in `fuzz/` uses too), and no text parameter may appear
+//! in it as a literal.
 //!
 //! Fixture format: header lines `key: value` (and `#` comments) up to the first blank
 //! line, then the raw query string, one parameter per line (joined with `&`; lines
@@ -30,6 +31,7 @@ use quarry_core::compile::{Context, compile_chart, compile_events, compile_funne
 use quarry_core::decode::{Limits, decode_chart, decode_events, decode_funnel};
 use quarry_core::time::parse_rfc3339;
 use quarry_core::{Dialect, Param, Query};
+use quarry_testkit::oracle::parses_back;
 
 const DEFAULT_NOW: &str = "2024-04-15T12:34:56.789Z";
 const DEFAULT_PROJECT: &str = "fixture-project";
@@ -160,72 +162,6 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
     }
 }
 
-/// The SQL as sqlparser 0.64 can read it: two constructs that are valid for the engine
-/// but unknown to sqlparser's dialect are rewritten, and nothing else.
-///
-/// - ClickHouse's server-side parameters `{pN:Type}` are valid ClickHouse (the server
-///   substitutes them, typed, before parsing), but sqlparser's ClickHouse dialect does not
-///   know them; each is replaced by a literal of its type so the rest of the statement is
-///   still checked.
-/// - SQLite accepts `WITH name AS MATERIALIZED (…)` since 3.35 (2021), but sqlparser's
-///   SQLite dialect only accepts the keyword for PostgreSQL-like dialects
-///   (`supports_cte_materialization`); it is dropped before parsing.
-///
-/// PostgreSQL's `$n::type` and SQLite's `?n` are parsed as they are.
-fn parseable(sql: &str, dialect: Dialect) -> String {
-    match dialect {
-        Dialect::Postgres => return sql.to_string(),
-        Dialect::Sqlite => return sql.replace(" AS MATERIALIZED (", " AS ("),
-        Dialect::ClickHouse => {}
-    }
-    let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(open) = rest.find("{p") {
-        out.push_str(&rest[..open]);
-        let after = &rest[open..];
-        let close = after
-            .find('}')
-            .unwrap_or_else(|| panic!("unclosed placeholder in {sql}"));
-        let inner = &after[2..close];
-        let (n, ty) = inner
-            .split_once(':')
-            .unwrap_or_else(|| panic!("placeholder without a type: {{{inner}}}"));
-        assert!(
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()),
-            "placeholder name is not pN: {{{inner}}}"
-        );
-        out.push_str(match ty {
-            "String" => "'p'",
-            "Int64" => "1",
-            "Float64" => "1.5",
-            other => panic!("unexpected placeholder type {other}"),
-        });
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Parse one statement with sqlparser for its dialect; the error, if any.
-fn oracle(sql: &str, dialect: Dialect) -> Result<(), String> {
-    use sqlparser::dialect::{ClickHouseDialect, PostgreSqlDialect, SQLiteDialect};
-    use sqlparser::parser::Parser;
-    let text = parseable(sql, dialect);
-    let parsed = match dialect {
-        Dialect::ClickHouse => Parser::parse_sql(&ClickHouseDialect {}, &text),
-        Dialect::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, &text),
-        Dialect::Sqlite => Parser::parse_sql(&SQLiteDialect {}, &text),
-    };
-    match parsed {
-        Ok(statements) if statements.len() == 1 => Ok(()),
-        Ok(statements) => Err(format!(
-            "expected exactly one statement, got {}",
-            statements.len()
-        )),
-        Err(e) => Err(format!("sqlparser: {e}\n{text}")),
-    }
-}
-
 /// Values are never inlined: no text parameter appears in the SQL as a string literal.
 fn values_are_bound(q: &Query) -> Result<(), String> {
     for p in &q.params {
@@ -270,7 +206,7 @@ fn fixtures_compile_to_their_snapshots() {
                 snapshot(&fx, dialect, &text);
                 queries
                     .iter()
-                    .flat_map(|q| [oracle(&q.sql, dialect), values_are_bound(q)])
+                    .flat_map(|q| [parses_back(&q.sql, dialect), values_are_bound(q)])
                     .filter_map(Result::err)
                     .collect::<Vec<_>>()
             });

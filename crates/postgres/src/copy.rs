@@ -225,34 +225,7 @@ mod tests {
     fn blank(id: &str) -> NewEvent {
         NewEvent {
             id: id.into(),
-            name: String::new(),
-            device_id: String::new(),
-            profile_id: String::new(),
-            project_id: String::new(),
-            session_id: String::new(),
-            properties: Default::default(),
-            created_at: 0,
-            country: String::new(),
-            city: String::new(),
-            region: String::new(),
-            longitude: None,
-            latitude: None,
-            os: String::new(),
-            os_version: String::new(),
-            browser: String::new(),
-            browser_version: String::new(),
-            device: String::new(),
-            brand: String::new(),
-            model: String::new(),
-            duration: 0,
-            path: String::new(),
-            origin: String::new(),
-            referrer: String::new(),
-            referrer_name: String::new(),
-            referrer_type: String::new(),
-            sdk_name: String::new(),
-            sdk_version: String::new(),
-            imported_at: None,
+            ..NewEvent::default()
         }
     }
 

@@ -6,26 +6,65 @@
 //! projects, clients and event_meta) and imports events with `COPY`. Projects, clients
 //! and event metadata are read with OpenPanel's table and column names, so the catalog of
 //! an existing OpenPanel database works unchanged (§1 "OpenPanel-style" shape).
+//!
+//! Event queries ([`Storage::fetch`]) run under the server's `statement_timeout`, and one
+//! whose future is dropped (an HTTP timeout, a client gone) is cancelled on the server with
+//! `pg_cancel_backend` before its connection returns to the pool. Client and project
+//! lookups ([`PostgresCatalog`]) have a small pool of their own, so authentication never
+//! waits behind event queries.
 
+mod cells;
 mod copy;
-mod decode;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
+use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
+use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{
-    Catalog, ClientKind, ClientRecord, ProjectRecord, Row, Storage, StorageError,
-};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Arguments, AssertSqlSafe, Connection as _, PgConnection, Row as _};
+use quarry_core::storage::{Storage, StorageError};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Arguments, AssertSqlSafe, Postgres, Row as _};
 
 /// Storage over one PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStorage {
     pool: PgPool,
+    catalog: PostgresCatalog,
+    /// Where cancellations are sent from: never a connection an event query may hold.
+    control: PgPool,
+}
+
+/// Projects and clients of a [`PostgresStorage`]'s database, read through a pool of their
+/// own ([`Options::catalog_connections`]).
+#[derive(Debug, Clone)]
+pub struct PostgresCatalog {
+    pool: PgPool,
+}
+
+/// How a [`PostgresStorage`] connects and runs queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// The server cancels any statement running longer (reported as
+    /// [`StorageError::Timeout`]); `None` keeps the server's own setting. A dropped event
+    /// query is cancelled either way.
+    pub statement_timeout: Option<Duration>,
+    /// Connections for event queries, imports and administration.
+    pub max_connections: u32,
+    /// Connections for client and project lookups only.
+    pub catalog_connections: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            statement_timeout: None,
+            max_connections: 10,
+            catalog_connections: 2,
+        }
+    }
 }
 
 /// Failures outside of query execution (connecting, migrating, importing).
@@ -44,8 +83,6 @@ pub enum Error {
 
 /// The connection type import batches run on (an open transaction derefs to it).
 pub use sqlx::PgConnection as Connection;
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// An epoch-milliseconds `bigint` parameter as `timestamptz`, exactly (integer arithmetic).
 macro_rules! ts_param {
@@ -69,6 +106,10 @@ macro_rules! utc_param {
     };
 }
 
+mod write;
+
+pub use write::{insert_events, upsert_profile};
+
 fn connect_options(
     url: &str,
     statement_timeout: Option<Duration>,
@@ -85,9 +126,9 @@ fn connect_options(
 /// short, since a queue for a healthy pool of ten moves in milliseconds.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn pool_options() -> PgPoolOptions {
+fn pool_options(connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(10)
+        .max_connections(connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
@@ -104,298 +145,72 @@ impl PostgresStorage {
         url: &str,
         statement_timeout: Option<Duration>,
     ) -> Result<Self, Error> {
-        let pool = pool_options()
-            .connect_with(connect_options(url, statement_timeout)?)
-            .await?;
-        Ok(PostgresStorage { pool })
+        Self::open(
+            url,
+            Options {
+                statement_timeout,
+                ..Options::default()
+            },
+        )
+        .await
     }
 
     /// Like [`PostgresStorage::connect_with`], but nothing is sent until the first query:
     /// a server started while PostgreSQL is down answers 503 and recovers by itself.
     pub fn connect_lazy(url: &str, statement_timeout: Option<Duration>) -> Result<Self, Error> {
-        let pool = pool_options().connect_lazy_with(connect_options(url, statement_timeout)?);
-        Ok(PostgresStorage { pool })
+        Self::open_lazy(
+            url,
+            Options {
+                statement_timeout,
+                ..Options::default()
+            },
+        )
     }
 
-    /// Create or upgrade the schema.
-    pub async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+    /// Connect with these options (one connection is opened now, to fail early).
+    pub async fn open(url: &str, options: Options) -> Result<Self, Error> {
+        let connect = connect_options(url, options.statement_timeout)?;
+        let pool = pool_options(options.max_connections)
+            .connect_with(connect.clone())
+            .await?;
+        Ok(Self::with_pool(pool, connect, options))
     }
 
-    /// The connection pool, for the server's catalog queries and import transactions.
+    /// Like [`PostgresStorage::open`], but nothing is sent until the first query.
+    pub fn open_lazy(url: &str, options: Options) -> Result<Self, Error> {
+        let connect = connect_options(url, options.statement_timeout)?;
+        let pool = pool_options(options.max_connections).connect_lazy_with(connect.clone());
+        Ok(Self::with_pool(pool, connect, options))
+    }
+
+    fn with_pool(pool: PgPool, connect: PgConnectOptions, options: Options) -> Self {
+        let catalog = pool_options(options.catalog_connections).connect_lazy_with(connect.clone());
+        // One connection, opened on the first cancellation and closed when idle: a
+        // cancellation takes a fraction of a millisecond, even in a burst of timeouts.
+        let control = pool_options(1)
+            .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(connect);
+        PostgresStorage {
+            pool,
+            catalog: PostgresCatalog { pool: catalog },
+            control,
+        }
+    }
+
+    /// The connection pool of event queries, import transactions and administration.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// Insert events in one transaction: all of them or none.
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await?;
-        let stored = insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(stored)
+    /// Client and project lookups, on their own pool.
+    pub fn catalog(&self) -> &PostgresCatalog {
+        &self.catalog
     }
-
-    /// Insert or replace a profile.
-    pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
-        let mut conn = self.pool.acquire().await?;
-        upsert_profile(&mut conn, p).await
-    }
-
-    /// Create or update an `event_meta` row (§9 `event-meta set`); `m.id` must be a UUID.
-    pub async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), Error> {
-        for text in [
-            Some(&m.name),
-            Some(&m.project_id),
-            m.color.as_ref(),
-            m.icon.as_ref(),
-        ] {
-            check_text(text.map_or("", String::as_str), "event_meta")?;
-        }
-        const SQL: &str = concat!(
-            "INSERT INTO event_meta (id, name, conversion, color, icon, \"projectId\", \"createdAt\", \"updatedAt\") ",
-            "VALUES ($1::text::uuid, $2, $3, $4, $5, $6, ",
-            utc_param!(7),
-            ", ",
-            utc_param!(7),
-            ") ON CONFLICT (name, \"projectId\") DO UPDATE SET conversion = excluded.conversion, ",
-            "color = excluded.color, icon = excluded.icon, \"updatedAt\" = excluded.\"updatedAt\""
-        );
-        sqlx::query(SQL)
-            .bind(&m.id)
-            .bind(&m.name)
-            .bind(m.conversion)
-            .bind(&m.color)
-            .bind(&m.icon)
-            .bind(&m.project_id)
-            .bind(m.at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Create (or update) a project. OpenPanel's `projects` has no `timezone` column: there
-    /// a project can only be created without one (or with UTC).
-    pub async fn upsert_project(&self, p: &ProjectRecord, now_ms: i64) -> Result<(), Error> {
-        for text in [&p.id, &p.organization_id, &p.name] {
-            check_text(text, "project")?;
-        }
-        let has_timezone: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('projects') \
-             AND attname = 'timezone' AND NOT attisdropped)",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        const WITH_TZ: &str = concat!(
-            "INSERT INTO projects (id, \"organizationId\", name, \"createdAt\", \"updatedAt\", timezone) ",
-            "VALUES ($1, $2, $3, ",
-            utc_param!(4),
-            ", ",
-            utc_param!(4),
-            ", $5) ON CONFLICT (id) DO UPDATE SET \"organizationId\" = excluded.\"organizationId\", ",
-            "name = excluded.name, \"updatedAt\" = excluded.\"updatedAt\", timezone = excluded.timezone"
-        );
-        const WITHOUT_TZ: &str = concat!(
-            "INSERT INTO projects (id, \"organizationId\", name, \"createdAt\", \"updatedAt\") ",
-            "VALUES ($1, $2, $3, ",
-            utc_param!(4),
-            ", ",
-            utc_param!(4),
-            ") ON CONFLICT (id) DO UPDATE SET \"organizationId\" = excluded.\"organizationId\", ",
-            "name = excluded.name, \"updatedAt\" = excluded.\"updatedAt\""
-        );
-        let query = if has_timezone {
-            check_text(p.timezone.as_deref().unwrap_or(""), "project")?;
-            sqlx::query(WITH_TZ)
-                .bind(&p.id)
-                .bind(&p.organization_id)
-                .bind(&p.name)
-                .bind(now_ms)
-                .bind(&p.timezone)
-        } else {
-            if let Some(tz) = p.timezone.as_deref().filter(|tz| *tz != "UTC") {
-                return Err(Error::Unsupported(format!(
-                    "cannot set timezone {tz:?}: this database's projects table has no timezone \
-                     column (an OpenPanel database); add one with \
-                     ALTER TABLE projects ADD COLUMN timezone text"
-                )));
-            }
-            sqlx::query(WITHOUT_TZ)
-                .bind(&p.id)
-                .bind(&p.organization_id)
-                .bind(&p.name)
-                .bind(now_ms)
-        };
-        query.execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Create a client; `secret` must already be hashed (`<salt>.<hash>`) and `id` be a UUID.
-    pub async fn insert_client(&self, c: &ClientRecord, now_ms: i64) -> Result<(), Error> {
-        let texts = [
-            Some(&c.name),
-            c.secret.as_ref(),
-            c.project_id.as_ref(),
-            Some(&c.organization_id),
-        ];
-        for text in texts {
-            check_text(text.map_or("", String::as_str), "client")?;
-        }
-        // json_populate_record parses each value with the column's own input function, so
-        // the same statement fills OpenPanel's uuid id and "ClientType" enum or plain text.
-        const SQL: &str = concat!(
-            "INSERT INTO clients (id, name, secret, type, \"projectId\", \"organizationId\", \"createdAt\", \"updatedAt\") ",
-            "SELECT r.id, r.name, r.secret, r.type, r.\"projectId\", r.\"organizationId\", ",
-            utc_param!(7),
-            ", ",
-            utc_param!(7),
-            " FROM json_populate_record(NULL::clients, json_build_object('id', $1::text, ",
-            "'name', $2::text, 'secret', $3::text, 'type', $4::text, 'projectId', $5::text, ",
-            "'organizationId', $6::text)) AS r"
-        );
-        sqlx::query(SQL)
-            .bind(&c.id)
-            .bind(&c.name)
-            .bind(&c.secret)
-            .bind(c.kind.as_str())
-            .bind(&c.project_id)
-            .bind(&c.organization_id)
-            .bind(now_ms)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Refresh the query planner's statistics (after a bulk load).
-    pub async fn analyze(&self) -> Result<(), Error> {
-        sqlx::query("ANALYZE events, profiles")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Number of events stored for a project (the demo seeds only an empty database).
-    pub async fn count_events(&self, project_id: &str) -> Result<i64, Error> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE project_id = $1")
-            .bind(project_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
-    }
-
-    /// Any client of a project, of a type (the demo reuses its read client).
-    pub async fn find_client(
-        &self,
-        project_id: &str,
-        kind: ClientKind,
-    ) -> Result<Option<String>, Error> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id::text FROM clients WHERE \"projectId\" = $1 AND type::text = $2 \
-             ORDER BY \"createdAt\", id LIMIT 1",
-        )
-        .bind(project_id)
-        .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    /// Replace a client's stored secret hash (nothing happens for an unknown id).
-    pub async fn set_client_secret(&self, id: &str, hashed: &str) -> Result<(), Error> {
-        let Some(id) = canonical_uuid(id) else {
-            return Ok(());
-        };
-        check_text(hashed, "client")?;
-        sqlx::query(
-            "UPDATE clients SET secret = $1, \"updatedAt\" = (now() AT TIME ZONE 'UTC') \
-             WHERE id = $2::text::uuid",
-        )
-        .bind(hashed)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Close the pool (graceful shutdown).
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-/// Insert or replace a profile on an open connection or transaction.
-pub async fn upsert_profile(conn: &mut PgConnection, p: &NewProfile) -> Result<(), Error> {
-    let what = || format!("profile {:?}", p.id);
-    for text in [
-        &p.id,
-        &p.project_id,
-        &p.first_name,
-        &p.last_name,
-        &p.email,
-        &p.avatar,
-    ] {
-        check_text(text, &what())?;
-    }
-    for (k, v) in &p.properties {
-        check_text(k, &what())?;
-        check_text(v, &what())?;
-    }
-    let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
-    const SQL: &str = concat!(
-        "INSERT INTO profiles (id, project_id, is_external, first_name, last_name, email, avatar, ",
-        "properties, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, ",
-        ts_param!(9),
-        ") ON CONFLICT (project_id, id) DO UPDATE SET is_external = excluded.is_external, ",
-        "first_name = excluded.first_name, last_name = excluded.last_name, ",
-        "email = excluded.email, avatar = excluded.avatar, properties = excluded.properties, ",
-        "created_at = excluded.created_at"
-    );
-    sqlx::query(SQL)
-        .bind(&p.id)
-        .bind(&p.project_id)
-        .bind(p.is_external)
-        .bind(&p.first_name)
-        .bind(&p.last_name)
-        .bind(&p.email)
-        .bind(&p.avatar)
-        .bind(props)
-        .bind(p.created_at)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Insert events on an open connection or transaction (the caller commits), so an import
-/// can stream a file in batches and still commit all or nothing. Events whose id is already
-/// stored are skipped (re-importing a file is harmless); returns how many were stored.
-///
-/// The batch is sent with `COPY` into a session-local staging table, then moved with
-/// `INSERT … SELECT … ON CONFLICT (id) DO NOTHING` (COPY itself cannot skip duplicates).
-pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent]) -> Result<u64, Error> {
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let data = copy::event_rows(events)?;
-    // A savepoint when the caller has a transaction open; the staging rows must survive
-    // from COPY to INSERT, which they would not across autocommitted statements.
-    let mut tx = conn.begin().await?;
-    sqlx::raw_sql(copy::STAGE).execute(&mut *tx).await?;
-    let mut copy_in = tx.copy_in_raw(copy::COPY).await?;
-    for chunk in data.chunks(1 << 20) {
-        copy_in.send(chunk).await?;
-    }
-    copy_in.finish().await?;
-    let stored = sqlx::query(copy::MOVE)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
-    Ok(stored)
 }
 
 /// PostgreSQL text cannot hold U+0000: refuse it with a message naming the record, rather
 /// than the server's encoding error.
-fn check_text(text: &str, what: &str) -> Result<(), Error> {
+pub(crate) fn check_text(text: &str, what: &str) -> Result<(), Error> {
     if text.contains('\0') {
         return Err(Error::Unsupported(format!(
             "{what}: PostgreSQL cannot store the NUL character (U+0000) in text"
@@ -406,7 +221,7 @@ fn check_text(text: &str, what: &str) -> Result<(), Error> {
 
 /// The id if it is a UUID in canonical (lowercase, hyphenated) form. Client ids are
 /// compared as exact text on every backend; anything else cannot name a client.
-fn canonical_uuid(id: &str) -> Option<String> {
+pub(crate) fn canonical_uuid(id: &str) -> Option<String> {
     let parsed = uuid::Uuid::try_parse(id).ok()?;
     let canonical = parsed.hyphenated().to_string();
     (canonical == id).then_some(canonical)
@@ -424,7 +239,7 @@ fn bind(args: &mut PgArguments, p: &Param) -> Result<(), StorageError> {
 
 /// Connection-level failures are "unavailable" (503), the server's statement timeout is a
 /// timeout (504), everything else a query error (500).
-fn map_err(e: sqlx::Error) -> StorageError {
+pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     let unavailable = match &e {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -432,8 +247,11 @@ fn map_err(e: sqlx::Error) -> StorageError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            // query_canceled: statement_timeout fired.
+            // query_canceled: statement_timeout fired (a cancelled fetch reads no error).
             Some("57014") => return StorageError::Timeout,
+            // invalid_regular_expression, also "regular expression is too complex": the
+            // request's pattern, not a fault.
+            Some("2201B") => return StorageError::Rejected(db.message().to_string()),
             // connection_exception class, server shutting down or refusing connections.
             Some(code) => {
                 code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
@@ -460,30 +278,105 @@ impl Storage for PostgresStorage {
         for p in &query.params {
             bind(&mut args, p)?;
         }
-        let rows = sqlx::query_with(AssertSqlSafe(query.sql.clone()), args)
-            .fetch_all(&self.pool)
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
             .await
             .map_err(map_err)?;
+        let mut running = Running {
+            conn: Some(conn),
+            pid,
+            control: self.control.clone(),
+            finished: false,
+        };
+        let rows = running
+            .fetch_all(sqlx::query_with(AssertSqlSafe(query.sql.clone()), args))
+            .await;
+        running.finished = true;
+        let rows = rows.map_err(map_err)?;
         rows.iter()
             .map(|row| {
                 query
                     .columns
                     .iter()
                     .enumerate()
-                    .map(|(i, ty)| decode::decode(row, i, *ty))
+                    .map(|(i, ty)| cells::cell(row, i, *ty))
                     .collect()
             })
             .collect()
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        Catalog::ping(self).await
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+/// An event query on its connection. Dropped before it finished (the future of `fetch`
+/// was dropped), it cancels the statement on the server, and only then lets the
+/// connection go back to the pool: a late cancel can never hit a later statement there.
+struct Running {
+    conn: Option<PoolConnection<Postgres>>,
+    pid: i32,
+    control: PgPool,
+    finished: bool,
+}
+
+impl Running {
+    async fn fetch_all(
+        &mut self,
+        query: sqlx::query::Query<'_, Postgres, PgArguments>,
+    ) -> Result<Vec<PgRow>, sqlx::Error> {
+        match self.conn.as_deref_mut() {
+            Some(conn) => query.fetch_all(conn).await,
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime left to cancel from: the connection is closed with the process.
+            return;
+        };
+        let (conn, pid, control) = (self.conn.take(), self.pid, self.control.clone());
+        runtime.spawn(async move {
+            // A failure leaves the statement to statement_timeout, as before cancellation.
+            let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+                .bind(pid)
+                .execute(&control)
+                .await;
+            drop(conn);
+        });
+    }
+}
+
+/// The same lookups as [`PostgresStorage::catalog`], on the catalog's own pool.
+#[async_trait]
+impl Catalog for PostgresStorage {
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        self.catalog.client(id).await
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StorageError> {
+        self.catalog.project(id).await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.catalog.ping().await
     }
 }
 
 /// Projects and clients (OpenPanel's names and columns).
 #[async_trait]
-impl Catalog for PostgresStorage {
+impl Catalog for PostgresCatalog {
     async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StorageError> {
         let Some(id) = canonical_uuid(id) else {
             return Ok(None);

@@ -9,10 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::Pg;
+use quarry_core::catalog::{Catalog, ClientKind, ClientRecord, ProjectRecord};
+use quarry_core::sql::{CellType, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{
-    Catalog, ClientKind, ClientRecord, ColumnType, ProjectRecord, Storage, StorageError, Value,
-};
+use quarry_core::storage::{Storage, StorageError};
+use quarry_core::write::{CatalogWriter as _, Database as _, EventWriter as _};
 use quarry_postgres::PostgresStorage;
 use quarry_testkit::{Db, ev, events, props};
 use serde_json::json;
@@ -101,34 +102,9 @@ async fn columns(store: &PostgresStorage, table: &str) -> Vec<(String, String)> 
     .collect()
 }
 
-#[tokio::test]
-async fn openpanel_catalog_is_read_unchanged() {
-    let pg = Pg::new().await;
-    let store = PostgresStorage::connect(&pg.create_database().await)
-        .await
-        .unwrap();
-    sqlx::raw_sql(OPENPANEL_SCHEMA)
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let before: Vec<_> = [
-        columns(&store, "projects").await,
-        columns(&store, "clients").await,
-        columns(&store, "event_meta").await,
-    ]
-    .concat();
-    // Migrating adds events and profiles and leaves OpenPanel's tables as they are.
-    store.migrate().await.unwrap();
-    store.migrate().await.unwrap();
-    let after: Vec<_> = [
-        columns(&store, "projects").await,
-        columns(&store, "clients").await,
-        columns(&store, "event_meta").await,
-    ]
-    .concat();
-    assert_eq!(before, after);
-    assert!(after.contains(&("type".into(), "\"ClientType\"".into())));
-
+/// Clients of an OpenPanel catalog: uuid ids and enum types read as text; anything but a
+/// canonical stored id is no client.
+async fn openpanel_clients_are_read(store: &PostgresStorage) {
     // Clients: uuid ids and enum types read as text.
     let reader = store
         .client("3f1c2b7a-9d4e-4c1b-8a2f-6e5d4c3b2a10")
@@ -166,19 +142,10 @@ async fn openpanel_catalog_is_read_unchanged() {
     ] {
         assert_eq!(store.client(id).await.unwrap(), None, "{id:?}");
     }
+}
 
-    // Projects: no timezone column, so UTC (None).
-    assert_eq!(
-        store.project("proj").await.unwrap(),
-        Some(ProjectRecord {
-            id: "proj".into(),
-            organization_id: "org-1".into(),
-            name: "Web".into(),
-            timezone: None,
-        })
-    );
-    assert_eq!(store.project("nope").await.unwrap(), None);
-
+/// Quarry's commands write clients, secrets and projects into OpenPanel's tables.
+async fn quarry_writes_the_openpanel_catalog(store: &PostgresStorage) {
     // Writing through Quarry's commands works on the same tables.
     let new_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
     store
@@ -235,6 +202,51 @@ async fn openpanel_catalog_is_read_unchanged() {
         .unwrap_err();
     assert!(err.to_string().contains("no timezone column"), "{err}");
     assert_eq!(store.project("proj2").await.unwrap(), Some(project(None)));
+}
+
+#[tokio::test]
+async fn openpanel_catalog_is_read_unchanged() {
+    let pg = Pg::new().await;
+    let store = PostgresStorage::connect(&pg.create_database().await)
+        .await
+        .unwrap();
+    sqlx::raw_sql(OPENPANEL_SCHEMA)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let before: Vec<_> = [
+        columns(&store, "projects").await,
+        columns(&store, "clients").await,
+        columns(&store, "event_meta").await,
+    ]
+    .concat();
+    // Migrating adds events and profiles and leaves OpenPanel's tables as they are.
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let after: Vec<_> = [
+        columns(&store, "projects").await,
+        columns(&store, "clients").await,
+        columns(&store, "event_meta").await,
+    ]
+    .concat();
+    assert_eq!(before, after);
+    assert!(after.contains(&("type".into(), "\"ClientType\"".into())));
+
+    openpanel_clients_are_read(&store).await;
+
+    // Projects: no timezone column, so UTC (None).
+    assert_eq!(
+        store.project("proj").await.unwrap(),
+        Some(ProjectRecord {
+            id: "proj".into(),
+            organization_id: "org-1".into(),
+            name: "Web".into(),
+            timezone: None,
+        })
+    );
+    assert_eq!(store.project("nope").await.unwrap(), None);
+
+    quarry_writes_the_openpanel_catalog(&store).await;
 
     // event_meta: OpenPanel's uuid id and NULL conversion, plus a row Quarry writes.
     store
@@ -249,7 +261,7 @@ async fn openpanel_catalog_is_read_unchanged() {
         })
         .await
         .unwrap();
-    let db = common::PgDb { store };
+    let db = common::PgDb::new(store, ());
     db.insert_events(&[
         ev("e1", "sign_up", "2024-04-15T12:00:01.000Z"),
         ev("e2", "purchase", "2024-04-15T12:00:00.000Z"),
@@ -273,7 +285,7 @@ async fn openpanel_catalog_is_read_unchanged() {
             "createdAt": "2024-03-01T00:00:00.001Z", "updatedAt": "2024-03-01T00:00:00.001Z"
         })
     );
-    db.store.close().await;
+    db.store().close().await;
     pg.drop_databases().await;
 }
 
@@ -461,7 +473,7 @@ async fn fetch(
     store: &PostgresStorage,
     sql: &str,
     params: Vec<Param>,
-    columns: Vec<ColumnType>,
+    columns: Vec<CellType>,
 ) -> Vec<Vec<Value>> {
     store
         .fetch(&Query {
@@ -475,7 +487,7 @@ async fn fetch(
 
 #[tokio::test]
 async fn every_column_type_decodes_as_declared() {
-    use ColumnType::*;
+    use CellType::*;
     let pg = Pg::new().await;
     let store = pg.storage().await;
     let sql = "SELECT 7::int2, 8::int4, 9::int8, 1.5::float4, 2.25::float8, \
@@ -579,7 +591,7 @@ async fn timestamp_parameters_are_exact() {
             &store,
             &sql,
             vec![Param::Timestamp(ms), Param::Timestamp(ms + 1)],
-            vec![ColumnType::Int, ColumnType::Int, ColumnType::Text],
+            vec![CellType::Int, CellType::Int, CellType::Text],
         )
         .await;
         // Past year 2255 the microseconds are off by a few (interval arithmetic in
@@ -601,7 +613,7 @@ async fn failures_map_to_storage_errors() {
     let q = |sql: &str| Query {
         sql: sql.into(),
         params: vec![],
-        columns: vec![ColumnType::Int],
+        columns: vec![CellType::Int],
     };
 
     // The server cancels a statement past its timeout: a timeout (504), and the pool
@@ -687,7 +699,7 @@ async fn nul_characters_are_refused_clearly() {
     };
     assert!(
         store
-            .upsert_profile(&p)
+            .upsert_profiles(std::slice::from_ref(&p))
             .await
             .unwrap_err()
             .to_string()

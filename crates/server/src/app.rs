@@ -1,6 +1,7 @@
 //! The actix-web application: state, routes and the request flow of every export
-//! endpoint — rate limit, authentication (401), parameters (400), project access
-//! (403/404), then the query under a timeout (504) and the response.
+//! endpoint — authentication (401, failed attempts throttled per address), the client's
+//! rate limit and concurrency (429), parameters (400, decoded on the blocking pool), project
+//! access (403/404), then the query under a timeout (504) and the response.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,53 +13,37 @@ use actix_web::dev::Server;
 use actix_web::http::header::HeaderMap;
 use actix_web::{App, HttpRequest, HttpResponse, ResponseError, web};
 use chrono_tz::Tz;
+use quarry_core::catalog::{ClientKind, ClientRecord};
 use quarry_core::compile::Context;
 use quarry_core::decode::{self, Limits};
-use quarry_core::error::ParamError;
+use quarry_core::error::{ParamError, RequestError};
 use quarry_core::exec;
-use quarry_core::storage::{Catalog, ClientKind, ClientRecord, Storage};
 use serde::Serialize;
+use tokio::sync::Semaphore;
 
-use crate::auth::{VerifyCache, authenticate};
-use crate::error::ApiError;
+use crate::auth::{AuthError, Authenticator};
+use crate::error::{ApiError, Throttle};
 use crate::ratelimit::{Quota, RateLimiter};
 use crate::settings::Settings;
-use crate::wire::TargetFix;
+use crate::slots::ClientSlots;
+use crate::wire::{Gate, REFUSED_PATH, TargetFix};
 
-/// Milliseconds since the epoch; injectable so tests control "now".
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
-
-/// The databases behind the server.
-#[derive(Clone)]
-pub struct Backends {
-    /// Events and profiles.
-    pub store: Arc<dyn Storage>,
-    /// `event_meta` (the catalog's database).
-    pub meta: Arc<dyn Storage>,
-    /// Projects and clients.
-    pub catalog: Arc<dyn Catalog>,
-    /// "Now".
-    pub clock: Clock,
-}
-
-impl std::fmt::Debug for Backends {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Backends")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::backends::{Backends, Clock, system_clock};
 
 struct State {
     backends: Backends,
-    cache: VerifyCache,
+    auth: Authenticator,
+    /// Requests per verified client.
     limiter: Option<RateLimiter>,
+    /// Failed authentications per peer address.
+    failures: Option<RateLimiter>,
+    /// Queries in flight per client.
+    slots: Arc<ClientSlots>,
+    /// Decoding (regular expressions compile there) runs on the blocking pool, this many
+    /// requests at a time.
+    decoding: Arc<Semaphore>,
     limits: Limits,
+    gate: Gate,
     timeout: Duration,
 }
 
@@ -76,10 +61,14 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// How long a request head may take to arrive (see wire.rs); actix-web's own timer is set
+/// later, so this one answers, in JSON.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Application {
     /// Open the configured storage, migrate nothing, bind, and build the server.
     pub async fn build(settings: Settings) -> Result<Application, crate::Error> {
-        let backends = crate::backends::open(&settings, crate::app::system_clock()).await?;
+        let backends = crate::backends::open(&settings, system_clock()).await?;
         Application::build_with(settings, backends)
     }
 
@@ -97,13 +86,24 @@ impl Application {
             )),
             ..backends
         };
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let gate = Gate {
+            max_url: settings.limits.max_url_bytes,
+            max_head: settings.limits.max_head_bytes,
+            head_timeout: HEAD_TIMEOUT,
+        };
         let state = web::Data::new(State {
             backends,
-            cache: VerifyCache::new(10_000, Duration::from_secs(300)),
+            auth: Authenticator::new(),
             limiter: settings.rate_limit.map(RateLimiter::new),
+            failures: settings.auth_failure_limit.map(RateLimiter::new),
+            slots: ClientSlots::new(settings.limits.max_concurrent_queries),
+            decoding: Arc::new(Semaphore::new(cores.max(2))),
             limits: Limits {
                 max_page_size: settings.max_page_size,
+                ..settings.limits.request
             },
+            gate,
             timeout: settings.query_timeout,
         });
         let addr = listener.local_addr().map_err(crate::Error::Io)?;
@@ -119,15 +119,20 @@ impl Application {
                     .route("/export/funnel", web::get().to(funnel))
                     .route("/healthz", web::get().to(healthz))
                     .route("/readyz", web::get().to(readyz))
+                    .route(&format!("{REFUSED_PATH}{{code:.*}}"), web::to(refused))
                     .default_service(web::to(|| async { ApiError::NotFound.error_response() }));
                 let http = actix_http::HttpService::build()
                     .local_addr(addr)
+                    .client_request_timeout(HEAD_TIMEOUT * 2)
+                    // How long a refused connection may linger (see wire.rs).
+                    .client_disconnect_timeout(Duration::from_secs(2))
                     .h1(actix_service::map_config(app, |_| AppConfig::default()));
-                // Raw `"` in a request target is legal for OpenPanel's clients; see wire.rs.
-                actix_service::fn_service(|io: actix_web::rt::net::TcpStream| async move {
+                // Raw `"` in a request target is legal for OpenPanel's clients, and every
+                // refusal of the HTTP layer is JSON; see wire.rs.
+                actix_service::fn_service(move |io: actix_web::rt::net::TcpStream| async move {
                     let _ = io.set_nodelay(true);
                     let peer = io.peer_addr().ok();
-                    Ok::<_, actix_http::error::DispatchError>((TargetFix::new(io), peer))
+                    Ok::<_, actix_http::error::DispatchError>((TargetFix::new(io, gate), peer))
                 })
                 .and_then(http)
             })
@@ -179,20 +184,17 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Rate-limit key: the presented client id, else the peer address, so every response
-/// (401s included) is counted and carries the headers.
-fn limit(state: &State, req: &HttpRequest) -> Option<Quota> {
-    let limiter = state.limiter.as_ref()?;
-    let key = match header(req.headers(), "openpanel-client-id") {
-        Some(id) => format!("client:{}", id.trim().to_ascii_lowercase()),
-        None => format!(
-            "peer:{}",
-            req.peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
-        ),
-    };
-    Some(limiter.check(&key, Instant::now()))
+/// The JSON answer for a head the HTTP layer refused (see wire.rs).
+async fn refused(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let code = req.match_info().get("code").unwrap_or_default();
+    ApiError::Transport(crate::wire::refusal(code, &state.gate)).error_response()
+}
+
+/// The peer's address: the key of failed attempts.
+fn peer_key(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 fn with_quota(mut resp: HttpResponse, quota: Option<Quota>) -> HttpResponse {
@@ -249,30 +251,121 @@ async fn resolve_project(
     }
 }
 
-/// Authentication, then the request's own decoding, then project access.
-async fn admit<R>(
+/// Authentication (§3.3), with failed attempts counted and throttled per peer address:
+/// the client, or the refusal and the quota it was counted against.
+///
+/// An address past its budget of failures still gets its valid requests through — a
+/// client must never be locked out by strangers at the same address (a NAT, a proxy) —
+/// but nothing more: a malformed id is refused at once, a verification runs only if a turn
+/// is free right away (never queueing behind others), and every failure is a 429.
+async fn authenticate(
     state: &State,
     req: &HttpRequest,
-    decode: impl FnOnce(&str) -> Result<R, quarry_core::error::RequestError>,
+) -> Result<ClientRecord, (ApiError, Option<Quota>)> {
+    let headers = req.headers();
+    let id = header(headers, "openpanel-client-id");
+    let secret = header(headers, "openpanel-client-secret");
+    let peer = peer_key(req);
+    let exhausted = state
+        .failures
+        .as_ref()
+        .map(|f| f.peek(&peer, Instant::now()))
+        .filter(|q| !q.allowed && !state.auth.is_known(id, secret));
+    let result = match exhausted {
+        Some(_) if id.and_then(crate::auth::canonical_client_id).is_none() => {
+            Err(AuthError::BadClientId)
+        }
+        Some(_) => {
+            let catalog = state.backends.catalog.as_ref();
+            state
+                .auth
+                .authenticate_within(catalog, id, secret, Duration::ZERO)
+                .await
+        }
+        None => {
+            let catalog = state.backends.catalog.as_ref();
+            state.auth.authenticate(catalog, id, secret).await
+        }
+    };
+    match result {
+        Ok(client) => Ok(client),
+        // A fault of the server, not an attempt of the client.
+        Err(e @ AuthError::Storage(_)) => Err((e.into(), None)),
+        Err(AuthError::Busy) if exhausted.is_none() => Err((AuthError::Busy.into(), None)),
+        Err(e) => {
+            let quota = state
+                .failures
+                .as_ref()
+                .map(|f| f.check(&peer, Instant::now()));
+            match exhausted {
+                Some(q) => {
+                    let refused = ApiError::RateLimited {
+                        retry_after: q.reset_secs,
+                        throttle: Throttle::Failures,
+                    };
+                    Err((refused, quota))
+                }
+                None => Err((e.into(), quota)),
+            }
+        }
+    }
+}
+
+/// Decode on the blocking pool: a request's regular expressions compile there (within
+/// their budgets), never on the threads that serve every other request.
+async fn decode_off_thread<R: Send + 'static>(
+    state: &State,
+    query: &str,
+    decode: fn(&str, Limits) -> Result<R, RequestError>,
+) -> Result<R, ApiError> {
+    let limits = state.limits;
+    let query = query.to_string();
+    let internal = |what: String| {
+        ApiError::Storage(quarry_core::storage::StorageError::Query(format!(
+            "decoding did not complete: {what}"
+        )))
+    };
+    // The semaphore is never closed.
+    let _turn = state
+        .decoding
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    match tokio::task::spawn_blocking(move || decode(&query, limits)).await {
+        Ok(result) => Ok(result?),
+        Err(error) => Err(internal(error.to_string())),
+    }
+}
+
+/// The request's own decoding, then project access. A request with several problems names
+/// every one, `projectId is required` included (§4.2).
+async fn admit<R: Send + 'static>(
+    state: &State,
+    req: &HttpRequest,
+    client: &ClientRecord,
+    decode: fn(&str, Limits) -> Result<R, RequestError>,
     project_of: impl Fn(&R) -> Option<String>,
     tz_of: impl Fn(&R) -> Option<Tz>,
 ) -> Result<(R, Context), ApiError> {
-    let headers = req.headers();
-    let client = authenticate(
-        state.backends.catalog.as_ref(),
-        &state.cache,
-        header(headers, "openpanel-client-id"),
-        header(headers, "openpanel-client-secret"),
-    )
-    .await?;
-    let request = decode(req.query_string())?;
+    let no_default = client.project_id.as_deref().is_none_or(str::is_empty);
+    let missing = || ParamError::missing("projectId", "projectId is required");
+    let request = match decode_off_thread(state, req.query_string(), decode).await {
+        Ok(r) => r,
+        Err(ApiError::Request(mut e)) => {
+            let named = e.details.iter().any(|d| d.param == "projectId");
+            if no_default && !named && decode::requested_project(req.query_string()).is_none() {
+                e.details.insert(0, missing());
+            }
+            return Err(ApiError::Request(e));
+        }
+        Err(other) => return Err(other),
+    };
     let requested = project_of(&request);
-    if requested.is_none() && client.project_id.as_deref().is_none_or(str::is_empty) {
-        return Err(ApiError::Request(
-            ParamError::missing("projectId", "projectId is required").into(),
-        ));
+    if requested.is_none() && no_default {
+        return Err(ApiError::Request(missing().into()));
     }
-    let scope = resolve_project(state, &client, requested.as_deref()).await?;
+    let scope = resolve_project(state, client, requested.as_deref()).await?;
     let tz = tz_of(&request).or(scope.project_tz).unwrap_or(Tz::UTC);
     let ctx = Context {
         project_id: scope.project_id,
@@ -283,31 +376,47 @@ async fn admit<R>(
     Ok((request, ctx))
 }
 
-/// The flow shared by the export endpoints: rate limit, admission (401, 400, 403/404),
-/// then `run` under the query timeout; every response carries the rate-limit headers.
+/// The flow shared by the export endpoints: authentication, the client's rate limit and
+/// concurrency, admission (400, 403/404), then `run` under the query timeout; every
+/// response carries the rate-limit headers of the quota it was counted against.
 async fn export<R, T, F, Fut>(
     state: &State,
     req: &HttpRequest,
-    decode: impl FnOnce(&str) -> Result<R, quarry_core::error::RequestError>,
+    decode: fn(&str, Limits) -> Result<R, RequestError>,
     project_of: impl Fn(&R) -> Option<String>,
     tz_of: impl Fn(&R) -> Option<Tz>,
     run: F,
 ) -> HttpResponse
 where
+    R: Send + 'static,
     T: Serialize,
     F: FnOnce(R, Context) -> Fut,
     Fut: std::future::Future<Output = Result<T, exec::ExecError>>,
 {
-    let quota = limit(state, req);
+    let client = match authenticate(state, req).await {
+        Ok(client) => client,
+        Err((e, quota)) => return with_quota(e.error_response(), quota),
+    };
+    let quota = state
+        .limiter
+        .as_ref()
+        .map(|l| l.check(&client.id, Instant::now()));
     if let Some(q) = quota.filter(|q| !q.allowed) {
         let refused = ApiError::RateLimited {
             retry_after: q.reset_secs,
-        }
-        .error_response();
-        return with_quota(refused, quota);
+            throttle: Throttle::Requests,
+        };
+        return with_quota(refused.error_response(), quota);
     }
+    let Some(_slot) = state.slots.try_take(&client.id) else {
+        let refused = ApiError::RateLimited {
+            retry_after: 1,
+            throttle: Throttle::Concurrency,
+        };
+        return with_quota(refused.error_response(), quota);
+    };
     let result = async {
-        let (request, ctx) = admit(state, req, decode, project_of, tz_of).await?;
+        let (request, ctx) = admit(state, req, &client, decode, project_of, tz_of).await?;
         let body = match tokio::time::timeout(state.timeout, run(request, ctx)).await {
             Ok(r) => r?,
             Err(_) => return Err(ApiError::Timeout),
@@ -323,13 +432,11 @@ where
 }
 
 async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let limits = state.limits;
     let b = state.backends.clone();
-    let decode = |q: &str| decode::decode_events(q, limits);
     export(
         &state,
         &req,
-        decode,
+        decode::decode_events,
         |r| r.project_id.clone(),
         |r| r.timezone,
         |r, ctx| async move { exec::events(b.store.as_ref(), b.meta.as_ref(), &r, &ctx).await },
@@ -339,11 +446,10 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
 
 async fn charts(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let store = state.backends.store.clone();
-    let decode = decode::decode_chart;
     export(
         &state,
         &req,
-        decode,
+        decode::decode_chart_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
         |r, ctx| async move { exec::chart(store.as_ref(), &r, &ctx).await },
@@ -353,11 +459,10 @@ async fn charts(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
 
 async fn funnel(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let store = state.backends.store.clone();
-    let decode = decode::decode_funnel;
     export(
         &state,
         &req,
-        decode,
+        decode::decode_funnel_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
         |r, ctx| async move { exec::funnel(store.as_ref(), &r, &ctx).await },

@@ -6,60 +6,72 @@
 //! | PostgreSQL | PostgreSQL | the same PostgreSQL database |
 //! | ClickHouse | ClickHouse (OpenPanel's tables) | PostgreSQL (OpenPanel's), or SQLite |
 //!
-//! [`Databases`] is what the command line works on (migrate, projects, clients, import,
-//! seed); [`Databases::backends`] is what the HTTP server reads through.
+//! [`Databases::open`] is the one place that names a backend: everything else holds
+//! quarry-core's traits. [`Databases`] is what the command line works on (migrate,
+//! projects, clients, import, seed); [`Databases::backends`] is what the HTTP server reads
+//! through. A fourth backend is a crate implementing those traits and one branch in `open`.
 
 use std::sync::Arc;
 
-use quarry_clickhouse::ClickHouseStorage;
+use quarry_core::catalog::{Catalog, ClientKind, ClientRecord, ProjectRecord};
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::Dialect;
-use quarry_core::storage::{Catalog, ClientKind, ClientRecord, ProjectRecord, Storage};
-use quarry_postgres::PostgresStorage;
-use quarry_sqlite::SqliteStorage;
+use quarry_core::storage::Storage;
+use quarry_core::write::{CatalogWriter, Database, EventWriter, WriteUnit};
 
 use crate::Error;
-use crate::app::{Backends, Clock};
 use crate::settings::Settings;
 
 /// The ClickHouse database used when `QUARRY_CLICKHOUSE_DATABASE` is not set (OpenPanel's).
 pub const DEFAULT_CLICKHOUSE_DATABASE: &str = "openpanel";
 
-/// Open the embedded SQLite database named by a `sqlite://` URL.
-pub async fn open_sqlite(url: &str) -> Result<SqliteStorage, Error> {
-    SqliteStorage::connect(url)
-        .await
-        .map_err(|e| Error::Storage(e.to_string()))
+/// Milliseconds since the epoch; injectable so tests control "now".
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
 }
 
-/// The database of projects, clients and event metadata (and of events, unless they are
-/// in ClickHouse).
-#[derive(Debug, Clone)]
-pub enum CatalogDb {
-    /// The embedded SQLite file.
-    Sqlite(SqliteStorage),
-    /// A PostgreSQL database (OpenPanel's table and column names).
-    Postgres(PostgresStorage),
+/// The databases behind the HTTP server, as it reads them.
+#[derive(Clone)]
+pub struct Backends {
+    /// Events and profiles.
+    pub store: Arc<dyn Storage>,
+    /// `event_meta` (the catalog's database).
+    pub meta: Arc<dyn Storage>,
+    /// Projects and clients.
+    pub catalog: Arc<dyn Catalog>,
+    /// "Now".
+    pub clock: Clock,
 }
 
-/// Where events and profiles are written and read.
-#[derive(Debug, Clone, Copy)]
-pub enum EventStore<'a> {
-    /// In the catalog's SQLite file.
-    Sqlite(&'a SqliteStorage),
-    /// In the catalog's PostgreSQL database.
-    Postgres(&'a PostgresStorage),
-    /// In ClickHouse.
-    ClickHouse(&'a ClickHouseStorage),
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
-/// The configured databases.
+/// The configured databases, each in the roles it plays.
 #[derive(Debug, Clone)]
 pub struct Databases {
-    /// Projects, clients, event_meta.
-    pub catalog: CatalogDb,
-    /// Events and profiles, when they live in ClickHouse.
-    pub clickhouse: Option<ClickHouseStorage>,
+    /// Where projects, clients and event metadata are written.
+    catalog: Arc<dyn CatalogWriter>,
+    /// Client and project lookups (a pool of their own, so authentication never waits
+    /// behind event queries).
+    lookups: Arc<dyn Catalog>,
+    /// `event_meta` queries (the catalog's database, under the query timeout).
+    meta: Arc<dyn Storage>,
+    /// Where events and profiles are written.
+    events: Arc<dyn EventWriter>,
+    /// Where event queries run.
+    store: Arc<dyn Storage>,
+    /// Every distinct database, in the order their schemas are migrated.
+    schemas: Vec<Arc<dyn Database>>,
+    /// One SQLite file holds everything.
+    embedded: bool,
 }
 
 fn is_sqlite(url: &str) -> bool {
@@ -71,124 +83,121 @@ fn is_postgres(url: &str) -> bool {
 }
 
 impl Databases {
+    /// One database in every role (SQLite or PostgreSQL).
+    fn relational<T>(db: T, lookups: Arc<dyn Catalog>) -> Databases
+    where
+        T: Storage + EventWriter + CatalogWriter + 'static,
+    {
+        let db = Arc::new(db);
+        Databases {
+            catalog: db.clone(),
+            lookups,
+            meta: db.clone(),
+            events: db.clone(),
+            store: db.clone(),
+            schemas: vec![db],
+            embedded: false,
+        }
+    }
+
+    /// Events and profiles in a database of their own (ClickHouse).
+    fn with_events<T>(mut self, db: T) -> Databases
+    where
+        T: Storage + EventWriter + 'static,
+    {
+        let db = Arc::new(db);
+        self.events = db.clone();
+        self.store = db.clone();
+        self.schemas.push(db);
+        self.embedded = false;
+        self
+    }
+
     /// Connect to what the settings name. Nothing is created or migrated.
     ///
     /// PostgreSQL and ClickHouse are connected lazily: a server whose database is down
     /// starts, answers 503, and recovers when the database is back.
     pub async fn open(settings: &Settings) -> Result<Databases, Error> {
-        let url = &settings.database_url;
-        let catalog = if is_sqlite(url) {
-            CatalogDb::Sqlite(open_sqlite(url).await?)
+        let url = settings.database_url.expose();
+        let timeout = settings.query_timeout;
+        let databases = if is_sqlite(url) {
+            let options = quarry_sqlite::Options {
+                query_timeout: Some(timeout),
+                ..quarry_sqlite::Options::default()
+            };
+            let db = quarry_sqlite::SqliteStorage::connect_with(url, options)
+                .await
+                .map_err(|e| Error::Storage(e.to_string()))?;
+            let lookups = Arc::new(db.catalog().clone());
+            Databases {
+                embedded: true,
+                ..Databases::relational(db, lookups)
+            }
         } else if is_postgres(url) {
-            let store = PostgresStorage::connect_lazy(url, Some(settings.query_timeout))
+            let db = quarry_postgres::PostgresStorage::connect_lazy(url, Some(timeout))
                 .map_err(|e| Error::Config(format!("QUARRY_DATABASE_URL: {e}")))?;
-            CatalogDb::Postgres(store)
+            let lookups = Arc::new(db.catalog().clone());
+            Databases::relational(db, lookups)
         } else {
             return Err(Error::Config(format!(
-                "unsupported database URL {url:?}: expected sqlite://path or postgres://…"
+                "unsupported database URL {}: expected sqlite://path or postgres://…",
+                settings.database_url
             )));
         };
-        let clickhouse = match &settings.clickhouse_url {
-            Some(ch) => {
-                let database = settings
-                    .clickhouse_database
-                    .as_deref()
-                    .unwrap_or(DEFAULT_CLICKHOUSE_DATABASE);
-                let store = ClickHouseStorage::connect(ch, database)
-                    .map_err(|e| Error::Config(format!("QUARRY_CLICKHOUSE_URL: {e}")))?;
-                Some(store.with_setting(
-                    "max_execution_time",
-                    &settings.query_timeout.as_secs().max(1).to_string(),
-                ))
-            }
-            None => None,
+        let Some(ch) = &settings.clickhouse_url else {
+            return Ok(databases);
         };
-        Ok(Databases {
-            catalog,
-            clickhouse,
-        })
+        let database = settings
+            .clickhouse_database
+            .as_deref()
+            .unwrap_or(DEFAULT_CLICKHOUSE_DATABASE);
+        let events = quarry_clickhouse::ClickHouseStorage::connect(ch.expose(), database)
+            .map_err(|e| Error::Config(format!("QUARRY_CLICKHOUSE_URL: {e}")))?;
+        Ok(databases.with_events(events.with_query_timeout(timeout)))
     }
 
     /// Whether this is the embedded shape (one SQLite file, nothing in ClickHouse).
     pub fn is_embedded(&self) -> bool {
-        matches!(self.catalog, CatalogDb::Sqlite(_)) && self.clickhouse.is_none()
+        self.embedded
     }
 
     /// Create or upgrade every schema this shape uses.
     pub async fn migrate(&self) -> Result<(), Error> {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.migrate().await?,
-            CatalogDb::Postgres(p) => p.migrate().await?,
-        }
-        if let Some(ch) = &self.clickhouse {
-            ch.migrate().await?;
+        for db in &self.schemas {
+            db.migrate().await.map_err(Error::from)?;
         }
         Ok(())
     }
 
-    /// Where events and profiles go.
-    pub fn events(&self) -> EventStore<'_> {
-        match (&self.clickhouse, &self.catalog) {
-            (Some(ch), _) => EventStore::ClickHouse(ch),
-            (None, CatalogDb::Sqlite(s)) => EventStore::Sqlite(s),
-            (None, CatalogDb::Postgres(p)) => EventStore::Postgres(p),
-        }
-    }
-
-    /// The catalog as core's traits.
-    fn catalog_dyn(&self) -> (Arc<dyn Storage>, Arc<dyn Catalog>) {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => {
-                let s = Arc::new(s.clone());
-                (s.clone(), s)
-            }
-            CatalogDb::Postgres(p) => {
-                let p = Arc::new(p.clone());
-                (p.clone(), p)
-            }
-        }
-    }
-
     /// What the HTTP server reads through.
     pub fn backends(&self, clock: Clock) -> Backends {
-        let (meta, catalog) = self.catalog_dyn();
-        let store: Arc<dyn Storage> = match &self.clickhouse {
-            Some(ch) => Arc::new(ch.clone()),
-            None => meta.clone(),
-        };
         Backends {
-            store,
-            meta,
-            catalog,
+            store: self.store.clone(),
+            meta: self.meta.clone(),
+            catalog: self.lookups.clone(),
             clock,
         }
     }
 
     /// A project by id.
     pub async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, Error> {
-        let (_, catalog) = self.catalog_dyn();
-        catalog
-            .project(id)
-            .await
-            .map_err(|e| Error::Storage(e.to_string()))
+        self.lookups.project(id).await.map_err(Error::from)
     }
 
     /// Create or update a project.
     pub async fn upsert_project(&self, p: &ProjectRecord, now_ms: i64) -> Result<(), Error> {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.upsert_project(p, now_ms).await?,
-            CatalogDb::Postgres(pg) => pg.upsert_project(p, now_ms).await?,
-        }
-        Ok(())
+        self.catalog
+            .upsert_project(p, now_ms)
+            .await
+            .map_err(Error::from)
     }
 
     /// Store a new client.
     pub async fn insert_client(&self, c: &ClientRecord, now_ms: i64) -> Result<(), Error> {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.insert_client(c, now_ms).await?,
-            CatalogDb::Postgres(pg) => pg.insert_client(c, now_ms).await?,
-        }
-        Ok(())
+        self.catalog
+            .insert_client(c, now_ms)
+            .await
+            .map_err(Error::from)
     }
 
     /// Any client of a project, of a type.
@@ -197,150 +206,87 @@ impl Databases {
         project_id: &str,
         kind: ClientKind,
     ) -> Result<Option<String>, Error> {
-        Ok(match &self.catalog {
-            CatalogDb::Sqlite(s) => s.find_client(project_id, kind).await?,
-            CatalogDb::Postgres(pg) => pg.find_client(project_id, kind).await?,
-        })
+        self.catalog
+            .find_client(project_id, kind)
+            .await
+            .map_err(Error::from)
     }
 
     /// Replace a client's stored secret hash.
     pub async fn set_client_secret(&self, id: &str, hashed: &str) -> Result<(), Error> {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.set_client_secret(id, hashed).await?,
-            CatalogDb::Postgres(pg) => pg.set_client_secret(id, hashed).await?,
-        }
-        Ok(())
+        self.catalog
+            .set_client_secret(id, hashed)
+            .await
+            .map_err(Error::from)
     }
 
-    /// Create or update an `event_meta` row, and read it back as the API shows it.
+    /// Create or update an `event_meta` row.
     pub async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), Error> {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.set_event_meta(m).await?,
-            CatalogDb::Postgres(pg) => pg.set_event_meta(m).await?,
-        }
-        Ok(())
+        self.catalog.set_event_meta(m).await.map_err(Error::from)
     }
 
     /// The catalog's storage and dialect (event metadata queries).
     pub fn meta_store(&self) -> (Arc<dyn Storage>, Dialect) {
-        let (meta, _) = self.catalog_dyn();
-        let dialect = meta.dialect();
-        (meta, dialect)
+        (self.meta.clone(), self.meta.dialect())
     }
 
     /// Number of events stored for a project.
     pub async fn count_events(&self, project_id: &str) -> Result<u64, Error> {
-        Ok(match self.events() {
-            EventStore::Sqlite(s) => s.count_events(project_id).await?.max(0) as u64,
-            EventStore::Postgres(pg) => pg.count_events(project_id).await?.max(0) as u64,
-            EventStore::ClickHouse(ch) => ch.count_events(project_id).await?,
-        })
+        self.events
+            .count_events(project_id)
+            .await
+            .map_err(Error::from)
     }
 
-    /// Insert events (one transaction or one `INSERT`); returns how many were stored.
+    /// Insert events (one unit); returns how many were stored.
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
-        Ok(match self.events() {
-            EventStore::Sqlite(s) => s.insert_events(events).await?,
-            EventStore::Postgres(pg) => pg.insert_events(events).await?,
-            EventStore::ClickHouse(ch) => ch.insert_events(events).await?,
-        })
+        self.events.insert_events(events).await.map_err(Error::from)
+    }
+
+    /// Insert or replace profiles (one unit).
+    pub async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
+        self.events
+            .upsert_profiles(profiles)
+            .await
+            .map_err(Error::from)
+    }
+
+    /// Whether a unit of writes ([`Databases::begin`]) is all or nothing.
+    pub fn atomic_writes(&self) -> bool {
+        self.events.atomic_writes()
+    }
+
+    /// Start a unit of event and profile writes.
+    pub async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, Error> {
+        self.events.begin().await.map_err(Error::from)
     }
 
     /// Refresh the planner's statistics after a bulk load. Without them SQLite answers a
     /// filtered events page by walking the page-order index over every row of the project
     /// (1.4 s for a name that matches nothing on the demo data) instead of the name index.
     pub async fn analyze(&self) -> Result<(), Error> {
-        match self.events() {
-            EventStore::Sqlite(s) => s.analyze().await?,
-            EventStore::Postgres(pg) => pg.analyze().await?,
-            EventStore::ClickHouse(_) => {}
-        }
-        Ok(())
-    }
-
-    /// Insert or replace profiles (outside any import transaction).
-    pub async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), Error> {
-        match self.events() {
-            EventStore::Sqlite(s) => {
-                for p in profiles {
-                    s.upsert_profile(p).await?;
-                }
-            }
-            EventStore::Postgres(pg) => {
-                for p in profiles {
-                    pg.upsert_profile(p).await?;
-                }
-            }
-            EventStore::ClickHouse(ch) => ch.upsert_profiles(profiles).await?,
-        }
-        Ok(())
+        self.events.analyze().await.map_err(Error::from)
     }
 
     /// Close pools (graceful end of a command).
     pub async fn close(&self) {
-        match &self.catalog {
-            CatalogDb::Sqlite(s) => s.close().await,
-            CatalogDb::Postgres(pg) => pg.close().await,
+        for db in &self.schemas {
+            db.close().await;
         }
     }
 
-    /// A description for messages: `sqlite://…`, `postgres://host/db`, `+ clickhouse`.
+    /// A description for messages: `sqlite://…`, `postgres://host/db`, `+ clickhouse`,
+    /// passwords hidden.
     pub fn describe(&self, settings: &Settings) -> String {
-        let catalog = redact(&settings.database_url);
+        let catalog = settings.database_url.to_string();
         match &settings.clickhouse_url {
-            Some(ch) => format!("{} (events in ClickHouse {})", catalog, redact(ch)),
+            Some(ch) => format!("{catalog} (events in ClickHouse {ch})"),
             None => catalog,
         }
-    }
-}
-
-/// A URL without its password.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}:***@{host}{path}")
-        }
-        None => url.to_string(),
     }
 }
 
 /// Open the storage the settings describe, for the HTTP server.
 pub async fn open(settings: &Settings, clock: Clock) -> Result<Backends, Error> {
     Ok(Databases::open(settings).await?.backends(clock))
-}
-
-impl From<quarry_postgres::Error> for Error {
-    fn from(e: quarry_postgres::Error) -> Self {
-        Error::Storage(e.to_string())
-    }
-}
-
-impl From<quarry_clickhouse::Error> for Error {
-    fn from(e: quarry_clickhouse::Error) -> Self {
-        Error::Storage(e.to_string())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redacts_passwords_only() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-        assert_eq!(redact("sqlite://quarry.db"), "sqlite://quarry.db");
-        assert_eq!(
-            redact("http://default:pw@127.0.0.1:8123"),
-            "http://default:***@127.0.0.1:8123"
-        );
-    }
 }

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use quarry_core::storage::{Catalog, ClientRecord, ProjectRecord, StorageError};
+use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
+use quarry_core::storage::StorageError;
 
 /// Entries kept at most per map before expired ones are swept (then the map is cleared).
 const MAX_ENTRIES: usize = 10_000;

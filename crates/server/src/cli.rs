@@ -5,19 +5,19 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use quarry_core::catalog::{ClientKind, ClientRecord, ProjectRecord};
 use quarry_core::compile::{self, Context};
 use quarry_core::decode::{self, Limits};
 use quarry_core::event::NewEventMeta;
 use quarry_core::sql::Dialect;
-use quarry_core::storage::{ClientKind, ClientRecord, ProjectRecord};
+use quarry_demo::SeedOptions;
 
 use crate::Error;
 use crate::app::{Application, system_clock};
 use crate::auth::{generate_secret, hash_secret};
 use crate::backends::Databases;
 use crate::import::Input;
-use crate::seed::{self, SeedOptions};
-use crate::settings::{Overrides, Settings};
+use crate::settings::{Overrides, SecretUrl, Settings};
 
 /// Quarry: the OpenPanel Export API over ClickHouse, PostgreSQL or SQLite.
 #[derive(Debug, Parser)]
@@ -36,11 +36,21 @@ pub struct Global {
     #[arg(long, env = "QUARRY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// `sqlite://path` or `postgres://…` (default sqlite://quarry.db).
-    #[arg(long, env = "QUARRY_DATABASE_URL", global = true)]
-    pub database_url: Option<String>,
+    #[arg(
+        long,
+        env = "QUARRY_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<SecretUrl>,
     /// ClickHouse HTTP URL; events and profiles then come from ClickHouse.
-    #[arg(long, env = "QUARRY_CLICKHOUSE_URL", global = true)]
-    pub clickhouse_url: Option<String>,
+    #[arg(
+        long,
+        env = "QUARRY_CLICKHOUSE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub clickhouse_url: Option<SecretUrl>,
     /// ClickHouse database.
     #[arg(long, env = "QUARRY_CLICKHOUSE_DATABASE", global = true)]
     pub clickhouse_database: Option<String>,
@@ -56,6 +66,12 @@ pub struct Global {
     /// Requests per client and window, like `100/10s`, or `off`.
     #[arg(long, env = "QUARRY_RATE_LIMIT", global = true)]
     pub rate_limit: Option<String>,
+    /// Failed authentications per peer address and window (default: the rate limit).
+    #[arg(long, env = "QUARRY_AUTH_FAILURE_LIMIT", global = true)]
+    pub auth_failure_limit: Option<String>,
+    /// Budgets and guards (docs/limits.md).
+    #[command(flatten)]
+    pub limits: crate::settings::LimitOverrides,
 }
 
 impl Global {
@@ -68,6 +84,8 @@ impl Global {
             max_page_size: self.max_page_size,
             query_timeout: self.query_timeout,
             rate_limit: self.rate_limit.clone(),
+            auth_failure_limit: self.auth_failure_limit.clone(),
+            limits: self.limits.clone(),
         };
         Settings::load(given, self.config.as_deref()).map_err(Error::Config)
     }
@@ -237,123 +255,37 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Demo { db, events } => demo(settings, db, events).await,
         Command::Serve => serve(settings).await,
-        Command::Migrate => {
-            let db = Databases::open(&settings).await?;
-            db.migrate().await?;
-            println!("migrated {}", db.describe(&settings));
-            Ok(())
-        }
+        Command::Migrate => migrate(&settings).await,
         Command::Projects(ProjectsCommand::Create {
             id,
             organization,
             name,
             timezone,
-        }) => {
-            if let Some(tz) = &timezone {
-                tz.parse::<chrono_tz::Tz>()
-                    .map_err(|_| Error::Config(format!("unknown IANA timezone {tz:?}")))?;
-            }
-            let store = catalog_store(&settings).await?;
-            let project = ProjectRecord {
-                name: name.unwrap_or_else(|| id.clone()),
-                id,
-                organization_id: organization,
-                timezone,
-            };
-            store.upsert_project(&project, now_ms()).await?;
-            println!(
-                "{}",
-                serde_json::json!({"id": project.id, "organizationId": project.organization_id, "name": project.name, "timezone": project.timezone.unwrap_or_else(|| "UTC".into())})
-            );
-            Ok(())
-        }
+        }) => create_project(&settings, id, organization, name, timezone).await,
         Command::Clients(ClientsCommand::Create {
             kind,
             project,
             organization,
             name,
-        }) => {
-            let store = catalog_store(&settings).await?;
-            let kind = match kind {
-                ClientType::Read => ClientKind::Read,
-                ClientType::Write => ClientKind::Write,
-                ClientType::Root => ClientKind::Root,
-            };
-            let (id, secret) = create_client(&store, kind, project, organization, name).await?;
-            println!("{}", serde_json::json!({"id": id, "secret": secret}));
-            Ok(())
-        }
+        }) => create_client_command(&settings, kind, project, organization, name).await,
         Command::Import {
             file,
             project,
             profiles,
-        } => {
-            let store = catalog_store(&settings).await?;
-            let input = Input::from_arg(&file);
-            let report = if profiles {
-                crate::import::import_profiles(&store, &input, project.as_deref()).await?
-            } else {
-                crate::import::import_events(&store, &input, project.as_deref()).await?
-            };
-            store.analyze().await?;
-            let what = if profiles { "profiles" } else { "events" };
-            match report.rows - report.stored {
-                0 => eprintln!("imported {} {what}", report.stored),
-                skipped => eprintln!(
-                    "imported {} {what}; {skipped} skipped (their ids were already stored)",
-                    report.stored
-                ),
-            }
-            Ok(())
-        }
+        } => import(&settings, &file, project.as_deref(), profiles).await,
         Command::EventMeta(EventMetaCommand::Set {
             project,
             name,
             conversion,
             color,
             icon,
-        }) => {
-            let store = catalog_store(&settings).await?;
-            let meta = NewEventMeta {
-                id: uuid::Uuid::new_v4().to_string(),
-                name: name.clone(),
-                project_id: project.clone(),
-                conversion,
-                color,
-                icon,
-                at: now_ms(),
-            };
-            store.set_event_meta(&meta).await?;
-            let (meta_store, dialect) = store.meta_store();
-            let q = compile::compile_event_meta(&project, &[name], dialect);
-            let rows = meta_store
-                .fetch(&q)
-                .await
-                .map_err(|e| Error::Storage(e.to_string()))?;
-            if let Some((_, json)) = rows.into_iter().find_map(quarry_core::shape::shape_meta) {
-                println!("{json}");
-            }
-            Ok(())
-        }
+        }) => set_event_meta(&settings, project, name, conversion, color, icon).await,
         Command::Seed {
             project,
             events,
             days,
             seed,
-        } => {
-            let store = catalog_store(&settings).await?;
-            ensure_project(&store, &project, "default", &project, None).await?;
-            let opts = SeedOptions {
-                project_id: project,
-                events,
-                days,
-                seed,
-                now_ms: now_ms(),
-            };
-            seed_into(&store, &opts).await?;
-            eprintln!("seeded {events} events into {}", opts.project_id);
-            Ok(())
-        }
+        } => seed_command(&settings, project, events, days, seed).await,
         Command::Compile {
             dialect,
             endpoint,
@@ -361,74 +293,210 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             timezone,
             now,
             query,
-        } => {
-            let dialect = match dialect {
-                DialectArg::Clickhouse => Dialect::ClickHouse,
-                DialectArg::Postgres => Dialect::Postgres,
-                DialectArg::Sqlite => Dialect::Sqlite,
-            };
-            let tz: chrono_tz::Tz = timezone
-                .parse()
-                .map_err(|_| Error::Config(format!("unknown IANA timezone {timezone:?}")))?;
-            let now = match now {
-                Some(n) => quarry_core::time::parse_rfc3339(&n)
-                    .ok_or_else(|| Error::Config(format!("--now: not an RFC 3339 instant: {n}")))?,
-                None => now_ms(),
-            };
-            // The query string's projectId wins, as on the server (§3.4).
-            let ctx = |req_project: Option<String>, req_tz: Option<chrono_tz::Tz>| Context {
-                project_id: req_project.unwrap_or_else(|| project.clone()),
-                tz: req_tz.unwrap_or(tz),
-                now,
-                first_event: None,
-            };
-            let bad =
-                |e: quarry_core::error::RequestError| Error::Input(format!("invalid request: {e}"));
-            let queries = match endpoint {
-                Endpoint::Charts => {
-                    let req = decode::decode_chart(&query).map_err(bad)?;
-                    vec![
-                        compile::compile_chart(
-                            &req,
-                            &ctx(req.project_id.clone(), req.timezone),
-                            dialect,
-                        )
-                        .map_err(bad)?
-                        .query,
-                    ]
-                }
-                Endpoint::Funnel => {
-                    let req = decode::decode_funnel(&query).map_err(bad)?;
-                    vec![
-                        compile::compile_funnel(
-                            &req,
-                            &ctx(req.project_id.clone(), req.timezone),
-                            dialect,
-                        )
-                        .map_err(bad)?
-                        .query,
-                    ]
-                }
-                Endpoint::Events => {
-                    let limits = Limits {
-                        max_page_size: settings.max_page_size,
-                    };
-                    let req = decode::decode_events(&query, limits).map_err(bad)?;
-                    let plan = compile::compile_events(
-                        &req,
-                        &ctx(req.project_id.clone(), req.timezone),
-                        dialect,
-                    )
-                    .map_err(bad)?;
-                    vec![plan.page, plan.count]
-                }
-            };
-            for q in queries {
-                println!("{}", q.explain());
-            }
-            Ok(())
-        }
+        } => compile_command(
+            &settings, dialect, endpoint, &project, &timezone, now, &query,
+        ),
     }
+}
+
+/// `quarry migrate`.
+async fn migrate(settings: &Settings) -> Result<(), Error> {
+    let db = Databases::open(settings).await?;
+    db.migrate().await?;
+    println!("migrated {}", db.describe(settings));
+    Ok(())
+}
+
+/// `quarry projects create`.
+async fn create_project(
+    settings: &Settings,
+    id: String,
+    organization: String,
+    name: Option<String>,
+    timezone: Option<String>,
+) -> Result<(), Error> {
+    if let Some(tz) = &timezone {
+        tz.parse::<chrono_tz::Tz>()
+            .map_err(|_| Error::Config(format!("unknown IANA timezone {tz:?}")))?;
+    }
+    let store = catalog_store(settings).await?;
+    let project = ProjectRecord {
+        name: name.unwrap_or_else(|| id.clone()),
+        id,
+        organization_id: organization,
+        timezone,
+    };
+    store.upsert_project(&project, now_ms()).await?;
+    println!(
+        "{}",
+        serde_json::json!({"id": project.id, "organizationId": project.organization_id, "name": project.name, "timezone": project.timezone.unwrap_or_else(|| "UTC".into())})
+    );
+    Ok(())
+}
+
+/// `quarry clients create`: prints the id and the secret, once.
+async fn create_client_command(
+    settings: &Settings,
+    kind: ClientType,
+    project: Option<String>,
+    organization: Option<String>,
+    name: Option<String>,
+) -> Result<(), Error> {
+    let store = catalog_store(settings).await?;
+    let kind = match kind {
+        ClientType::Read => ClientKind::Read,
+        ClientType::Write => ClientKind::Write,
+        ClientType::Root => ClientKind::Root,
+    };
+    let (id, secret) = create_client(&store, kind, project, organization, name).await?;
+    println!("{}", serde_json::json!({"id": id, "secret": secret}));
+    Ok(())
+}
+
+/// `quarry import`.
+async fn import(
+    settings: &Settings,
+    file: &str,
+    project: Option<&str>,
+    profiles: bool,
+) -> Result<(), Error> {
+    let store = catalog_store(settings).await?;
+    let input = Input::from_arg(file);
+    let report = if profiles {
+        crate::import::import_profiles(&store, &input, project).await?
+    } else {
+        crate::import::import_events(&store, &input, project).await?
+    };
+    store.analyze().await?;
+    let what = if profiles { "profiles" } else { "events" };
+    match report.rows - report.stored {
+        0 => eprintln!("imported {} {what}", report.stored),
+        skipped => eprintln!(
+            "imported {} {what}; {skipped} skipped (their ids were already stored)",
+            report.stored
+        ),
+    }
+    Ok(())
+}
+
+/// `quarry event-meta set`: prints the metadata as `includes=meta` shows it.
+async fn set_event_meta(
+    settings: &Settings,
+    project: String,
+    name: String,
+    conversion: bool,
+    color: Option<String>,
+    icon: Option<String>,
+) -> Result<(), Error> {
+    let store = catalog_store(settings).await?;
+    let meta = NewEventMeta {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.clone(),
+        project_id: project.clone(),
+        conversion,
+        color,
+        icon,
+        at: now_ms(),
+    };
+    store.set_event_meta(&meta).await?;
+    let (meta_store, dialect) = store.meta_store();
+    let q = compile::compile_event_meta(&project, &[name], dialect);
+    let rows = meta_store
+        .fetch(&q)
+        .await
+        .map_err(|e| Error::Storage(e.to_string()))?;
+    if let Some((_, json)) = rows.into_iter().find_map(quarry_core::shape::shape_meta) {
+        println!("{json}");
+    }
+    Ok(())
+}
+
+/// `quarry seed`.
+async fn seed_command(
+    settings: &Settings,
+    project: String,
+    events: usize,
+    days: u32,
+    seed: u64,
+) -> Result<(), Error> {
+    let store = catalog_store(settings).await?;
+    ensure_project(&store, &project, "default", &project, None).await?;
+    let opts = SeedOptions {
+        project_id: project,
+        events,
+        days,
+        seed,
+        now_ms: now_ms(),
+    };
+    seed_into(&store, &opts).await?;
+    eprintln!("seeded {events} events into {}", opts.project_id);
+    Ok(())
+}
+
+/// `quarry compile`: the SQL and parameters of each statement a request runs.
+fn compile_command(
+    settings: &Settings,
+    dialect: DialectArg,
+    endpoint: Endpoint,
+    project: &str,
+    timezone: &str,
+    now: Option<String>,
+    query: &str,
+) -> Result<(), Error> {
+    let dialect = match dialect {
+        DialectArg::Clickhouse => Dialect::ClickHouse,
+        DialectArg::Postgres => Dialect::Postgres,
+        DialectArg::Sqlite => Dialect::Sqlite,
+    };
+    let tz: chrono_tz::Tz = timezone
+        .parse()
+        .map_err(|_| Error::Config(format!("unknown IANA timezone {timezone:?}")))?;
+    let now = match now {
+        Some(n) => quarry_core::time::parse_rfc3339(&n)
+            .ok_or_else(|| Error::Config(format!("--now: not an RFC 3339 instant: {n}")))?,
+        None => now_ms(),
+    };
+    // The query string's projectId wins, as on the server (§3.4).
+    let ctx = |req_project: Option<String>, req_tz: Option<chrono_tz::Tz>| Context {
+        project_id: req_project.unwrap_or_else(|| project.to_string()),
+        tz: req_tz.unwrap_or(tz),
+        now,
+        first_event: None,
+    };
+    let bad = |e: quarry_core::error::RequestError| Error::Input(format!("invalid request: {e}"));
+    let queries = match endpoint {
+        Endpoint::Charts => {
+            let req = decode::decode_chart(query).map_err(bad)?;
+            vec![
+                compile::compile_chart(&req, &ctx(req.project_id.clone(), req.timezone), dialect)
+                    .map_err(bad)?
+                    .query,
+            ]
+        }
+        Endpoint::Funnel => {
+            let req = decode::decode_funnel(query).map_err(bad)?;
+            vec![
+                compile::compile_funnel(&req, &ctx(req.project_id.clone(), req.timezone), dialect)
+                    .map_err(bad)?
+                    .query,
+            ]
+        }
+        Endpoint::Events => {
+            let limits = Limits {
+                max_page_size: settings.max_page_size,
+                ..Limits::default()
+            };
+            let req = decode::decode_events(query, limits).map_err(bad)?;
+            let plan =
+                compile::compile_events(&req, &ctx(req.project_id.clone(), req.timezone), dialect)
+                    .map_err(bad)?;
+            vec![plan.page, plan.count]
+        }
+    };
+    for q in queries {
+        println!("{}", q.explain());
+    }
+    Ok(())
 }
 
 /// Open and migrate the configured databases.
@@ -524,8 +592,8 @@ async fn seed_into(store: &Databases, opts: &SeedOptions) -> Result<(), Error> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let profiles = seed::profiles(opts);
-    crate::import::write_rows(store, &profiles, seed::events(opts), BATCH, |n| {
+    let profiles = quarry_demo::profiles(opts);
+    crate::import::write_rows(store, &profiles, quarry_demo::events(opts), BATCH, |n| {
         bar.inc(n as u64)
     })
     .await?;
@@ -560,7 +628,7 @@ pub const DEMO_PROJECT: &str = "demo";
 async fn demo(mut settings: Settings, db: PathBuf, events: usize) -> Result<(), Error> {
     let first_run = !db.exists();
     let url = format!("sqlite://{}", db.display());
-    settings.database_url = url.clone();
+    settings.database_url = SecretUrl::new(url.clone());
     settings.clickhouse_url = None;
     let store = catalog_store(&settings).await?;
     ensure_project(&store, DEMO_PROJECT, "demo-org", "Demo", Some("UTC".into())).await?;

@@ -28,11 +28,13 @@ pub enum ApiError {
     /// The project does not exist in the client's organization.
     #[error("Project not found")]
     ProjectNotFound,
-    /// Over the rate limit.
-    #[error("rate limit exceeded")]
+    /// Over a limit on requests (429).
+    #[error("{}", throttle.message(*retry_after))]
     RateLimited {
-        /// Seconds until the window resets.
+        /// Seconds until the client may retry.
         retry_after: u64,
+        /// Which limit.
+        throttle: Throttle,
     },
     /// A database fault.
     #[error(transparent)]
@@ -43,6 +45,52 @@ pub enum ApiError {
     /// No such route.
     #[error("no such endpoint")]
     NotFound,
+    /// The HTTP request itself was refused before any handler could read it.
+    #[error("{0}")]
+    Transport(#[from] Transport),
+}
+
+/// Which limit a 429 is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// The client's requests per window.
+    Requests,
+    /// Failed authentications from this address.
+    Failures,
+    /// The client's queries in flight.
+    Concurrency,
+    /// Secret verifications in progress on the whole server.
+    Verifications,
+}
+
+impl Throttle {
+    fn message(self, retry_after: u64) -> String {
+        let what = match self {
+            Throttle::Requests => "Rate limit exceeded",
+            Throttle::Failures => "Too many failed authentication attempts from this address",
+            Throttle::Concurrency => "Too many requests of this client are running at once",
+            Throttle::Verifications => "Too many authentication attempts are in progress",
+        };
+        format!("{what}; retry in {retry_after} seconds")
+    }
+}
+
+/// A request refused by the HTTP layer (see wire.rs), answered in the §4.2 shape like
+/// every other error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Transport {
+    /// Not an HTTP/1.x request Quarry can read (400).
+    #[error("The request is not valid HTTP/1.1: {0}")]
+    Malformed(&'static str),
+    /// The request target is longer than the limit (414).
+    #[error("The URL is longer than {0} bytes (see docs/limits.md)")]
+    UriTooLong(usize),
+    /// The request head is larger than the limit (431).
+    #[error("The request line and headers are larger than {0} bytes (see docs/limits.md)")]
+    HeadTooLarge(usize),
+    /// The request head did not arrive in time (408).
+    #[error("The request did not arrive within {0} seconds")]
+    Timeout(u64),
 }
 
 impl From<ExecError> for ApiError {
@@ -66,7 +114,7 @@ fn storage_parts(e: &StorageError) -> (StatusCode, &'static str, String) {
             "query_timeout",
             "The query ran past the configured timeout".into(),
         ),
-        StorageError::Query(_) => (
+        StorageError::Query(_) | StorageError::Rejected(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "An internal error occurred".into(),
@@ -78,6 +126,18 @@ impl ApiError {
     /// Status, code, message and the `details` of a 400.
     fn parts(&self) -> (StatusCode, &'static str, String, Option<Vec<Value>>) {
         match self {
+            // Core's exec names the request's patterns; this is the fallback for a refusal
+            // met elsewhere.
+            ApiError::Auth(AuthError::Storage(StorageError::Rejected(_)))
+            | ApiError::Storage(StorageError::Rejected(_)) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "filters: the database refused a value of this request".into(),
+                Some(vec![json!({
+                    "param": "filters",
+                    "message": "the database refused a value of this request (a pattern too complex?)",
+                })]),
+            ),
             ApiError::Auth(AuthError::Storage(e)) | ApiError::Storage(e) => {
                 let (status, code, message) = storage_parts(e);
                 (status, code, message, None)
@@ -114,12 +174,27 @@ impl ApiError {
                 self.to_string(),
                 None,
             ),
-            ApiError::RateLimited { retry_after } => (
+            ApiError::RateLimited { .. } | ApiError::Auth(AuthError::Busy) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("Rate limit exceeded; retry in {retry_after} seconds"),
+                self.to_string(),
                 None,
             ),
+            ApiError::Transport(t) => {
+                let status = match t {
+                    Transport::Malformed(_) => StatusCode::BAD_REQUEST,
+                    Transport::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+                    Transport::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    Transport::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+                };
+                let code = match t {
+                    Transport::Timeout(_) => "request_timeout",
+                    _ => "invalid_request",
+                };
+                // A 400 always has `details`; no parameter could be read.
+                let details = matches!(t, Transport::Malformed(_)).then(Vec::new);
+                (status, code, t.to_string(), details)
+            }
             ApiError::Timeout => storage_parts(&StorageError::Timeout).into_details(),
             ApiError::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -169,8 +244,18 @@ impl ResponseError for ApiError {
             tracing::error!(error = %self, "request failed");
         }
         let mut resp = HttpResponse::build(status);
-        if let ApiError::RateLimited { retry_after } = self {
-            resp.insert_header(("Retry-After", retry_after.to_string()));
+        match self {
+            ApiError::RateLimited { retry_after, .. } => {
+                resp.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            ApiError::Auth(AuthError::Busy) => {
+                resp.insert_header(("Retry-After", "1"));
+            }
+            _ => {}
+        }
+        if matches!(self, ApiError::Transport(_)) {
+            // Nothing more is read from a connection whose request could not be read.
+            resp.insert_header(("Connection", "close"));
         }
         resp.json(self.body())
     }

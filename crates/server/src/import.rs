@@ -1,19 +1,20 @@
 //! Newline-delimited JSON import (§9 `quarry import`): streams the input at constant
 //! memory in batches, so that a malformed line (named by its number) leaves nothing of that
-//! file behind: one transaction per file on SQLite and PostgreSQL; on ClickHouse, which has
-//! no transactions, a first pass checks every line before anything is inserted.
+//! file behind: one write unit per file where the store's units are atomic (SQLite,
+//! PostgreSQL: a transaction); where they are not (ClickHouse), a first pass checks every
+//! line before anything is inserted.
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use quarry_clickhouse::ClickHouseStorage;
 use quarry_core::event::{NewEvent, NewProfile, flatten_properties};
 use quarry_core::time::parse_rfc3339;
+use quarry_core::write::WriteUnit;
 use serde_json::Value;
 
 use crate::Error;
-use crate::backends::{Databases, EventStore};
+use crate::backends::Databases;
 
 /// Rows per batch insert.
 const BATCH: usize = 2_000;
@@ -88,69 +89,22 @@ impl Input {
     }
 }
 
-/// Batches of one import, written all or nothing where the database allows.
-enum Writer<'a> {
-    /// One transaction for the whole file.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    /// One transaction for the whole file (each batch a `COPY` in a savepoint).
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-    /// One `INSERT` per batch: ClickHouse has no transactions, so the input is checked
-    /// completely before the first batch is sent.
-    ClickHouse(&'a ClickHouseStorage),
-}
-
-impl<'a> Writer<'a> {
-    async fn begin(store: EventStore<'a>) -> Result<Writer<'a>, Error> {
-        let storage = |e: sqlx::Error| Error::Storage(e.to_string());
-        Ok(match store {
-            EventStore::Sqlite(s) => Writer::Sqlite(s.pool().begin().await.map_err(storage)?),
-            EventStore::Postgres(p) => Writer::Postgres(p.pool().begin().await.map_err(storage)?),
-            EventStore::ClickHouse(c) => Writer::ClickHouse(c),
-        })
-    }
-
-    async fn commit(self) -> Result<(), Error> {
-        let storage = |e: sqlx::Error| Error::Storage(e.to_string());
-        match self {
-            Writer::Sqlite(tx) => tx.commit().await.map_err(storage),
-            Writer::Postgres(tx) => tx.commit().await.map_err(storage),
-            Writer::ClickHouse(_) => Ok(()),
-        }
-    }
-}
-
 /// Rows an import can write.
-trait ImportRow: Sized {
+trait ImportRow: Sized + Sync {
     /// Write one batch; returns the rows stored.
     #[allow(async_fn_in_trait)]
-    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error>;
+    async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error>;
 }
 
 impl ImportRow for NewEvent {
-    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error> {
-        Ok(match w {
-            Writer::Sqlite(tx) => quarry_sqlite::insert_events(tx, batch).await?,
-            Writer::Postgres(tx) => quarry_postgres::insert_events(tx, batch).await?,
-            Writer::ClickHouse(ch) => ch.insert_events(batch).await?,
-        })
+    async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error> {
+        unit.insert_events(batch).await.map_err(Error::from)
     }
 }
 
 impl ImportRow for NewProfile {
-    async fn write(w: &mut Writer<'_>, batch: &[Self]) -> Result<u64, Error> {
-        match w {
-            Writer::Sqlite(tx) => {
-                for p in batch {
-                    quarry_sqlite::upsert_profile(tx, p).await?;
-                }
-            }
-            Writer::Postgres(tx) => {
-                for p in batch {
-                    quarry_postgres::upsert_profile(tx, p).await?;
-                }
-            }
-            Writer::ClickHouse(ch) => ch.upsert_profiles(batch).await?,
-        }
+    async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error> {
+        unit.upsert_profiles(batch).await.map_err(Error::from)?;
         Ok(batch.len() as u64)
     }
 }
@@ -165,17 +119,17 @@ pub(crate) async fn write_rows(
     batch: usize,
     mut on_batch: impl FnMut(usize),
 ) -> Result<(), Error> {
-    let mut writer = Writer::begin(db.events()).await?;
-    NewProfile::write(&mut writer, profiles).await?;
+    let mut unit = db.begin().await?;
+    NewProfile::write(unit.as_mut(), profiles).await?;
     loop {
         let rows: Vec<NewEvent> = events.by_ref().take(batch).collect();
         if rows.is_empty() {
             break;
         }
-        NewEvent::write(&mut writer, &rows).await?;
+        NewEvent::write(unit.as_mut(), &rows).await?;
         on_batch(rows.len());
     }
-    writer.commit().await
+    unit.commit().await.map_err(Error::from)
 }
 
 /// Each non-blank line of `reader`, parsed, with its number; a bad line is an error naming it.
@@ -216,23 +170,21 @@ fn spool(input: &Input) -> Result<Option<tempfile::NamedTempFile>, Error> {
 }
 
 /// Stream the input line by line, parse each non-blank line with `parse`, and write it in
-/// batches that are kept only when every line was good: inside one transaction on SQLite
-/// and PostgreSQL; on ClickHouse after a first pass has checked every line.
+/// batches that are kept only when every line was good: inside one unit where the store's
+/// units are atomic (SQLite, PostgreSQL); otherwise (ClickHouse) after a first pass has
+/// checked every line.
 async fn import_lines<T: ImportRow>(
-    store: EventStore<'_>,
+    db: &Databases,
     input: &Input,
     parse: impl Fn(&Value) -> Result<T, String> + Copy,
 ) -> Result<ImportReport, Error> {
-    let spooled = if matches!(store, EventStore::ClickHouse(_)) {
-        spool(input)?
-    } else {
-        None
-    };
+    let check_first = !db.atomic_writes();
+    let spooled = if check_first { spool(input)? } else { None };
     let input = match &spooled {
         Some(file) => Input::File(file.path().to_path_buf()),
         None => input.clone(),
     };
-    if matches!(store, EventStore::ClickHouse(_)) {
+    if check_first {
         let (reader, _) = input.open()?;
         for row in parsed_lines(reader, parse, |_| {}) {
             row?;
@@ -240,7 +192,7 @@ async fn import_lines<T: ImportRow>(
     }
     let (reader, total_bytes) = input.open()?;
     let bar = progress(total_bytes);
-    let mut writer = Writer::begin(store).await?;
+    let mut unit = db.begin().await?;
     let mut batch: Vec<T> = Vec::with_capacity(BATCH);
     let mut rows = 0u64;
     let mut stored = 0u64;
@@ -248,13 +200,13 @@ async fn import_lines<T: ImportRow>(
         batch.push(row?);
         rows += 1;
         if batch.len() >= BATCH {
-            stored += T::write(&mut writer, &batch).await?;
+            stored += T::write(unit.as_mut(), &batch).await?;
             batch.clear();
             bar.set_message(format!("{rows} rows"));
         }
     }
-    stored += T::write(&mut writer, &batch).await?;
-    writer.commit().await?;
+    stored += T::write(unit.as_mut(), &batch).await?;
+    unit.commit().await.map_err(Error::from)?;
     bar.finish_and_clear();
     Ok(ImportReport { rows, stored })
 }
@@ -266,15 +218,13 @@ pub async fn import_events(
     input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    import_lines(db.events(), input, |v: &Value| {
-        NewEvent::from_json(v, project)
-    })
-    .await
+    import_lines(db, input, |v: &Value| NewEvent::from_json(v, project)).await
 }
 
 /// Read one profile line: `{"id","projectId","firstName","lastName","email","avatar",
 /// "isExternal","properties","createdAt"}`.
 pub fn profile_from_json(v: &Value, project: Option<&str>) -> Result<NewProfile, String> {
+    quarry_core::event::refuse_nul(v)?;
     let obj = v.as_object().ok_or("expected a JSON object")?;
     let text = |k: &str| -> Result<String, String> {
         match obj.get(k) {
@@ -325,8 +275,5 @@ pub async fn import_profiles(
     input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    import_lines(db.events(), input, |v: &Value| {
-        profile_from_json(v, project)
-    })
-    .await
+    import_lines(db, input, |v: &Value| profile_from_json(v, project)).await
 }

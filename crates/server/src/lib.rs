@@ -15,11 +15,12 @@ pub mod cli;
 pub mod error;
 pub mod import;
 pub mod ratelimit;
-pub mod seed;
 pub mod settings;
+pub mod slots;
 pub mod wire;
 
-pub use app::{Application, Backends};
+pub use app::Application;
+pub use backends::Backends;
 pub use settings::Settings;
 
 /// Failures of the command line and server start-up.
@@ -39,8 +40,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-impl From<quarry_sqlite::Error> for Error {
-    fn from(e: quarry_sqlite::Error) -> Self {
+/// A storage failure of a command (migrate, import, seed, catalog changes): its text.
+impl From<quarry_core::storage::StorageError> for Error {
+    fn from(e: quarry_core::storage::StorageError) -> Self {
         Error::Storage(e.to_string())
     }
 }

@@ -21,14 +21,18 @@ pub struct Quota {
 }
 
 /// Counts requests per key in fixed windows.
+///
+/// The map is bounded whatever the traffic: keys are short (verified client ids, peer
+/// addresses), expired windows are swept when it fills, and if every window is still live
+/// the map starts over, which only ever gives quota back.
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
     windows: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
-/// Keys kept before expired windows are swept.
-const SWEEP_AT: usize = 10_000;
+/// Keys kept at most.
+pub const MAX_KEYS: usize = 100_000;
 
 impl RateLimiter {
     /// A limiter with this budget.
@@ -39,15 +43,32 @@ impl RateLimiter {
         }
     }
 
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, u32)>> {
+        // The map is valid after any panic.
+        self.windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn quota(&self, start: Instant, used: u32, allowed: bool, now: Instant) -> Quota {
+        let left = self.limit.window.saturating_sub(now.duration_since(start));
+        Quota {
+            limit: self.limit.requests,
+            remaining: self.limit.requests.saturating_sub(used),
+            reset_secs: ceil_secs(left).max(1),
+            allowed,
+        }
+    }
+
     /// Count one request for `key` at `now`.
     pub fn check(&self, key: &str, now: Instant) -> Quota {
         let window = self.limit.window;
-        let mut map = match self.windows.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if map.len() >= SWEEP_AT {
+        let mut map = self.windows();
+        if map.len() >= MAX_KEYS && !map.contains_key(key) {
             map.retain(|_, (start, _)| now.duration_since(*start) < window);
+            if map.len() >= MAX_KEYS {
+                map.clear();
+            }
         }
         let entry = map.entry(key.to_string()).or_insert((now, 0));
         if now.duration_since(entry.0) >= window {
@@ -57,12 +78,24 @@ impl RateLimiter {
         if allowed {
             entry.1 += 1;
         }
-        let left = window.saturating_sub(now.duration_since(entry.0));
-        Quota {
-            limit: self.limit.requests,
-            remaining: self.limit.requests - entry.1,
-            reset_secs: ceil_secs(left).max(1),
-            allowed,
+        let (start, used) = *entry;
+        drop(map);
+        self.quota(start, used, allowed, now)
+    }
+
+    /// What [`RateLimiter::check`] would say, without counting: `allowed` is whether
+    /// another request fits the window.
+    pub fn peek(&self, key: &str, now: Instant) -> Quota {
+        let map = self.windows();
+        match map.get(key) {
+            Some(&(start, used)) if now.duration_since(start) < self.limit.window => {
+                drop(map);
+                self.quota(start, used, used < self.limit.requests, now)
+            }
+            _ => {
+                drop(map);
+                self.quota(now, 0, true, now)
+            }
         }
     }
 }
@@ -92,5 +125,33 @@ mod tests {
         assert!(rl.check("d", t0 + Duration::from_secs(3)).allowed);
         let d = rl.check("c", t0 + Duration::from_secs(10));
         assert_eq!((d.allowed, d.remaining, d.reset_secs), (true, 1, 10));
+    }
+
+    #[test]
+    fn peeking_counts_nothing() {
+        let rl = RateLimiter::new(RateLimit {
+            requests: 1,
+            window: Duration::from_secs(10),
+        });
+        let t0 = Instant::now();
+        assert!(rl.peek("c", t0).allowed);
+        assert!(rl.peek("c", t0).allowed);
+        assert!(rl.check("c", t0).allowed);
+        let p = rl.peek("c", t0 + Duration::from_secs(4));
+        assert_eq!((p.allowed, p.remaining, p.reset_secs), (false, 0, 6));
+        assert!(rl.peek("c", t0 + Duration::from_secs(10)).allowed);
+    }
+
+    #[test]
+    fn the_map_is_bounded() {
+        let rl = RateLimiter::new(RateLimit {
+            requests: 1,
+            window: Duration::from_secs(10),
+        });
+        let t0 = Instant::now();
+        for i in 0..MAX_KEYS + 10 {
+            rl.check(&i.to_string(), t0);
+        }
+        assert!(rl.windows().len() <= MAX_KEYS);
     }
 }

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
+use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Query};
-use quarry_core::storage::{Catalog, ClientRecord, ProjectRecord, Row, Storage, StorageError};
+use quarry_core::storage::{Storage, StorageError};
 use quarry_server::Backends;
 use serde_json::{Value, json};
 use support::*;
@@ -759,10 +761,23 @@ async fn parameters_are_checked_before_project_access() {
         app.get(&ep.bad_url("project_id=nope"), ROOT)
             .await
             .assert(400, &ep.bad_body());
-        // A root client without project: the request's own error comes first.
-        app.get(&ep.bad_url(""), ROOT)
-            .await
-            .assert(400, &ep.bad_body());
+        // A root client without project: every problem is named, `projectId is
+        // required` first (§4.2).
+        let mut both = ep.bad_body();
+        let details = both["details"].as_array_mut().unwrap();
+        details.insert(
+            0,
+            json!({"param": "projectId", "message": "projectId is required"}),
+        );
+        let params: Vec<&str> = details
+            .iter()
+            .map(|d| d["param"].as_str().unwrap())
+            .collect();
+        both["message"] = json!(format!("Invalid parameters: {}", params.join(", ")));
+        if ep != Ep::Funnel {
+            both["code"] = json!("invalid_parameter");
+        }
+        app.get(&ep.bad_url(""), ROOT).await.assert(400, &both);
     }
 }
 
@@ -1351,11 +1366,11 @@ async fn funnel_groups_by_session_or_profile() {
 
 // ---- 400s (§4.2) -------------------------------------------------------------------------
 
-#[tokio::test]
-async fn malformed_parameters_are_named() {
-    let app = spawn().await;
+/// Malformed parameters and the errors naming them (§4.2), first part: filters, paging,
+/// ranges and dates.
+fn malformed_parameters_first() -> Vec<(String, Value)> {
     let sv = enc(r#"[{"name":"screen_view"}]"#);
-    let cases: Vec<(String, Value)> = vec![
+    vec![
         (
             format!(
                 "/export/events?filters={}",
@@ -1442,6 +1457,14 @@ async fn malformed_parameters_are_named() {
                 "unknown IANA timezone \"Mars/Base\"",
             ),
         ),
+    ]
+}
+
+/// Malformed parameters and the errors naming them (§4.2), second part: chart dates,
+/// limits, configs and funnels.
+fn malformed_parameters_second() -> Vec<(String, Value)> {
+    let sv = enc(r#"[{"name":"screen_view"}]"#);
+    vec![
         (
             format!("/export/charts?events={sv}&endDate=2024-04-18"),
             bad_request(
@@ -1522,7 +1545,15 @@ async fn malformed_parameters_are_named() {
                 "expected hours as a decimal > 0 and <= 8760, got \"0\"",
             ),
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn malformed_parameters_are_named() {
+    let app = spawn().await;
+    let cases = malformed_parameters_first()
+        .into_iter()
+        .chain(malformed_parameters_second());
     for (url, expected) in cases {
         let r = app.get(&url, READ).await;
         assert_eq!(r.status, 400, "{url}: {}", r.body);
@@ -1574,7 +1605,7 @@ fn quota(r: &Resp) -> (u32, u32, u64) {
 #[tokio::test]
 async fn rate_limit_headers_and_429() {
     let app = spawn_with(rate_limited(3, 10)).await;
-    // Every response counts and carries the headers: a 200, a 400, a 401.
+    // Every response of a verified client counts and carries the headers: a 200, a 400.
     let r = app.get(&Ep::Events.url(""), READ).await;
     assert_eq!(r.status, 200);
     let (limit, remaining, reset) = quota(&r);
@@ -1583,6 +1614,7 @@ async fn rate_limit_headers_and_429() {
     let r = app.get(&Ep::Charts.bad_url(""), READ).await;
     assert_eq!(r.status, 400);
     assert_eq!(quota(&r).1, 1);
+    // A failed authentication is counted against the address, not the client it names.
     let r = app
         .get(
             &Ep::Funnel.url(""),
@@ -1590,6 +1622,9 @@ async fn rate_limit_headers_and_429() {
         )
         .await;
     assert_eq!(r.status, 401);
+    assert_eq!(quota(&r), (3, 2, quota(&r).2));
+    let r = app.get(&Ep::Funnel.url(""), READ).await;
+    assert_eq!(r.status, 200);
     assert_eq!(quota(&r).1, 0);
     // The fourth request in the window is refused, with Retry-After.
     let r = app.get(&Ep::Events.url(""), READ).await;
@@ -1619,6 +1654,84 @@ async fn rate_limit_headers_and_429() {
     let r = app.get(&Ep::Events.url(""), READ_123).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(quota(&r).1, 2);
+}
+
+#[tokio::test]
+async fn failed_attempts_never_spend_another_clients_quota() {
+    // The security review: five wrong secrets carrying READ's id, at 5 per 10 s, made
+    // READ's own next request a 429.
+    let app = spawn_with(rate_limited(5, 10)).await;
+    let wrong = Creds::new(READ_ID, "sec_00000000000000000000");
+    for _ in 0..5 {
+        let r = app.get(&Ep::Events.url(""), wrong).await;
+        r.assert(401, &unauthorized(BAD_SECRET));
+    }
+    // Its first request: the attempts were the address's, not READ's, and a valid
+    // request gets through even from an address past its budget of failures.
+    let r = app.get(&Ep::Events.url(""), READ).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(quota(&r), (5, 4, quota(&r).2));
+    // More failures from the address are refused, as 429s...
+    let r = app.get(&Ep::Events.url(""), wrong).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let reset = quota(&r).2;
+    r.assert(
+        429,
+        &json!({
+            "error": "Too Many Requests",
+            "code": "rate_limited",
+            "message": format!(
+                "Too many failed authentication attempts from this address; retry in {reset} seconds"
+            )
+        }),
+    );
+    assert_eq!(r.header("retry-after"), Some(reset.to_string().as_str()));
+    let r = app
+        .get(&Ep::Events.url(""), Creds::new(UNKNOWN_ID, "x"))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let r = app.get(&Ep::Events.url(""), Creds::new("nope", "x")).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    // ...but READ is not locked out with them.
+    let r = app.get(&Ep::Charts.url(""), READ).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(quota(&r).1, 3);
+}
+
+#[tokio::test]
+async fn a_client_runs_a_bounded_number_of_queries_at_once() {
+    // A storage whose queries take a while, so requests overlap.
+    let app = spawn_over(
+        quarry_server::Settings {
+            limits: quarry_server::settings::Limits {
+                max_concurrent_queries: 2,
+                ..Default::default()
+            },
+            ..settings()
+        },
+        |_| Some(Arc::new(FailingStore(Failure::Slow)) as Arc<dyn Storage>),
+    )
+    .await;
+    let url = Ep::Charts.url("");
+    // The client's secret is verified before, so the requests overlap in their queries.
+    assert_eq!(app.get(&Ep::Events.url(""), READ).await.status, 200);
+    let (a, b, c) = tokio::join!(app.get(&url, READ), app.get(&url, READ), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        app.get(&url, READ).await
+    });
+    // One of the three, sent while two run, is refused with Retry-After; the others finish.
+    let (refused, done): (Vec<Resp>, Vec<Resp>) =
+        [a, b, c].into_iter().partition(|r| r.status == 429);
+    assert_eq!(refused.len(), 1, "{done:?}");
+    assert!(done.iter().all(|r| r.status == 200), "{done:?}");
+    assert_eq!(refused[0].header("retry-after"), Some("1"));
+    assert_eq!(
+        refused[0].json()["message"],
+        json!("Too many requests of this client are running at once; retry in 1 seconds")
+    );
+    // Another client is not affected.
+    let r = app.get(&Ep::Charts.url("projectId=abc"), ROOT).await;
+    assert_ne!(r.status, 429, "{}", r.body);
 }
 
 #[tokio::test]

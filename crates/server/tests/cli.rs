@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use quarry_core::catalog::Catalog;
 use quarry_core::compile::Context;
 use quarry_core::decode::{self, Limits};
 use quarry_core::exec;
-use quarry_core::storage::Catalog;
+use quarry_core::write::{Database, EventWriter};
 use quarry_sqlite::SqliteStorage;
 use serde_json::{Value, json};
 
@@ -156,7 +157,7 @@ impl Db {
     }
 
     fn count(&self, project: &str) -> i64 {
-        self.store(async |s| s.count_events(project).await.unwrap())
+        self.store(async |s| s.count_events(project).await.unwrap() as i64)
     }
 
     /// `GET /export/events` for `project`, as the server would answer it (UTC).
@@ -168,6 +169,7 @@ impl Db {
                 &qs,
                 Limits {
                     max_page_size: 10_000,
+                    ..Limits::default()
                 },
             )
             .unwrap();

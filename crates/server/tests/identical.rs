@@ -113,6 +113,10 @@ async fn app(shape: Shape, events: &[NewEvent]) -> TestApp {
     let db = fresh_db_in(shape).await;
     seed(&db).await;
     db.insert_events(events).await.unwrap();
+    // As `quarry import` does: statistics now, so that PostgreSQL's autovacuum cannot
+    // re-plan a query halfway through the test (another plan sums the same floats in
+    // another order, and a sum on a rounding boundary then differs in its last digit).
+    db.analyze().await.unwrap();
     let backends = db.backends(clock());
     spawn_backends(settings(), backends, db)
 }
@@ -135,7 +139,7 @@ fn has_data(v: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fixture_gets_identical_bytes_from_every_backend() {
-    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let mut rng = Rng::xorshift(0x2545_f491_4f6c_dd1d);
     let mut events = generated("abc", 0, 1500, &mut rng);
     events.extend(generated("abc123", 100_000, 1500, &mut rng));
     let apps = [

@@ -4,16 +4,28 @@
 //! into core's [`Value`]s, owns the schema (migrations for events, profiles, projects,
 //! clients and event_meta) and imports events in batched transactions. One file holds
 //! everything, so `quarry demo` needs nothing but a path.
+//!
+//! Two pools share the file. Event queries ([`Storage::fetch`]) run on the larger one,
+//! each under a progress handler that stops it past the query timeout or as soon as its
+//! future is dropped (an HTTP timeout, a client gone), so an abandoned query never keeps a
+//! connection. Client and project lookups ([`SqliteCatalog`]) have a small pool of their
+//! own, so authentication never waits behind event queries. `REGEXP` is
+//! [`quarry_sqlite_regexp`]'s: each pattern compiled once per process, within size limits.
+
+mod write;
+
+pub use write::{insert_events, upsert_profile};
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
+use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
+use quarry_core::sql::{CellType, Row, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{
-    Catalog, ClientKind, ClientRecord, ColumnType, ProjectRecord, Row, Storage, StorageError, Value,
-};
+use quarry_core::storage::{Storage, StorageError};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -24,6 +36,37 @@ use sqlx::{Arguments, AssertSqlSafe, Row as _, SqliteConnection, TypeInfo, Value
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    catalog: SqliteCatalog,
+    query_timeout: Option<Duration>,
+}
+
+/// Projects and clients of a [`SqliteStorage`]'s file, read through a pool of their own
+/// ([`Options::catalog_connections`]).
+#[derive(Debug, Clone)]
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+/// How a [`SqliteStorage`] runs queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Event queries running longer are stopped and answer [`StorageError::Timeout`]
+    /// (`None`: no limit; a dropped query is stopped either way).
+    pub query_timeout: Option<Duration>,
+    /// Connections for event queries, imports and administration.
+    pub max_connections: u32,
+    /// Connections for client and project lookups only.
+    pub catalog_connections: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            query_timeout: None,
+            max_connections: 8,
+            catalog_connections: 2,
+        }
+    }
 }
 
 /// Failures outside of query execution (connecting, migrating, importing).
@@ -40,145 +83,75 @@ pub enum Error {
 /// The connection type import batches run on (an open transaction derefs to it).
 pub use sqlx::SqliteConnection as Connection;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// SQLite calls the progress handler every this many virtual machine instructions: often
+/// enough to stop a query within a millisecond, rarely enough that the clock read costs
+/// nothing measurable.
+const PROGRESS_INTERVAL: i32 = 1_000;
+
+/// `SQLITE_INTERRUPT`: the progress handler stopped the statement.
+const SQLITE_INTERRUPT: &str = "9";
 
 impl SqliteStorage {
-    /// Open (creating if missing) the database at a `sqlite://path` URL or a plain path.
+    /// Open (creating if missing) the database at a `sqlite://path` URL or a plain path,
+    /// with the default [`Options`] (no query timeout).
     pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, Options::default()).await
+    }
+
+    /// Open (creating if missing) the database at a `sqlite://path` URL or a plain path.
+    pub async fn connect_with(url: &str, options: Options) -> Result<Self, Error> {
         let url = if url.starts_with("sqlite:") {
             url.to_string()
         } else {
             format!("sqlite://{url}")
         };
-        let options = SqliteConnectOptions::from_str(&url)?
+        let connect = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .with_regexp();
+            .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    quarry_sqlite_regexp::register(&mut conn.lock_handle().await?)
+                        .map_err(|e| sqlx::Error::Configuration(e.into()))
+                })
+            })
+            // `fetch` installs a progress handler that may be set to interrupt; it must not
+            // outlive the fetch. sqlx runs this hook when a connection comes back (also when
+            // the fetch's future was dropped mid-query), before the connection can be
+            // acquired again.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.lock_handle().await?.remove_progress_handler();
+                    Ok(true)
+                })
+            })
+            .connect_with(connect.clone())
             .await?;
-        Ok(SqliteStorage { pool })
+        // The same options (also an in-memory database's name): the same database.
+        let catalog = SqlitePoolOptions::new()
+            .max_connections(options.catalog_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with(connect);
+        Ok(SqliteStorage {
+            pool,
+            catalog: SqliteCatalog { pool: catalog },
+            query_timeout: options.query_timeout,
+        })
     }
 
-    /// Create or upgrade the schema.
-    pub async fn migrate(&self) -> Result<(), Error> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
-    }
-
-    /// The connection pool, for the server's catalog queries.
+    /// The connection pool of event queries, imports and administration.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
-    /// Insert events in one transaction: all of them or none.
-    pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, Error> {
-        let mut tx = self.pool.begin().await?;
-        let stored = insert_events(&mut tx, events).await?;
-        tx.commit().await?;
-        Ok(stored)
+    /// Client and project lookups, on their own pool.
+    pub fn catalog(&self) -> &SqliteCatalog {
+        &self.catalog
     }
-
-    /// Insert or replace a profile.
-    pub async fn upsert_profile(&self, p: &NewProfile) -> Result<(), Error> {
-        let mut conn = self.pool.acquire().await?;
-        upsert_profile(&mut conn, p).await
-    }
-
-    /// Create or update an `event_meta` row (§9 `event-meta set`).
-    pub async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO event_meta (id, name, conversion, color, icon, \"projectId\", \"createdAt\", \"updatedAt\") \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-             ON CONFLICT (\"projectId\", name) DO UPDATE SET conversion = excluded.conversion, \
-             color = excluded.color, icon = excluded.icon, \"updatedAt\" = excluded.\"updatedAt\"",
-        )
-        .bind(&m.id)
-        .bind(&m.name)
-        .bind(m.conversion)
-        .bind(&m.color)
-        .bind(&m.icon)
-        .bind(&m.project_id)
-        .bind(m.at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-}
-
-/// Insert or replace a profile on an open connection or transaction.
-pub async fn upsert_profile(conn: &mut SqliteConnection, p: &NewProfile) -> Result<(), Error> {
-    let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
-    sqlx::query(
-        "INSERT OR REPLACE INTO profiles (id, project_id, is_external, first_name, last_name, \
-         email, avatar, properties, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .bind(&p.id)
-    .bind(&p.project_id)
-    .bind(p.is_external)
-    .bind(&p.first_name)
-    .bind(&p.last_name)
-    .bind(&p.email)
-    .bind(&p.avatar)
-    .bind(props)
-    .bind(p.created_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Insert events on an open connection or transaction (the caller commits), so an import
-/// can stream a file in batches and still commit all or nothing. Events whose id is already
-/// stored are skipped (re-importing a file is harmless); returns how many were stored.
-pub async fn insert_events(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64, Error> {
-    const SQL: &str = "INSERT OR IGNORE INTO events (id, name, device_id, profile_id, project_id, \
-        session_id, properties, created_at, country, city, region, longitude, latitude, os, \
-        os_version, browser, browser_version, device, brand, model, duration, path, origin, \
-        referrer, referrer_name, referrer_type, sdk_name, sdk_version, imported_at) VALUES \
-        (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)";
-    let mut stored = 0;
-    for e in events {
-        let props = serde_json::to_string(&e.properties).unwrap_or_else(|_| "{}".into());
-        stored += sqlx::query(SQL)
-            .bind(&e.id)
-            .bind(&e.name)
-            .bind(&e.device_id)
-            .bind(&e.profile_id)
-            .bind(&e.project_id)
-            .bind(&e.session_id)
-            .bind(props)
-            .bind(e.created_at)
-            .bind(&e.country)
-            .bind(&e.city)
-            .bind(&e.region)
-            .bind(e.longitude)
-            .bind(e.latitude)
-            .bind(&e.os)
-            .bind(&e.os_version)
-            .bind(&e.browser)
-            .bind(&e.browser_version)
-            .bind(&e.device)
-            .bind(&e.brand)
-            .bind(&e.model)
-            .bind(e.duration)
-            .bind(&e.path)
-            .bind(&e.origin)
-            .bind(&e.referrer)
-            .bind(&e.referrer_name)
-            .bind(&e.referrer_type)
-            .bind(&e.sdk_name)
-            .bind(&e.sdk_version)
-            .bind(e.imported_at)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-    }
-    Ok(stored)
 }
 
 fn bind(args: &mut SqliteArguments, p: &Param) -> Result<(), StorageError> {
@@ -195,25 +168,48 @@ fn map_err(e: sqlx::Error) -> StorageError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StorageError::Unavailable(e.to_string())
         }
+        // Only `fetch`'s progress handler interrupts, and a dropped fetch reads no error.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(SQLITE_INTERRUPT) => {
+            StorageError::Timeout
+        }
+        sqlx::Error::Database(db) if db.message().starts_with(quarry_sqlite_regexp::REJECTED) => {
+            StorageError::Rejected(db.message().to_string())
+        }
         other => StorageError::Query(other.to_string()),
     }
 }
 
-fn decode_map(text: &str) -> Value {
-    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
-        Ok(map) => Value::Map(
-            map.into_iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => (k, s),
-                    other => (k, other.to_string()),
-                })
-                .collect(),
-        ),
-        Err(_) => Value::Map(Vec::new()),
+/// Sets the flag a statement's progress handler reads when dropped: on every exit of
+/// `fetch`, and so also when its future is dropped mid-query. SQLite then stops the
+/// statement at its next progress check, and the connection goes back to the pool.
+struct InterruptOnDrop(Arc<AtomicBool>);
+
+impl Drop for InterruptOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
-fn decode(row: &SqliteRow, i: usize, ty: ColumnType) -> Result<Value, StorageError> {
+/// Install a fresh progress handler for the next statement on `conn`: it stops the
+/// statement past `timeout` or once the returned guard is dropped. The pool's
+/// `after_release` hook removes it before anyone else can acquire the connection.
+async fn arm(
+    conn: &mut SqliteConnection,
+    timeout: Option<Duration>,
+) -> Result<InterruptOnDrop, StorageError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let flag = Arc::clone(&stop);
+    conn.lock_handle()
+        .await
+        .map_err(map_err)?
+        .set_progress_handler(PROGRESS_INTERVAL, move || {
+            !flag.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d)
+        });
+    Ok(InterruptOnDrop(stop))
+}
+
+fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> {
     let raw = row.try_get_raw(i).map_err(map_err)?;
     if raw.is_null() {
         return Ok(Value::Null);
@@ -222,28 +218,28 @@ fn decode(row: &SqliteRow, i: usize, ty: ColumnType) -> Result<Value, StorageErr
     let class = raw.type_info().name().to_string();
     let get_err = |e: sqlx::Error| StorageError::Query(e.to_string());
     Ok(match (ty, class.as_str()) {
-        (ColumnType::Map, _) => decode_map(&row.try_get::<String, _>(i).map_err(get_err)?),
+        (CellType::Map, _) => Value::map_from_json(&row.try_get::<String, _>(i).map_err(get_err)?),
         (_, "INTEGER") => {
             let v: i64 = row.try_get(i).map_err(get_err)?;
             match ty {
-                ColumnType::Float => Value::Float(v as f64),
-                ColumnType::Text => Value::Text(v.to_string()),
+                CellType::Float => Value::Float(v as f64),
+                CellType::Text => Value::Text(v.to_string()),
                 _ => Value::Int(v),
             }
         }
         (_, "REAL") => {
             let v: f64 = row.try_get(i).map_err(get_err)?;
             match ty {
-                ColumnType::Int | ColumnType::Bool => Value::Int(v as i64),
-                ColumnType::Text => Value::Text(quarry_core::format::decimal_text(v)),
+                CellType::Int | CellType::Bool => Value::Int(v as i64),
+                CellType::Text => Value::Text(quarry_core::format::decimal_text(v)),
                 _ => Value::Float(v),
             }
         }
         _ => {
             let v: String = row.try_get(i).map_err(get_err)?;
             match ty {
-                ColumnType::Int | ColumnType::Bool => Value::Int(v.parse().unwrap_or(0)),
-                ColumnType::Float => Value::Float(v.parse().unwrap_or(0.0)),
+                CellType::Int | CellType::Bool => Value::Int(v.parse().unwrap_or(0)),
+                CellType::Float => Value::Float(v.parse().unwrap_or(0.0)),
                 _ => Value::Text(v),
             }
         }
@@ -261,8 +257,12 @@ impl Storage for SqliteStorage {
         for p in &query.params {
             bind(&mut args, p)?;
         }
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        // Declared after `conn`, so dropped before it: the interrupt is requested before
+        // the connection starts its way back to the pool.
+        let _interrupt = arm(&mut conn, self.query_timeout).await?;
         let rows = sqlx::query_with(AssertSqlSafe(query.sql.clone()), args)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(map_err)?;
         rows.iter()
@@ -271,20 +271,24 @@ impl Storage for SqliteStorage {
                     .columns
                     .iter()
                     .enumerate()
-                    .map(|(i, ty)| decode(row, i, *ty))
+                    .map(|(i, ty)| cell(row, i, *ty))
                     .collect()
             })
             .collect()
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
-        Catalog::ping(self).await
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 }
 
 /// Projects and clients (OpenPanel's names and columns).
 #[async_trait]
-impl Catalog for SqliteStorage {
+impl Catalog for SqliteCatalog {
     async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StorageError> {
         let row = sqlx::query(
             "SELECT id, name, secret, type, \"projectId\", \"organizationId\" FROM clients WHERE id = ?1",
@@ -330,86 +334,18 @@ impl Catalog for SqliteStorage {
     }
 }
 
-impl SqliteStorage {
-    /// Create (or update) a project.
-    pub async fn upsert_project(&self, p: &ProjectRecord, now_ms: i64) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO projects (id, \"organizationId\", name, timezone, \"createdAt\") \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
-             \"organizationId\" = excluded.\"organizationId\", name = excluded.name, \
-             timezone = excluded.timezone",
-        )
-        .bind(&p.id)
-        .bind(&p.organization_id)
-        .bind(&p.name)
-        .bind(&p.timezone)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+/// The same lookups as [`SqliteStorage::catalog`], on the catalog's own pool.
+#[async_trait]
+impl Catalog for SqliteStorage {
+    async fn client(&self, id: &str) -> Result<Option<ClientRecord>, StorageError> {
+        self.catalog.client(id).await
     }
 
-    /// Create a client; `secret` must already be hashed (`<salt>.<hash>`).
-    pub async fn insert_client(&self, c: &ClientRecord, now_ms: i64) -> Result<(), Error> {
-        sqlx::query(
-            "INSERT INTO clients (id, name, secret, type, \"projectId\", \"organizationId\", \"createdAt\") \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.secret)
-        .bind(c.kind.as_str())
-        .bind(&c.project_id)
-        .bind(&c.organization_id)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn project(&self, id: &str) -> Result<Option<ProjectRecord>, StorageError> {
+        self.catalog.project(id).await
     }
 
-    /// Refresh the query planner's statistics (after a bulk load).
-    pub async fn analyze(&self) -> Result<(), Error> {
-        sqlx::query("ANALYZE").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Number of events stored for a project (the demo seeds only an empty database).
-    pub async fn count_events(&self, project_id: &str) -> Result<i64, Error> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE project_id = ?1")
-            .bind(project_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
-    }
-
-    /// Any client of a project, of a type (the demo reuses its read client).
-    pub async fn find_client(
-        &self,
-        project_id: &str,
-        kind: ClientKind,
-    ) -> Result<Option<String>, Error> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM clients WHERE \"projectId\" = ?1 AND type = ?2 ORDER BY \"createdAt\" LIMIT 1",
-        )
-        .bind(project_id)
-        .bind(kind.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(id)
-    }
-
-    /// Replace a client's stored secret hash.
-    pub async fn set_client_secret(&self, id: &str, hashed: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE clients SET secret = ?1 WHERE id = ?2")
-            .bind(hashed)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Close the pool (graceful shutdown).
-    pub async fn close(&self) {
-        self.pool.close().await;
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.catalog.ping().await
     }
 }

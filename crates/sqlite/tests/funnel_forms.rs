@@ -10,8 +10,10 @@ use quarry_core::compile::compile_funnel_with;
 use quarry_core::decode;
 use quarry_core::event::NewEvent;
 use quarry_core::sql::Dialect;
+use quarry_core::sql::Value;
 use quarry_core::sql::dialect::FunnelStrategy;
-use quarry_core::storage::{Storage, Value};
+use quarry_core::storage::Storage;
+use quarry_core::write::{Database as _, EventWriter as _};
 use quarry_sqlite::SqliteStorage;
 use quarry_testkit::{Rng, ctx, ev};
 
@@ -97,7 +99,7 @@ async fn running_max_chains_and_brute_force_agree() {
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::xorshift(0x9e37_79b9_7f4a_7c15);
     let data = generate(&mut rng);
     let events: Vec<NewEvent> = data
         .iter()

@@ -16,6 +16,7 @@ pub mod events;
 pub mod filters;
 pub mod funnel;
 pub mod import;
+pub mod oracle;
 pub mod smoke;
 
 use async_trait::async_trait;
@@ -24,7 +25,9 @@ use quarry_core::compile::Context;
 use quarry_core::decode::{self, Limits};
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::exec;
+use quarry_core::sql::{CellType, Query};
 use quarry_core::storage::Storage;
+use quarry_core::write::{CatalogWriter, EventWriter};
 
 /// One fresh database holding the tables of §2 (events, profiles, event_meta…).
 #[async_trait]
@@ -66,6 +69,67 @@ impl<T: Db + ?Sized> Db for Box<T> {
 
     async fn raw_event_count(&self) -> i64 {
         (**self).raw_event_count().await
+    }
+}
+
+/// The one [`Db`] of every backend whose store implements quarry-core's read and write
+/// traits (SQLite, PostgreSQL): the suite then writes exactly as `quarry import` does.
+/// `keep` holds whatever must live as long as the database (a temporary directory).
+#[allow(missing_debug_implementations)]
+pub struct TraitDb<S> {
+    store: S,
+    _keep: Box<dyn Send + Sync>,
+}
+
+impl<S> TraitDb<S> {
+    /// A database under test, keeping `keep` alive beside it.
+    pub fn new(store: S, keep: impl Send + Sync + 'static) -> TraitDb<S> {
+        TraitDb {
+            store,
+            _keep: Box::new(keep),
+        }
+    }
+
+    /// The store under test.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+#[async_trait]
+impl<S: Storage + EventWriter + CatalogWriter> Db for TraitDb<S> {
+    fn storage(&self) -> &dyn Storage {
+        &self.store
+    }
+
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, String> {
+        self.store
+            .insert_events(events)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String> {
+        self.store
+            .upsert_profiles(std::slice::from_ref(p))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String> {
+        self.store
+            .set_event_meta(m)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn raw_event_count(&self) -> i64 {
+        let count = Query {
+            sql: "SELECT count(*) FROM events".into(),
+            params: Vec::new(),
+            columns: vec![CellType::Int],
+        };
+        self.store.fetch(&count).await.unwrap()[0][0].as_i64()
     }
 }
 
@@ -125,33 +189,36 @@ pub fn ev(id: &str, name: &str, at: &str) -> NewEvent {
         id: id.to_string(),
         name: name.to_string(),
         device_id: format!("dev-{id}"),
-        profile_id: String::new(),
         project_id: "proj".into(),
-        session_id: String::new(),
-        properties: Default::default(),
         created_at: ms(at),
-        country: String::new(),
-        city: String::new(),
-        region: String::new(),
-        longitude: None,
-        latitude: None,
-        os: String::new(),
-        os_version: String::new(),
-        browser: String::new(),
-        browser_version: String::new(),
-        device: String::new(),
-        brand: String::new(),
-        model: String::new(),
-        duration: 0,
-        path: String::new(),
-        origin: String::new(),
-        referrer: String::new(),
-        referrer_name: String::new(),
-        referrer_type: String::new(),
-        sdk_name: String::new(),
-        sdk_version: String::new(),
-        imported_at: None,
+        ..NewEvent::default()
     }
+}
+
+/// A catalog of one project `p1` and one read client of it with the given id (the catalog
+/// tests of the SQLite and PostgreSQL storages).
+pub fn catalog_records(
+    client_id: &str,
+) -> (
+    quarry_core::catalog::ProjectRecord,
+    quarry_core::catalog::ClientRecord,
+) {
+    use quarry_core::catalog::{ClientKind, ClientRecord, ProjectRecord};
+    let project = ProjectRecord {
+        id: "p1".into(),
+        organization_id: "org".into(),
+        name: "P".into(),
+        timezone: Some("Europe/Stockholm".into()),
+    };
+    let client = ClientRecord {
+        id: client_id.into(),
+        name: "C".into(),
+        secret: Some("salt.hash".into()),
+        kind: ClientKind::Read,
+        project_id: Some("p1".into()),
+        organization_id: "org".into(),
+    };
+    (project, client)
 }
 
 /// Properties from pairs.
@@ -198,6 +265,7 @@ pub async fn events(db: &dyn Db, qs: &str, tz: Tz, now: &str) -> serde_json::Val
         qs,
         Limits {
             max_page_size: 1000,
+            ..Limits::default()
         },
     )
     .unwrap();
@@ -232,6 +300,7 @@ pub fn compile_events_qs(
         qs,
         Limits {
             max_page_size: 1000,
+            ..Limits::default()
         },
     )
     .unwrap();
@@ -284,24 +353,10 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A small deterministic generator (xorshift) for generated test data.
-#[derive(Debug, Clone)]
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next value.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A value in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+/// The workspace's one deterministic generator, shared with the demo data. Generated test
+/// data uses [`Rng::xorshift`], the stream it has always been drawn from, so that every
+/// data set stays the one its tests were checked on.
+pub use quarry_demo::rng::Rng;
 
 /// One request fixture of the compiler's snapshot suite (`crates/core/tests/fixtures`;
 /// format in `crates/core/tests/snapshots.rs`): its headers, and the query string with

@@ -137,9 +137,21 @@ mod tests {
     fn every_scenario_is_listed() {
         let sources = [
             ("smoke", include_str!("smoke.rs")),
-            ("charts", include_str!("charts.rs")),
+            ("charts", include_str!("charts/mod.rs")),
+            ("charts", include_str!("charts/dst.rs")),
+            ("charts", include_str!("charts/intervals.rs")),
+            ("charts", include_str!("charts/ranges.rs")),
+            ("charts", include_str!("charts/buckets.rs")),
+            ("charts", include_str!("charts/segments.rs")),
+            ("charts", include_str!("charts/breakdowns.rs")),
+            ("charts", include_str!("charts/previous.rs")),
+            ("charts", include_str!("charts/configs.rs")),
             ("events", include_str!("events.rs")),
-            ("filters", include_str!("filters.rs")),
+            ("filters", include_str!("filters/mod.rs")),
+            ("filters", include_str!("filters/operators.rs")),
+            ("filters", include_str!("filters/fields.rs")),
+            ("filters", include_str!("filters/values.rs")),
+            ("filters", include_str!("filters/hostile.rs")),
             ("funnel", include_str!("funnel.rs")),
             ("import", include_str!("import.rs")),
         ];

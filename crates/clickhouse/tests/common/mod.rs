@@ -10,6 +10,7 @@ use quarry_core::decode::{self, Limits};
 use quarry_core::event::{NewEvent, NewProfile};
 use quarry_core::exec;
 use quarry_core::storage::Storage;
+use quarry_core::write::{Database, EventWriter};
 use quarry_sqlite::SqliteStorage;
 
 /// The server under test. Unset is a failure, not a skip: CI starts a server and sets it.
@@ -193,6 +194,7 @@ pub async fn run(store: &dyn Storage, kind: Kind, qs: &str, tz: Tz, now: &str) -
             qs,
             Limits {
                 max_page_size: 1000,
+                ..Limits::default()
             },
         ) {
             Ok(req) => {
@@ -249,8 +251,8 @@ pub async fn twins(events: Vec<NewEvent>, profiles: Vec<NewProfile>) -> Twins {
         );
     }
     for p in &profiles {
-        ch.upsert_profile(p).await.unwrap();
-        lite.upsert_profile(p).await.unwrap();
+        ch.upsert_profiles(std::slice::from_ref(p)).await.unwrap();
+        lite.upsert_profiles(std::slice::from_ref(p)).await.unwrap();
     }
     Twins {
         ch,

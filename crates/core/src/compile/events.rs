@@ -5,10 +5,12 @@ use super::{Context, epoch_ms, filter_expr};
 use crate::error::{ParamError, RequestError};
 use crate::event::{EventField, FieldKind};
 use crate::request::{EventsRequest, Include};
-use crate::sql::ast::{Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement};
+use crate::sql::CellType;
+use crate::sql::ast::{
+    Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
+};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
-use crate::storage::ColumnType;
 use crate::time;
 
 /// The compiled events request.
@@ -30,18 +32,19 @@ pub struct EventsPlan {
     pub page_size: u64,
 }
 
-fn column_type(kind: FieldKind) -> ColumnType {
+fn column_type(kind: FieldKind) -> CellType {
     match kind {
-        FieldKind::Text => ColumnType::Text,
-        FieldKind::Int | FieldKind::Timestamp | FieldKind::NullableTimestamp => ColumnType::Int,
-        FieldKind::NullableFloat => ColumnType::Float,
-        FieldKind::Map => ColumnType::Map,
+        FieldKind::Text => CellType::Text,
+        FieldKind::Int | FieldKind::Timestamp | FieldKind::NullableTimestamp => CellType::Int,
+        FieldKind::NullableFloat => CellType::Float,
+        FieldKind::Map => CellType::Map,
     }
 }
 
 fn field_expr(f: EventField) -> Expr {
     match f.kind() {
-        FieldKind::Timestamp | FieldKind::NullableTimestamp => epoch_ms(f.column()),
+        FieldKind::Timestamp => epoch_ms(f.column()),
+        FieldKind::NullableTimestamp => Expr::EpochMs(TimeColumn::nullable(f.column())),
         _ if f == EventField::Id => Expr::call(Func::IdText, vec![Expr::Col("id")]),
         _ => Expr::Col(f.column()),
     }
@@ -107,13 +110,13 @@ pub fn compile_events(
             filter.push(filter_expr(f, &mut params));
         }
         let mut select = Select {
-            from: Some(From::table("events")),
+            from: Some(Source::table("events")),
             filter,
             ..Select::default()
         };
         let columns = if count {
             select.item(Expr::count_star(), "total");
-            vec![ColumnType::Int]
+            vec![CellType::Int]
         } else {
             // Transformed columns get aliases that are not column names: ClickHouse would
             // otherwise substitute the alias for the column in WHERE.
@@ -159,7 +162,7 @@ pub fn compile_profiles(project_id: &str, ids: &[String], dialect: Dialect) -> Q
     let project = params.text(project_id);
     let ids: Vec<Expr> = ids.iter().map(|i| params.text(i.clone())).collect();
     let mut select = Select {
-        from: Some(From::Table {
+        from: Some(Source::Table {
             name: "profiles",
             final_: true,
         }),
@@ -182,7 +185,7 @@ pub fn compile_profiles(project_id: &str, ids: &[String], dialect: Dialect) -> Q
         .item(Expr::Col("is_external"), "is_external")
         .item(Expr::Col("properties"), "properties")
         .item(epoch_ms("created_at"), "created_at");
-    use ColumnType::*;
+    use CellType::*;
     let columns = vec![Text, Text, Text, Text, Text, Bool, Map, Int];
     render(dialect.rules(), &Statement::select(select), params, columns)
 }
@@ -194,7 +197,7 @@ pub fn compile_event_meta(project_id: &str, names: &[String], dialect: Dialect) 
     let project = params.text(project_id);
     let names: Vec<Expr> = names.iter().map(|n| params.text(n.clone())).collect();
     let mut select = Select {
-        from: Some(From::table("event_meta")),
+        from: Some(Source::table("event_meta")),
         filter: vec![
             Expr::Col("\"projectId\"").eq(project),
             Expr::InList(Box::new(Expr::Col("name")), names, false),
@@ -210,7 +213,7 @@ pub fn compile_event_meta(project_id: &str, names: &[String], dialect: Dialect) 
         .item(Expr::Col("\"projectId\""), "project_id")
         .item(epoch_ms("\"createdAt\""), "created_at")
         .item(epoch_ms("\"updatedAt\""), "updated_at");
-    use ColumnType::*;
+    use CellType::*;
     let columns = vec![Text, Text, Bool, Text, Text, Text, Int, Int];
     render(dialect.rules(), &Statement::select(select), params, columns)
 }

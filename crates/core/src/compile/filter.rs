@@ -1,8 +1,33 @@
-//! Fields and filters (§4.4, §4.5) as SQL expressions. Values and property keys are
-//! always parameters; `%`, `_` and `\` stay literal because no operator uses LIKE.
+//! Fields and filters (§4.4, §4.5) as SQL expressions, and which events a chart config or
+//! a funnel step selects. Values and property keys are always parameters; `%`, `_` and
+//! `\` stay literal because no operator uses LIKE.
 
-use crate::request::{Field, Filter, FilterValues, Operator};
+use crate::request::{EventName, Field, Filter, FilterValues, Operator};
 use crate::sql::ast::{Expr, Func, Op, Param, Params};
+
+/// Whether a row is one of the events a chart config or a funnel step selects: its name
+/// (any name for `*`) and every filter.
+pub(crate) fn event_match(name: &EventName, filters: &[Filter], params: &mut Params) -> Expr {
+    let mut parts = Vec::new();
+    if let EventName::Named(n) = name {
+        parts.push(Expr::Col("name").eq(params.text(n.clone())));
+    }
+    parts.extend(filters.iter().map(|f| filter_expr(f, params)));
+    Expr::and(parts)
+}
+
+/// The names of chart configs or funnel steps, each once, in the order first written:
+/// the name list that lets an index on (project_id, name, …) prune rows.
+pub(crate) fn distinct_names<'a>(names: impl IntoIterator<Item = &'a EventName>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for n in names {
+        let n = n.as_str();
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
 
 /// The text of a field: a string column, or a property (`''` when missing).
 pub fn field_text(field: &Field, params: &mut Params) -> Expr {
@@ -39,6 +64,9 @@ pub fn filter_expr(f: &Filter, params: &mut Params) -> Expr {
         (field, FilterValues::Numbers(values)) if field.is_numeric() => {
             numeric_column(field_text(field, params), f.operator, values, params)
         }
+        // gt/gte/lt/lte on text with no value that is a number: nothing can match (and no
+        // parameter is registered that the SQL would not use).
+        (_, FilterValues::Numbers(values)) if values.is_empty() => Expr::or(Vec::new()),
         (field, FilterValues::Numbers(values)) => {
             // gt/gte/lt/lte on text: only values that are numbers compare.
             let x = field_text(field, params);

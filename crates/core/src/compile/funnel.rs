@@ -3,16 +3,18 @@
 //! Result columns: `level, entrants`. `reach[k]` is the number of entrants whose level is
 //! at least `k`, summed in shaping.
 
-use super::{Context, epoch_ms, filter_expr, resolve_window};
-use crate::error::RequestError;
-use crate::request::{EventName, FunnelRequest, FunnelStep};
+use super::filter::{distinct_names, event_match};
+use super::{Context, epoch_ms, resolve_window};
+use crate::error::{ParamError, RequestError};
+use crate::request::{EventName, FunnelRequest};
+use crate::sql::CellType;
 use crate::sql::ast::{
-    Agg, Body, Cte, Expr, From, Func, Item, Op, OrderBy, Params, Select, Statement, Win,
+    Agg, Body, Cte, Expr, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn, Win,
+    WindowFunnel, WindowFunnelStep,
 };
-use crate::sql::dialect::FunnelStrategy;
+use crate::sql::dialect::{FunnelAggregate, FunnelStrategy};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
-use crate::storage::ColumnType;
 use crate::time::Window;
 
 /// The compiled funnel request.
@@ -37,13 +39,13 @@ const CHAIN_ALIASES: [&str; 20] = [
     "c16", "c17", "c18", "c19", "c20",
 ];
 
-fn step_match(step: &FunnelStep, params: &mut Params) -> Expr {
-    let mut parts = Vec::new();
-    if let EventName::Named(n) = &step.name {
-        parts.push(Expr::Col("name").eq(params.text(n.clone())));
+/// `name = ?` for a step that requires an event name. It binds no new parameter: the
+/// step's condition bound the name first, and equal values share a placeholder.
+fn name_test(name: &EventName, params: &mut Params) -> Option<Expr> {
+    match name {
+        EventName::Named(n) => Some(Expr::Col("name").eq(params.text(n.clone()))),
+        EventName::Any => None,
     }
-    parts.extend(step.filters.iter().map(|f| filter_expr(f, params)));
-    Expr::and(parts)
 }
 
 fn is_true(e: &Expr) -> bool {
@@ -60,7 +62,8 @@ pub fn compile_funnel(
 }
 
 /// [`compile_funnel`] with an explicit formulation, to compare them (benches): every
-/// strategy gives the same levels; [`FunnelStrategy::WindowFunnel`] runs on ClickHouse only.
+/// strategy gives the same levels. [`FunnelStrategy::WindowFunnel`] is an error for a
+/// dialect without a funnel aggregate (all but ClickHouse).
 pub fn compile_funnel_with(
     req: &FunnelRequest,
     ctx: &Context,
@@ -79,19 +82,15 @@ pub fn compile_funnel_with(
         Expr::Col(group).op(Op::NotEq, Expr::Str("")),
     ];
     if req.steps.iter().all(|s| s.name != EventName::Any) {
-        let mut names: Vec<String> = Vec::new();
-        for s in &req.steps {
-            let name = s.name.as_str().to_string();
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        let list: Vec<Expr> = names.into_iter().map(|n| params.text(n)).collect();
+        let list: Vec<Expr> = distinct_names(req.steps.iter().map(|s| &s.name))
+            .into_iter()
+            .map(|n| params.text(n))
+            .collect();
         filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
     }
     let conds: Vec<Expr> = req.steps[..n]
         .iter()
-        .map(|s| step_match(s, &mut params))
+        .map(|s| event_match(&s.name, &s.filters, &mut params))
         .collect();
     // Steps with filters narrow the scan further than the name list does.
     let has_filters = req.steps.iter().any(|s| !s.filters.is_empty());
@@ -101,23 +100,21 @@ pub fn compile_funnel_with(
 
     let stmt = match strategy {
         FunnelStrategy::WindowFunnel => {
-            let mut args = vec![Expr::Int(req.window_ms)];
-            args.extend(conds);
-            let mut inner = Select {
-                from: Some(From::table("events")),
-                filter,
-                group_by: vec![Expr::Col(group)],
-                ..Select::default()
+            let Some(engine) = dialect.rules().funnel_aggregate() else {
+                return Err(ParamError::invalid(
+                    "strategy",
+                    "the windowFunnel form needs an engine with a funnel aggregate (ClickHouse)",
+                )
+                .into());
             };
-            inner.item(Expr::call(Func::WindowFunnel, args), "level");
-            outer_count(From::subquery(inner, "f"), &mut params)
+            window_funnel(engine, req, conds, filter, group, &mut params)
         }
         FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
         FunnelStrategy::RunningMax => {
             running_max(conds, filter, group, req.window_ms, n, &mut params)
         }
     };
-    let columns = vec![ColumnType::Int, ColumnType::Int];
+    let columns = vec![CellType::Int, CellType::Int];
     Ok(FunnelPlan {
         query: render(dialect.rules(), &stmt, params, columns),
         window,
@@ -125,7 +122,7 @@ pub fn compile_funnel_with(
 }
 
 /// `SELECT level, count(*) … WHERE level > 0 GROUP BY level`.
-fn outer_count(from: From, _params: &mut Params) -> Statement {
+fn outer_count(from: Source, _params: &mut Params) -> Statement {
     let mut s = Select {
         from: Some(from),
         filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
@@ -141,10 +138,45 @@ fn outer_count(from: From, _params: &mut Params) -> Statement {
     Statement::select(s)
 }
 
+/// One aggregate per entrant: the engine's funnel over the steps' conditions, each given
+/// with its name test.
+fn window_funnel(
+    engine: &'static dyn FunnelAggregate,
+    req: &FunnelRequest,
+    conds: Vec<Expr>,
+    filter: Vec<Expr>,
+    group: &'static str,
+    params: &mut Params,
+) -> Statement {
+    let steps = req
+        .steps
+        .iter()
+        .zip(conds)
+        .map(|(s, condition)| WindowFunnelStep {
+            name: name_test(&s.name, params),
+            condition,
+        })
+        .collect();
+    let level = WindowFunnel {
+        engine,
+        window_ms: req.window_ms,
+        time: TimeColumn::required("created_at"),
+        steps,
+    };
+    let mut inner = Select {
+        from: Some(Source::table("events")),
+        filter,
+        group_by: vec![Expr::Col(group)],
+        ..Select::default()
+    };
+    inner.item(Expr::WindowFunnel(Box::new(level)), "level");
+    outer_count(Source::subquery(inner, "f"), params)
+}
+
 /// The scanned events as `k` (the entrant), `t` (epoch ms) and a 0/1 flag per step.
 fn step_events(conds: Vec<Expr>, filter: Vec<Expr>, group: &'static str) -> Select {
     let mut ev = Select {
-        from: Some(From::table("events")),
+        from: Some(Source::table("events")),
         filter,
         ..Select::default()
     };
@@ -180,7 +212,7 @@ fn chains(
 
     let mut c1 = Select {
         distinct: true,
-        from: Some(From::Named("ev")),
+        from: Some(Source::Named("ev")),
         filter: vec![Expr::Col("s1").eq(Expr::Int(1))],
         ..Select::default()
     };
@@ -205,9 +237,9 @@ fn chains(
             ),
         ]);
         let mut step = Select {
-            from: Some(From::Join(
-                Box::new(From::Named(prev)),
-                Box::new(From::Named("ev")),
+            from: Some(Source::Join(
+                Box::new(Source::Named(prev)),
+                Box::new(Source::Named("ev")),
                 on,
             )),
             group_by: vec![Expr::Qualified(prev, "k"), Expr::Qualified(prev, "t0")],
@@ -225,7 +257,7 @@ fn chains(
     let levels: Vec<Select> = (0..n)
         .map(|k| {
             let mut s = Select {
-                from: Some(From::Named(CHAIN_ALIASES[k])),
+                from: Some(Source::Named(CHAIN_ALIASES[k])),
                 ..Select::default()
             };
             s.item(Expr::Col("k"), "k")
@@ -238,14 +270,14 @@ fn chains(
         body: Body::UnionAll(levels),
     };
     let mut per_entrant = Select {
-        from: Some(From::Subquery(Box::new(union), "l")),
+        from: Some(Source::Subquery(Box::new(union), "l")),
         group_by: vec![Expr::Col("k")],
         ..Select::default()
     };
     per_entrant
         .item(Expr::Col("k"), "k")
         .item(Expr::agg(Agg::Max, Expr::Col("level")), "level");
-    let mut out = outer_count(From::subquery(per_entrant, "m"), params);
+    let mut out = outer_count(Source::subquery(per_entrant, "m"), params);
     out.ctes = ctes;
     out
 }
@@ -288,7 +320,7 @@ fn running_max(
         };
         Expr::if_then(completes(j), s, Expr::Null)
     };
-    let mut source = From::subquery(ev, "e");
+    let mut source = Source::subquery(ev, "e");
     for j in 1..n {
         let m = Expr::Window(
             Win::MaxBefore,
@@ -305,7 +337,7 @@ fn running_max(
             ..Select::default()
         };
         level.item(m, RUNNING_ALIASES[j]);
-        source = From::subquery(level, CHAIN_ALIASES[j]);
+        source = Source::subquery(level, CHAIN_ALIASES[j]);
     }
     // A row's level: the deepest step it completes.
     let reached: Vec<(Expr, Expr)> = (0..n)
@@ -321,5 +353,32 @@ fn running_max(
         Expr::agg(Agg::Max, Expr::Case(reached, Some(Box::new(Expr::Int(0))))),
         "level",
     );
-    outer_count(From::subquery(per_entrant, "m"), params)
+    outer_count(Source::subquery(per_entrant, "m"), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Context, compile_funnel_with};
+    use crate::decode::decode_funnel;
+    use crate::sql::Dialect;
+    use crate::sql::dialect::FunnelStrategy;
+
+    #[test]
+    fn window_funnel_form_is_refused_without_a_funnel_aggregate() {
+        let req = decode_funnel(r#"events=[{"name":"a"},{"name":"b"}]&range=30d"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ctx = Context {
+            project_id: "p".into(),
+            tz: chrono_tz::UTC,
+            now: 1_713_184_496_789,
+            first_event: None,
+        };
+        let form = |d| compile_funnel_with(&req, &ctx, d, FunnelStrategy::WindowFunnel);
+        let sql = form(Dialect::ClickHouse).map(|p| p.query.sql);
+        assert!(sql.is_ok_and(|s| s.contains("windowFunnel(")));
+        for d in [Dialect::Postgres, Dialect::Sqlite] {
+            let err = form(d).err().map(|e| e.details[0].param.clone());
+            assert_eq!(err.as_deref(), Some("strategy"), "{d:?}");
+        }
+    }
 }

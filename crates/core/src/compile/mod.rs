@@ -18,10 +18,10 @@ use chrono_tz::Tz;
 
 use crate::error::{ParamError, RequestError};
 use crate::request::TimeSpec;
-use crate::sql::ast::{Expr, Func, Params, Select, Statement};
+use crate::sql::CellType;
+use crate::sql::ast::{Expr, Params, Select, Statement, TimeColumn};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
-use crate::storage::ColumnType;
 use crate::time::{self, Ms, RangeName, Window};
 
 /// What the compiler needs besides the request: the resolved project, the timezone in
@@ -52,7 +52,7 @@ pub fn compile_first_event(project_id: &str, dialect: Dialect) -> Query {
             expr: Expr::agg(crate::sql::ast::Agg::Min, epoch_ms("created_at")),
             alias: Some("first_event"),
         }],
-        from: Some(crate::sql::ast::From::table("events")),
+        from: Some(crate::sql::ast::Source::table("events")),
         filter: vec![Expr::Col("project_id").eq(project)],
         ..Select::default()
     };
@@ -60,13 +60,13 @@ pub fn compile_first_event(project_id: &str, dialect: Dialect) -> Query {
         dialect.rules(),
         &Statement::select(select),
         params,
-        vec![ColumnType::Int],
+        vec![CellType::Int],
     )
 }
 
-/// A timestamp column as epoch milliseconds.
+/// A timestamp column that always holds a time, as epoch milliseconds.
 pub(crate) fn epoch_ms(column: &'static str) -> Expr {
-    Expr::call(Func::EpochMs, vec![Expr::Col(column)])
+    Expr::EpochMs(TimeColumn::required(column))
 }
 
 /// Resolve a chart or funnel time spec into a window (§6.1, §4.3).

@@ -1,3 +1,6 @@
+//! Chart rows into the chart response (§6.3): series per config and breakdown
+//! combination, their metrics, and the page of series returned.
+
 use std::collections::BTreeMap;
 
 use chrono_tz::Tz;
@@ -9,7 +12,7 @@ use crate::request::{ChartRequest, Metric};
 use crate::response::{
     ChartMeta, ChartResponse, Comparison, EventRef, Metrics, Point, PreviousMetrics, Series,
 };
-use crate::storage::{Row, Value};
+use crate::sql::{Row, Value};
 use crate::time::{format_millis, format_seconds};
 
 /// The four metrics of a list of bucket values (§6.3), rounded.
@@ -95,12 +98,16 @@ struct Draft {
     previous: Option<Vec<f64>>,
 }
 
-/// Shape rows `cfg, period, bucket, b0…, value, series` into the chart response.
-pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -> ChartResponse {
-    let n_break = req.breakdowns.len();
-    let len = plan.grid.len();
-    let prev_len = plan.previous.as_ref().map(|(_, g)| g.len());
-    let new_draft = |cfg: usize, labels: Vec<String>| {
+impl Draft {
+    /// An empty series of config `cfg` with these breakdown labels: `len` zero buckets, and
+    /// `prev_len` for the previous period when there is one.
+    fn new(
+        req: &ChartRequest,
+        cfg: usize,
+        labels: Vec<String>,
+        len: usize,
+        prev_len: Option<usize>,
+    ) -> Draft {
         let mut names = vec![req.events[cfg].display_name.clone()];
         names.extend(labels.iter().cloned());
         Draft {
@@ -110,14 +117,58 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             current: vec![0.0; len],
             previous: prev_len.map(|n| vec![0.0; n]),
         }
-    };
+    }
+}
 
+/// A series with its metrics, before the page is cut.
+type Measured = (Stats, Option<Stats>, Draft);
+
+/// Shape rows `cfg, period, bucket, b0…, value, series` into the chart response.
+pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -> ChartResponse {
+    let (drafts, total_series) = collect_drafts(req, plan, rows);
+    // Round and measure every kept series, sort, and only then build the points of the
+    // `limit` series returned: the others never cost more than their bucket values.
+    let ranked = measure_and_sort(req, drafts);
+    // Every series shares the grid's dates: format them once.
+    let dates: Vec<String> = (0..plan.grid.len())
+        .map(|i| format_seconds(plan.grid.start_of(i), tz))
+        .collect();
+    let mut series: Vec<Series> = ranked
+        .into_iter()
+        .skip(req.offset)
+        .take(req.limit)
+        .map(|measured| build_series(req, measured, &dates))
+        .collect();
+    let mut ids: Vec<String> = series.iter().map(|s| series_id(&s.names)).collect();
+    uniquify(&mut ids);
+    for (s, id) in series.iter_mut().zip(ids) {
+        s.id = id;
+    }
+    ChartResponse {
+        metrics: overall_metrics(&series, plan.previous.is_some()),
+        series,
+        meta: ChartMeta {
+            start_date: format_millis(plan.window.start, tz),
+            end_date: format_millis(plan.window.end, tz),
+            interval: req.interval.as_str(),
+            timezone: tz.name().to_string(),
+            total_series,
+        },
+    }
+}
+
+/// Every series the rows hold (every config's, without breakdowns, even with no rows),
+/// with their bucket values summed; and the number of series the statement counted.
+fn collect_drafts(req: &ChartRequest, plan: &ChartPlan, rows: &[Row]) -> (Vec<Draft>, u64) {
+    let n_break = req.breakdowns.len();
+    let len = plan.grid.len();
+    let prev_len = plan.previous.as_ref().map(|(_, g)| g.len());
     let mut drafts: Vec<Draft> = Vec::new();
     let mut index: BTreeMap<(usize, Vec<String>), usize> = BTreeMap::new();
     if n_break == 0 {
         for cfg in 0..req.events.len() {
             index.insert((cfg, Vec::new()), drafts.len());
-            drafts.push(new_draft(cfg, Vec::new()));
+            drafts.push(Draft::new(req, cfg, Vec::new(), len, prev_len));
         }
     }
     let mut series_per_cfg = vec![0u64; req.events.len()];
@@ -142,7 +193,7 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             Some(at) => *at,
             None => {
                 let at = drafts.len();
-                drafts.push(new_draft(cfg, key.1.clone()));
+                drafts.push(Draft::new(req, cfg, key.1.clone(), len, prev_len));
                 index.insert(key, at);
                 at
             }
@@ -164,75 +215,82 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
     } else {
         series_per_cfg.iter().sum()
     };
+    (drafts, total_series)
+}
 
+/// Every series rounded and measured, sorted by the request's metric, then by names.
+fn measure_and_sort(req: &ChartRequest, drafts: Vec<Draft>) -> Vec<Measured> {
     let integral = |cfg: usize| req.events[cfg].segment.is_integral();
     let sort_metric = req.sort_metric();
-    let mut built: Vec<(Stats, Series)> = drafts
+    let mut ranked: Vec<Measured> = drafts
         .into_iter()
-        .map(|d| {
-            let round = |v: f64| {
-                if integral(d.cfg) {
+        .map(|mut d| {
+            let round = |v: &mut f64| {
+                *v = if integral(d.cfg) {
                     v.round()
                 } else {
-                    round2(v)
-                }
+                    round2(*v)
+                };
             };
-            let current: Vec<f64> = d.current.iter().map(|v| round(*v)).collect();
-            let previous: Option<Vec<f64>> = d
-                .previous
-                .as_ref()
-                .map(|p| p.iter().map(|v| round(*v)).collect());
-            let cur_stats = stats(&current);
-            let prev_stats = previous.as_deref().map(stats);
-            let data = current
-                .iter()
-                .enumerate()
-                .map(|(i, v)| Point {
-                    date: format_seconds(plan.grid.start_of(i), tz),
-                    count: Num(*v),
-                    previous: previous
-                        .as_ref()
-                        .and_then(|p| p.get(i))
-                        .map(|p| comparison(*v, *p)),
-                })
-                .collect();
-            let mut breakdowns = Map::new();
-            for (b, label) in req.breakdowns.iter().zip(&d.labels) {
-                breakdowns.insert(b.label.clone(), serde_json::Value::String(label.clone()));
+            d.current.iter_mut().for_each(round);
+            if let Some(p) = d.previous.as_mut() {
+                p.iter_mut().for_each(round);
             }
-            let cfg = &req.events[d.cfg];
-            let series = Series {
-                id: String::new(),
-                names: d.names,
-                event: EventRef {
-                    name: cfg.name.as_str().to_string(),
-                    display_name: cfg.display_name.clone(),
-                },
-                breakdowns,
-                metrics: metrics(cur_stats, prev_stats),
-                data,
-            };
-            (cur_stats, series)
+            let cur_stats = stats(&d.current);
+            let prev_stats = d.previous.as_deref().map(stats);
+            (cur_stats, prev_stats, d)
         })
         .collect();
-
-    built.sort_by(|(a, sa), (b, sb)| {
+    ranked.sort_by(|(a, _, da), (b, _, db)| {
         pick(b, sort_metric)
             .total_cmp(&pick(a, sort_metric))
-            .then_with(|| sa.names.cmp(&sb.names))
+            .then_with(|| da.names.cmp(&db.names))
     });
-    let mut series: Vec<Series> = built
-        .into_iter()
-        .skip(req.offset)
-        .take(req.limit)
-        .map(|(_, s)| s)
-        .collect();
-    let mut ids: Vec<String> = series.iter().map(|s| series_id(&s.names)).collect();
-    uniquify(&mut ids);
-    for (s, id) in series.iter_mut().zip(ids) {
-        s.id = id;
-    }
+    ranked
+}
 
+/// One series of the response, its points dated from `dates`; its id is set later, once
+/// every returned series is known.
+fn build_series(
+    req: &ChartRequest,
+    (cur_stats, prev_stats, d): Measured,
+    dates: &[String],
+) -> Series {
+    let data = d
+        .current
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Point {
+            date: dates.get(i).cloned().unwrap_or_default(),
+            count: Num(*v),
+            previous: d
+                .previous
+                .as_ref()
+                .and_then(|p| p.get(i))
+                .map(|p| comparison(*v, *p)),
+        })
+        .collect();
+    let mut breakdowns = Map::new();
+    for (b, label) in req.breakdowns.iter().zip(&d.labels) {
+        breakdowns.insert(b.label.clone(), serde_json::Value::String(label.clone()));
+    }
+    let cfg = &req.events[d.cfg];
+    Series {
+        id: String::new(),
+        names: d.names,
+        event: EventRef {
+            name: cfg.name.as_str().to_string(),
+            display_name: cfg.display_name.clone(),
+        },
+        breakdowns,
+        metrics: metrics(cur_stats, prev_stats),
+        data,
+    }
+}
+
+/// The response's own metrics, over the returned series' metrics (and their previous
+/// period's, when there is one).
+fn overall_metrics(series: &[Series], previous: bool) -> Metrics {
     let top = |f: &dyn Fn(&Metrics) -> Stats| -> Stats {
         let all: Vec<Stats> = series.iter().map(|s| f(&s.metrics)).collect();
         if all.is_empty() {
@@ -260,7 +318,7 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
         min: m.min.0,
         max: m.max.0,
     });
-    let prev_top = plan.previous.as_ref().map(|_| {
+    let prev_top = previous.then(|| {
         top(&|m: &Metrics| match &m.previous {
             Some(p) => Stats {
                 sum: p.sum.value.0,
@@ -271,16 +329,5 @@ pub fn shape_chart(req: &ChartRequest, plan: &ChartPlan, tz: Tz, rows: &[Row]) -
             None => Stats::default(),
         })
     });
-
-    ChartResponse {
-        metrics: metrics(cur_top, prev_top),
-        series,
-        meta: ChartMeta {
-            start_date: format_millis(plan.window.start, tz),
-            end_date: format_millis(plan.window.end, tz),
-            interval: req.interval.as_str(),
-            timezone: tz.name().to_string(),
-            total_series,
-        },
-    }
+    metrics(cur_top, prev_top)
 }

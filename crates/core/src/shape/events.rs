@@ -3,7 +3,7 @@ use serde_json::{Map, Value};
 use crate::compile::EventsPlan;
 use crate::event::{EventField, field_json};
 use crate::response::{EventsMeta, EventsResponse};
-use crate::storage::{Row, Value as V};
+use crate::sql::{Row, Value as V};
 use crate::time::format_utc_millis;
 
 /// Shape page rows (in `plan.fields` order) plus the total count; `profiles` and `metas`

@@ -1,7 +1,7 @@
 use crate::format::{Num, round2};
 use crate::request::FunnelRequest;
 use crate::response::{EventRef, FunnelResponse, FunnelStepResult};
-use crate::storage::Row;
+use crate::sql::Row;
 
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {

@@ -3,6 +3,7 @@
 //! Identifiers are `&'static str`: they can only come from this crate's whitelists, never
 //! from user text. User values are [`Param`]s referenced by index.
 
+use crate::sql::dialect::FunnelAggregate;
 use crate::time::Ms;
 
 /// A bound parameter value.
@@ -30,26 +31,53 @@ impl Param {
             }
         }
     }
-
-    fn same(&self, other: &Param) -> bool {
-        match (self, other) {
-            (Param::Float(a), Param::Float(b)) => a.to_bits() == b.to_bits(),
-            (a, b) => a == b,
-        }
-    }
 }
 
 /// The parameters of one statement, deduplicated: equal values share a placeholder.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Params(pub Vec<Param>);
+pub struct Params(pub Vec<Param>, Seen);
+
+/// Where each distinct value already is in a [`Params`]: a request may bind a thousand
+/// filter values, and scanning the list for each made registering them quadratic.
+#[derive(Debug, Clone, Default)]
+struct Seen(std::collections::HashMap<ParamKey, usize>);
+
+/// Only the list matters to equality; the index follows from it.
+impl PartialEq for Seen {
+    fn eq(&self, _: &Seen) -> bool {
+        true
+    }
+}
+
+/// A parameter as a hash key: floats by their bits (`0.0` and `-0.0` are two values).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ParamKey {
+    Text(String),
+    Int(i64),
+    Float(u64),
+    Timestamp(Ms),
+}
+
+impl Param {
+    fn key(&self) -> ParamKey {
+        match self {
+            Param::Text(s) => ParamKey::Text(s.clone()),
+            Param::Int(i) => ParamKey::Int(*i),
+            Param::Float(f) => ParamKey::Float(f.to_bits()),
+            Param::Timestamp(ms) => ParamKey::Timestamp(*ms),
+        }
+    }
+}
 
 impl Params {
     /// Register a value and return the expression that refers to it.
     pub fn add(&mut self, p: Param) -> Expr {
-        if let Some(i) = self.0.iter().position(|q| q.same(&p)) {
+        let key = p.key();
+        if let Some(&i) = self.1.0.get(&key) {
             return Expr::Param(i);
         }
         self.0.push(p);
+        self.1.0.insert(key, self.0.len() - 1);
         Expr::Param(self.0.len() - 1)
     }
 
@@ -105,8 +133,6 @@ impl Op {
 pub enum Func {
     /// `properties[key]` as text, `''` when missing. Args: key.
     Property,
-    /// A timestamp column as epoch milliseconds. Args: column.
-    EpochMs,
     /// Integer division (operands ≥ 0). Args: a, b.
     IntDiv,
     /// `year * 12 + month - 1` of the UTC date of epoch-milliseconds. Args: ms.
@@ -131,11 +157,83 @@ pub enum Func {
     NullIf,
     /// Division as floats, NULL when the divisor is 0. Args: a, b.
     FloatDiv,
-    /// ClickHouse's `windowFunnel(window, 'strict_increase')(ts, step conditions…)`.
-    /// Args: window (an integer constant), then one condition per step.
-    WindowFunnel,
     /// Text compared by code point (PostgreSQL needs `COLLATE "C"`). Args: x.
     ByteOrder,
+}
+
+/// A timestamp column, with what an engine must know of its type to convert it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeColumn {
+    /// The column (a whitelisted identifier).
+    pub name: &'static str,
+    /// Whether it may be NULL (an event's `imported_at`).
+    pub nullable: bool,
+}
+
+impl TimeColumn {
+    /// A column that always holds a time.
+    pub fn required(name: &'static str) -> Self {
+        TimeColumn {
+            name,
+            nullable: false,
+        }
+    }
+
+    /// A column that may be NULL.
+    pub fn nullable(name: &'static str) -> Self {
+        TimeColumn {
+            name,
+            nullable: true,
+        }
+    }
+}
+
+/// An engine's funnel aggregate (ClickHouse's `windowFunnel`): the level of the funnel
+/// one entrant's events reach (§7). It holds the engine that renders it, which the compiler
+/// got from [`DialectRules::funnel_aggregate`](crate::sql::DialectRules::funnel_aggregate):
+/// a dialect without one cannot be asked to render it.
+#[derive(Clone)]
+pub struct WindowFunnel {
+    /// The engine that renders the aggregate.
+    pub engine: &'static dyn FunnelAggregate,
+    /// The conversion window in milliseconds (a validated constant).
+    pub window_ms: i64,
+    /// The time of each event.
+    pub time: TimeColumn,
+    /// The steps, in order.
+    pub steps: Vec<WindowFunnelStep>,
+}
+
+/// The engine is compared by dialect: two nodes are equal when they render alike.
+impl PartialEq for WindowFunnel {
+    fn eq(&self, other: &WindowFunnel) -> bool {
+        self.engine.dialect() == other.engine.dialect()
+            && self.window_ms == other.window_ms
+            && self.time == other.time
+            && self.steps == other.steps
+    }
+}
+
+impl std::fmt::Debug for WindowFunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WindowFunnel")
+            .field("engine", &self.engine.dialect())
+            .field("window_ms", &self.window_ms)
+            .field("time", &self.time)
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+/// One step of a [`WindowFunnel`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFunnelStep {
+    /// The test of the event name the step requires (`name = ?`); `None` when any event
+    /// can be the step. Given apart from the condition so that an engine can tell from it
+    /// which step an event can be.
+    pub name: Option<Expr>,
+    /// Whether an event is the step: the name test and the step's filters.
+    pub condition: Expr,
 }
 
 /// Aggregate functions.
@@ -217,8 +315,12 @@ pub enum Expr {
     Case(Vec<(Expr, Expr)>, Option<Box<Expr>>),
     /// A dialect-rendered function.
     Call(Func, Vec<Expr>),
+    /// A timestamp column as epoch milliseconds (NULL stays NULL).
+    EpochMs(TimeColumn),
     /// An aggregate; `None` argument means `count(*)`.
     Agg(Agg, Option<Box<Expr>>),
+    /// An engine's funnel aggregate.
+    WindowFunnel(Box<WindowFunnel>),
     /// A window function.
     Window(Win, Option<Box<Expr>>, Vec<Expr>, Vec<OrderBy>),
     /// `a BETWEEN lo AND hi`.
@@ -291,7 +393,7 @@ pub struct Item {
 
 /// The `FROM` clause.
 #[derive(Debug, Clone, PartialEq)]
-pub enum From {
+pub enum Source {
     /// A base table (ClickHouse reads ReplacingMergeTree tables with `FINAL` when `final_`).
     Table {
         /// Table name.
@@ -304,12 +406,12 @@ pub enum From {
     /// `(subquery) AS alias`.
     Subquery(Box<Statement>, &'static str),
     /// `left JOIN right ON cond`.
-    Join(Box<From>, Box<From>, Expr),
+    Join(Box<Source>, Box<Source>, Expr),
     /// Repeat every row of `source` once per matching config: the column `alias` holds
     /// the index `i` of each config whose condition `matches[i]` holds.
     Expand {
         /// The rows to repeat.
-        source: Box<From>,
+        source: Box<Source>,
         /// One condition per config.
         matches: Vec<Expr>,
         /// Name of the index column.
@@ -325,7 +427,7 @@ pub struct Select {
     /// The select list.
     pub items: Vec<Item>,
     /// The `FROM` clause.
-    pub from: Option<From>,
+    pub from: Option<Source>,
     /// The `WHERE` conjuncts.
     pub filter: Vec<Expr>,
     /// `GROUP BY`.
@@ -376,18 +478,18 @@ pub struct Statement {
     pub body: Body,
 }
 
-impl From {
+impl Source {
     /// A base table.
-    pub fn table(name: &'static str) -> From {
-        From::Table {
+    pub fn table(name: &'static str) -> Source {
+        Source::Table {
             name,
             final_: false,
         }
     }
 
     /// A subquery.
-    pub fn subquery(s: Select, alias: &'static str) -> From {
-        From::Subquery(Box::new(Statement::select(s)), alias)
+    pub fn subquery(s: Select, alias: &'static str) -> Source {
+        Source::Subquery(Box::new(Statement::select(s)), alias)
     }
 }
 

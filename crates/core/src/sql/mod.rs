@@ -1,6 +1,6 @@
 //! The small SQL AST, its bound parameters, and one renderer per dialect.
 //!
-//! The compiler builds [`ast`] values; [`render`] prints them through a [`SqlDialect`]
+//! The compiler builds [`ast`] values; [`render`] prints them through a [`DialectRules`]
 //! whose default methods are the shared SQL and whose implementations (one file each in
 //! [`dialect`]) hold only what differs. Values are never inlined: every user value is a
 //! [`Param`] and is printed as the dialect's placeholder.
@@ -8,11 +8,11 @@
 pub mod ast;
 pub mod dialect;
 pub mod render;
+pub mod row;
 
 pub use ast::Param;
-pub use dialect::SqlDialect;
-
-use crate::storage::ColumnType;
+pub use dialect::DialectRules;
+pub use row::{CellType, Row, Value};
 
 /// The three SQL engines Quarry compiles for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,7 +44,7 @@ impl Dialect {
     }
 
     /// The rules object that renders this dialect.
-    pub fn rules(self) -> &'static dyn SqlDialect {
+    pub fn rules(self) -> &'static dyn DialectRules {
         match self {
             Dialect::ClickHouse => &dialect::clickhouse::ClickHouse,
             Dialect::Postgres => &dialect::postgres::Postgres,
@@ -62,7 +62,7 @@ pub struct Query {
     /// Parameters; placeholder `n` refers to `params[n - 1]`.
     pub params: Vec<Param>,
     /// Result columns, in order.
-    pub columns: Vec<ColumnType>,
+    pub columns: Vec<CellType>,
 }
 
 impl Query {

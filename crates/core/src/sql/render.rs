@@ -1,17 +1,20 @@
-//! Prints the AST as pretty SQL through a [`SqlDialect`].
+//! Prints the AST as pretty SQL through a [`DialectRules`].
 //!
 //! Clauses go on their own lines and subqueries are indented, so snapshots read like
 //! hand-written SQL. Expressions print on one line; every compound operand is
 //! parenthesized, so precedence never differs between engines.
 
-use super::ast::{Agg, Body, Cte, Expr, From, Item, OrderBy, Params, Select, Statement, Win};
-use super::{Query, SqlDialect};
-use crate::storage::ColumnType;
+use super::CellType;
+use super::ast::{Agg, Body, Cte, Expr, Item, OrderBy, Params, Select, Source, Statement, Win};
+use super::{DialectRules, Query};
+
+/// The longest run of `AND`/`OR` operands printed flat (see [`Renderer::joined`]).
+const FLAT_RUN: usize = 16;
 
 /// Renders one statement.
 pub struct Renderer<'a> {
     /// The dialect rules.
-    pub d: &'a dyn SqlDialect,
+    pub d: &'a dyn DialectRules,
     /// The statement's parameters (for placeholder types).
     pub params: &'a Params,
     out: String,
@@ -28,10 +31,10 @@ impl std::fmt::Debug for Renderer<'_> {
 
 /// Render a statement into a [`Query`].
 pub fn render(
-    d: &dyn SqlDialect,
+    d: &dyn DialectRules,
     stmt: &Statement,
     params: Params,
-    columns: Vec<ColumnType>,
+    columns: Vec<CellType>,
 ) -> Query {
     let sql = {
         let mut r = Renderer {
@@ -145,11 +148,14 @@ impl Renderer<'_> {
             filter.extend(extra.iter());
         }
         filter.extend(s.filter.iter());
-        // Top-level conjuncts go one per line; nested conjunctions are flattened into them.
+        // Top-level conjuncts go one per line; nested conjunctions are flattened into them,
+        // except long ones (a negative filter of many values), which stay balanced.
         let mut conjuncts: Vec<&Expr> = Vec::new();
         while let Some(f) = filter.pop() {
             match f {
-                Expr::And(parts) if !parts.is_empty() => filter.extend(parts.iter()),
+                Expr::And(parts) if !parts.is_empty() && parts.len() <= FLAT_RUN => {
+                    filter.extend(parts.iter());
+                }
                 other => conjuncts.push(other),
             }
         }
@@ -163,7 +169,7 @@ impl Renderer<'_> {
                 if i > 0 {
                     self.push("AND ");
                 }
-                if matches!(f, Expr::Or(_)) {
+                if matches!(f, Expr::Or(_) | Expr::And(_)) {
                     self.operand(f);
                 } else {
                     self.expr(f);
@@ -199,20 +205,20 @@ impl Renderer<'_> {
     }
 
     /// Print a FROM item; returns conditions the dialect needs added to `WHERE`.
-    fn from(&mut self, f: &From) -> Option<Expr> {
+    fn from(&mut self, f: &Source) -> Option<Expr> {
         match f {
-            From::Table { name, final_ } => {
+            Source::Table { name, final_ } => {
                 self.push(name);
                 if *final_ {
                     self.push(self.d.final_suffix());
                 }
                 None
             }
-            From::Named(n) => {
+            Source::Named(n) => {
                 self.push(n);
                 None
             }
-            From::Subquery(stmt, alias) => {
+            Source::Subquery(stmt, alias) => {
                 self.push("(");
                 self.indent += 1;
                 self.newline();
@@ -223,7 +229,7 @@ impl Renderer<'_> {
                 self.push(alias);
                 None
             }
-            From::Join(left, right, on) => {
+            Source::Join(left, right, on) => {
                 let a = self.from(left);
                 self.newline();
                 self.push("JOIN ");
@@ -236,7 +242,7 @@ impl Renderer<'_> {
                     (Some(x), Some(y)) => Some(Expr::And(vec![x, y])),
                 }
             }
-            From::Expand {
+            Source::Expand {
                 source,
                 matches,
                 alias,
@@ -283,6 +289,31 @@ impl Renderer<'_> {
         }
     }
 
+    /// Operands joined by `sep`. Engines parse `a OR b OR c …` into a left-deep tree, one
+    /// level per operand, and SQLite refuses a tree deeper than 1 000 levels; so a long
+    /// list (a filter with hundreds of values) is printed as parenthesized halves, and its
+    /// depth grows with the logarithm of its length instead.
+    fn joined(&mut self, parts: &[Expr], sep: &str) {
+        if parts.len() <= FLAT_RUN {
+            for (i, p) in parts.iter().enumerate() {
+                if i > 0 {
+                    self.push(sep);
+                }
+                self.operand(p);
+            }
+            return;
+        }
+        let (left, right) = parts.split_at(parts.len() / 2);
+        for (i, half) in [left, right].into_iter().enumerate() {
+            if i > 0 {
+                self.push(sep);
+            }
+            self.push("(");
+            self.joined(half, sep);
+            self.push(")");
+        }
+    }
+
     /// Print an expression.
     pub fn expr(&mut self, e: &Expr) {
         match e {
@@ -324,12 +355,7 @@ impl Renderer<'_> {
                 } else {
                     " OR "
                 };
-                for (i, p) in parts.iter().enumerate() {
-                    if i > 0 {
-                        self.push(sep);
-                    }
-                    self.operand(p);
-                }
+                self.joined(parts, sep);
             }
             Expr::Not(x) => {
                 self.push("NOT ");
@@ -367,7 +393,9 @@ impl Renderer<'_> {
                 self.push(" END");
             }
             Expr::Call(f, args) => self.d.call(self, *f, args),
+            Expr::EpochMs(col) => self.d.epoch_ms(self, *col),
             Expr::Agg(a, arg) => self.d.aggregate(self, *a, arg.as_deref()),
+            Expr::WindowFunnel(f) => f.engine.window_funnel(self, f),
             Expr::Window(w, arg, partition, order) => {
                 match w {
                     Win::RowNumber => self.push("row_number()"),

@@ -7,10 +7,9 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
-use quarry_core::storage::Storage;
+use quarry_core::write::Database;
 use quarry_postgres::PostgresStorage;
-use quarry_testkit::{Backend, Db};
+use quarry_testkit::{Backend, Db, TraitDb};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -87,54 +86,15 @@ impl Pg {
 }
 
 /// A migrated database as the conformance suite sees it.
-pub struct PgDb {
-    pub store: PostgresStorage,
-}
+pub type PgDb = TraitDb<PostgresStorage>;
 
 #[async_trait]
 impl Backend for Pg {
     async fn fresh(&self) -> Box<dyn Db> {
-        Box::new(PgDb {
-            store: self.storage().await,
-        })
+        Box::new(TraitDb::new(self.storage().await, ()))
     }
 
     async fn cleanup(&self) {
         self.drop_databases().await;
-    }
-}
-
-#[async_trait]
-impl Db for PgDb {
-    fn storage(&self) -> &dyn Storage {
-        &self.store
-    }
-
-    async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, String> {
-        self.store
-            .insert_events(events)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn upsert_profile(&self, p: &NewProfile) -> Result<(), String> {
-        self.store
-            .upsert_profile(p)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), String> {
-        self.store
-            .set_event_meta(m)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn raw_event_count(&self) -> i64 {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap()
     }
 }

@@ -10,8 +10,9 @@ use std::io::{Read, Write};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use quarry_core::catalog::{ClientKind, ClientRecord, ProjectRecord};
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
-use quarry_core::storage::{ClientKind, ClientRecord, ProjectRecord, Storage};
+use quarry_core::storage::Storage;
 use quarry_server::auth::{Secret, hash_secret};
 use quarry_server::backends::Databases;
 use quarry_server::settings::RateLimit;
@@ -109,17 +110,21 @@ pub fn settings() -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
         rate_limit: None,
+        auth_failure_limit: None,
         ..Settings::default()
     }
 }
 
-/// Settings with a rate limit of `requests` per `window_secs`.
+/// Settings with a rate limit of `requests` per `window_secs`, for requests and for
+/// failed authentications alike (as `QUARRY_RATE_LIMIT` alone sets them).
 pub fn rate_limited(requests: u32, window_secs: u64) -> Settings {
+    let limit = Some(RateLimit {
+        requests,
+        window: Duration::from_secs(window_secs),
+    });
     Settings {
-        rate_limit: Some(RateLimit {
-            requests,
-            window: Duration::from_secs(window_secs),
-        }),
+        rate_limit: limit,
+        auth_failure_limit: limit,
         ..settings()
     }
 }
@@ -233,8 +238,8 @@ impl TestDb {
     /// `settings` pointed at these databases.
     pub fn settings(&self, settings: Settings) -> Settings {
         Settings {
-            database_url: self.database_url.clone(),
-            clickhouse_url: self.clickhouse_url.clone(),
+            database_url: self.database_url.clone().into(),
+            clickhouse_url: self.clickhouse_url.clone().map(Into::into),
             clickhouse_database: self.clickhouse_database.clone(),
             ..settings
         }
@@ -333,8 +338,8 @@ pub async fn fresh_db_in(shape: Shape) -> TestDb {
 pub async fn open_db(database_url: String, clickhouse: Option<(String, String)>) -> TestDb {
     let (clickhouse_url, clickhouse_database) = clickhouse.unzip();
     let settings = Settings {
-        database_url: database_url.clone(),
-        clickhouse_url: clickhouse_url.clone(),
+        database_url: database_url.clone().into(),
+        clickhouse_url: clickhouse_url.clone().map(Into::into),
         clickhouse_database: clickhouse_database.clone(),
         ..settings()
     };
@@ -494,33 +499,9 @@ pub fn ev(id: &str, name: &str, at: &str) -> NewEvent {
     NewEvent {
         id: id.to_string(),
         name: name.to_string(),
-        device_id: String::new(),
-        profile_id: String::new(),
         project_id: "abc".into(),
-        session_id: String::new(),
-        properties: BTreeMap::new(),
         created_at: ms(at),
-        country: String::new(),
-        city: String::new(),
-        region: String::new(),
-        longitude: None,
-        latitude: None,
-        os: String::new(),
-        os_version: String::new(),
-        browser: String::new(),
-        browser_version: String::new(),
-        device: String::new(),
-        brand: String::new(),
-        model: String::new(),
-        duration: 0,
-        path: String::new(),
-        origin: String::new(),
-        referrer: String::new(),
-        referrer_name: String::new(),
-        referrer_type: String::new(),
-        sdk_name: String::new(),
-        sdk_version: String::new(),
-        imported_at: None,
+        ..NewEvent::default()
     }
 }
 
@@ -682,6 +663,14 @@ pub fn events() -> Vec<NewEvent> {
 
 /// Projects, clients, events, profiles and event metadata of the data set.
 pub async fn seed(db: &Databases) {
+    seed_catalog(db).await;
+    db.insert_events(&events()).await.unwrap();
+    seed_profiles(db).await;
+    seed_event_meta(db).await;
+}
+
+/// Projects `abc`, `abc123`, `xyz` and every client the tests authenticate as.
+async fn seed_catalog(db: &Databases) {
     let at = ms("2024-01-01T00:00:00.000Z");
     for (id, org, tz) in [
         ("abc", ORG_A, None),
@@ -769,7 +758,10 @@ pub async fn seed(db: &Databases) {
         .await
         .unwrap();
     }
-    db.insert_events(&events()).await.unwrap();
+}
+
+/// Profiles `u1` (abc) and `u7` (xyz).
+async fn seed_profiles(db: &Databases) {
     for (id, project, first, last, email) in [
         ("u1", "abc", "Ada", "Lovelace", "ada@example.com"),
         ("u7", "xyz", "Kenji", "Sato", "kenji@example.jp"),
@@ -788,6 +780,10 @@ pub async fn seed(db: &Databases) {
         .await
         .unwrap();
     }
+}
+
+/// `event_meta` rows of both projects.
+async fn seed_event_meta(db: &Databases) {
     for (id, name, project, conversion, color, icon, when) in [
         (
             "9a7b1c2d-0000-4000-8000-000000000001",

@@ -1,16 +1,16 @@
 //! ClickHouse: OpenPanel's tables (`created_at DateTime64(3)`, `properties Map(String,
 //! String)`), server-side parameters `{pN:Type}`, `windowFunnel` and `ARRAY JOIN`.
 
-use super::{FunnelStrategy, NUMBER_PATTERN, SqlDialect, arg, default_call};
+use super::{DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN, arg, function};
 use crate::sql::Dialect;
-use crate::sql::ast::{Agg, Expr, Func, Op, Param};
+use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use crate::sql::render::Renderer;
 
 /// The ClickHouse rules.
 #[derive(Debug, Clone, Copy)]
 pub struct ClickHouse;
 
-impl SqlDialect for ClickHouse {
+impl DialectRules for ClickHouse {
     fn dialect(&self) -> Dialect {
         Dialect::ClickHouse
     }
@@ -29,6 +29,10 @@ impl SqlDialect for ClickHouse {
         FunnelStrategy::WindowFunnel
     }
 
+    fn funnel_aggregate(&self) -> Option<&'static dyn FunnelAggregate> {
+        Some(&ClickHouse)
+    }
+
     // ClickHouse inlines CTEs; the chart and funnel plans for it use none.
     fn materialize_ctes(&self) -> bool {
         false
@@ -44,23 +48,10 @@ impl SqlDialect for ClickHouse {
 
     // One pass over the table: each row is repeated once per config it matches.
     fn expand(&self, r: &mut Renderer<'_>, matches: &[Expr], alias: &'static str) -> Option<Expr> {
-        r.push(" ARRAY JOIN arrayFilter((i, m) -> m, [");
-        for i in 0..matches.len() {
-            if i > 0 {
-                r.push(", ");
-            }
-            r.push(&i.to_string());
-        }
-        r.push("], [");
-        for (i, m) in matches.iter().enumerate() {
-            if i > 0 {
-                r.push(", ");
-            }
-            r.push("toUInt8(");
-            r.expr(m);
-            r.push(")");
-        }
-        r.push(&format!("]) AS {alias}"));
+        r.push(" ARRAY JOIN ");
+        let conds: Vec<Option<&Expr>> = matches.iter().map(Some).collect();
+        matching_indices(r, &conds);
+        r.push(&format!(" AS {alias}"));
         None
     }
 
@@ -97,6 +88,20 @@ impl SqlDialect for ClickHouse {
         }
     }
 
+    fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn) {
+        r.push("toUnixTimestamp64Milli(");
+        // OpenPanel declares its nullable time (imported_at) Nullable(DateTime), which
+        // toUnixTimestamp64Milli rejects; toDateTime64 accepts it and keeps NULL.
+        if col.nullable {
+            r.push("toDateTime64(");
+            r.push(col.name);
+            r.push(", 3)");
+        } else {
+            r.push(col.name);
+        }
+        r.push(")");
+    }
+
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
         match f {
             Func::Property => {
@@ -104,20 +109,7 @@ impl SqlDialect for ClickHouse {
                 r.args(&args[..1.min(args.len())]);
                 r.push("]");
             }
-            // OpenPanel's imported_at is Nullable(DateTime), which toUnixTimestamp64Milli rejects.
-            Func::EpochMs if matches!(args, [Expr::Col("imported_at")]) => {
-                r.push("toUnixTimestamp64Milli(toDateTime64(imported_at, 3))");
-            }
-            Func::EpochMs => {
-                r.push("toUnixTimestamp64Milli(");
-                r.args(args);
-                r.push(")");
-            }
-            Func::IntDiv => {
-                r.push("intDiv(");
-                r.args(args);
-                r.push(")");
-            }
+            Func::IntDiv => function(r, "intDiv", args),
             Func::MonthNumber => {
                 r.push("(toYear(toDateTime(intDiv(");
                 arg(r, args, 0);
@@ -125,135 +117,163 @@ impl SqlDialect for ClickHouse {
                 arg(r, args, 0);
                 r.push(", 1000), 'UTC')) - 1)");
             }
-            // windowFunnel orders events of one millisecond by step, so an equal-time step-1
-            // event restarts the chain before step 2 can extend it, and one event cannot be
-            // two steps (repeated names). So events are timed ms * 32 + (31 - step): deeper
-            // steps first within a millisecond, equal milliseconds still not strictly
-            // increasing, the window (a validated constant) scaled by 32; at most 20 steps
-            // keep the offset below 32. When every step names a different event, an event
-            // is at most one step and `multiIf` on the name gives its step. Otherwise each
-            // (event, step its name matches) is a row of its own (ARRAY JOIN, as identical
-            // arrayJoin calls, which ClickHouse runs once; sqlparser, the snapshot oracle,
-            // cannot read an inline alias): 1.4x the time of the multiIf form on 1M events.
-            Func::WindowFunnel => {
-                let steps = args.get(1..).unwrap_or_default();
-                let names: Option<Vec<&Expr>> = steps.iter().map(step_name).collect();
-                let exclusive = names
-                    .as_ref()
-                    .is_some_and(|ns| ns.iter().enumerate().all(|(i, n)| !ns[..i].contains(n)));
-                let join = |r: &mut Renderer<'_>| {
-                    r.push("arrayJoin(arrayFilter((i, m) -> m, [");
-                    for i in 0..steps.len() {
-                        if i > 0 {
-                            r.push(", ");
-                        }
-                        r.push(&i.to_string());
-                    }
-                    r.push("], [");
-                    for (i, step) in steps.iter().enumerate() {
-                        if i > 0 {
-                            r.push(", ");
-                        }
-                        r.push("toUInt8(");
-                        match step_name(step) {
-                            Some(name) => r.expr(name),
-                            None => r.push(self.bool_literal(true)),
-                        }
-                        r.push(")");
-                    }
-                    r.push("]))");
-                };
-                r.push("windowFunnel(");
-                match args.first() {
-                    Some(Expr::Int(ms)) => r.push(&ms.saturating_mul(32).to_string()),
-                    _ => {
-                        arg(r, args, 0);
-                        r.push(" * 32");
-                    }
-                }
-                r.push(", 'strict_increase')(");
-                r.push("toUInt64(toUnixTimestamp64Milli(created_at) * 32 + (31 - ");
-                match names.as_deref() {
-                    Some([rest @ .., _last]) if exclusive && !rest.is_empty() => {
-                        r.push("multiIf(");
-                        for (i, name) in rest.iter().enumerate() {
-                            r.expr(name);
-                            r.push(&format!(", {i}, "));
-                        }
-                        r.push(&format!("{})", rest.len()));
-                    }
-                    _ if exclusive => r.push("0"),
-                    _ => join(r),
-                }
-                r.push("))");
-                for (i, step) in steps.iter().enumerate() {
-                    r.push(", ");
-                    if exclusive {
-                        r.operand(step);
-                        continue;
-                    }
-                    r.push("(");
-                    join(r);
-                    r.push(&format!(" = {i})"));
-                    if step_name(step) != Some(step) {
-                        r.push(" AND ");
-                        r.operand(step);
-                    }
-                }
-                r.push(")");
-            }
             Func::IsNumber => {
                 r.push("match(");
                 r.args(&args[..1.min(args.len())]);
                 r.push(&format!(", '{}')", NUMBER_PATTERN.replace('\\', "\\\\")));
             }
-            Func::Regex => {
-                r.push("match(");
-                r.args(args);
-                r.push(")");
-            }
-            Func::ToFloat => {
-                r.push("toFloat64(");
-                r.args(args);
-                r.push(")");
-            }
+            Func::Regex => function(r, "match", args),
+            Func::ToFloat => function(r, "toFloat64", args),
             Func::Contains => {
-                r.push("position(");
-                r.args(args);
-                r.push(") > 0");
+                function(r, "position", args);
+                r.push(" > 0");
             }
-            Func::StartsWith => {
-                r.push("startsWith(");
-                r.args(args);
-                r.push(")");
-            }
-            Func::EndsWith => {
-                r.push("endsWith(");
-                r.args(args);
-                r.push(")");
-            }
-            Func::IdText => {
-                r.push("toString(");
-                r.args(args);
-                r.push(")");
-            }
+            Func::StartsWith => function(r, "startsWith", args),
+            Func::EndsWith => function(r, "endsWith", args),
+            Func::IdText => function(r, "toString", args),
+            Func::Coalesce => function(r, "coalesce", args),
+            Func::NullIf => function(r, "nullif", args),
             Func::FloatDiv => {
                 arg(r, args, 0);
                 r.push(" / nullIf(");
                 arg(r, args, 1);
                 r.push(", 0)");
             }
-            _ => default_call(r, f, args),
+            // Strings compare as bytes.
+            Func::ByteOrder => arg(r, args, 0),
         }
     }
 }
 
-/// The `name = …` part of a funnel step's condition, if it has one.
-fn step_name(cond: &Expr) -> Option<&Expr> {
-    let is_name = |e: &Expr| matches!(e, Expr::Binary(l, Op::Eq, _) if **l == Expr::Col("name"));
-    match cond {
-        e if is_name(e) => Some(e),
-        Expr::And(parts) => parts.first().filter(|p| is_name(p)),
-        _ => None,
+// windowFunnel orders events of one millisecond by step, so an equal-time step-1 event
+// restarts the chain before step 2 can extend it, and one event cannot be two steps
+// (repeated names). So events are timed ms * 32 + (31 - step): deeper steps first within a
+// millisecond, equal milliseconds still not strictly increasing, the window (a validated
+// constant) scaled by 32; at most 20 steps keep the offset below 32. When every step names
+// a different event, an event is at most one step and `multiIf` on the name gives its
+// step. Otherwise each (event, step its name matches) is a row of its own (ARRAY JOIN, as
+// identical arrayJoin calls, which ClickHouse runs once; sqlparser, the snapshot oracle,
+// cannot read an inline alias): 1.4x the time of the multiIf form on 1M events.
+impl FunnelAggregate for ClickHouse {
+    fn window_funnel(&self, r: &mut Renderer<'_>, f: &WindowFunnel) {
+        let names: Vec<Option<&Expr>> = f.steps.iter().map(|s| s.name.as_ref()).collect();
+        let exclusive = names
+            .iter()
+            .enumerate()
+            .all(|(i, n)| n.is_some() && !names[..i].contains(n));
+        let join = |r: &mut Renderer<'_>| {
+            r.push("arrayJoin(");
+            matching_indices(r, &names);
+            r.push(")");
+        };
+        r.push(&format!(
+            "windowFunnel({}, 'strict_increase')(toUInt64(",
+            f.window_ms.saturating_mul(32)
+        ));
+        self.epoch_ms(r, f.time);
+        r.push(" * 32 + (31 - ");
+        // The last step needs no test: an event matching no earlier step's name is it.
+        let earlier = &names[..names.len().saturating_sub(1)];
+        if !exclusive {
+            join(r);
+        } else if earlier.is_empty() {
+            r.push("0");
+        } else {
+            r.push("multiIf(");
+            for (i, name) in earlier.iter().flatten().enumerate() {
+                r.expr(name);
+                r.push(&format!(", {i}, "));
+            }
+            r.push(&format!("{})", earlier.len()));
+        }
+        r.push("))");
+        for (i, step) in f.steps.iter().enumerate() {
+            r.push(", ");
+            if exclusive {
+                r.operand(&step.condition);
+                continue;
+            }
+            r.push("(");
+            join(r);
+            r.push(&format!(" = {i})"));
+            if step.name.as_ref() != Some(&step.condition) {
+                r.push(" AND ");
+                r.operand(&step.condition);
+            }
+        }
+        r.push(")");
+    }
+}
+
+/// `arrayFilter((i, m) -> m, [0, 1, …], [toUInt8(c0), toUInt8(c1), …])`: the indices of
+/// the conditions that hold for the row (`None` always holds).
+fn matching_indices(r: &mut Renderer<'_>, conds: &[Option<&Expr>]) {
+    r.push("arrayFilter((i, m) -> m, [");
+    for i in 0..conds.len() {
+        if i > 0 {
+            r.push(", ");
+        }
+        r.push(&i.to_string());
+    }
+    r.push("], [");
+    for (i, cond) in conds.iter().enumerate() {
+        if i > 0 {
+            r.push(", ");
+        }
+        r.push("toUInt8(");
+        match cond {
+            Some(c) => r.expr(c),
+            None => r.push(ClickHouse.bool_literal(true)),
+        }
+        r.push(")");
+    }
+    r.push("])");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClickHouse;
+    use crate::sql::ast::{
+        Expr, Op, Params, Select, Statement, TimeColumn, WindowFunnel, WindowFunnelStep,
+    };
+    use crate::sql::render::render;
+
+    /// The level of a funnel whose steps test their filter before their name.
+    fn level_sql(names: [&str; 2]) -> String {
+        let mut params = Params::default();
+        let steps = names
+            .into_iter()
+            .map(|n| {
+                let name = Expr::Col("name").eq(params.text(n));
+                let filter = Expr::Col("duration").op(Op::Gt, params.int(0));
+                WindowFunnelStep {
+                    condition: Expr::and(vec![filter, name.clone()]),
+                    name: Some(name),
+                }
+            })
+            .collect();
+        let level = WindowFunnel {
+            engine: &ClickHouse,
+            window_ms: 1000,
+            time: TimeColumn::required("created_at"),
+            steps,
+        };
+        let mut s = Select::default();
+        s.item(Expr::WindowFunnel(Box::new(level)), "level");
+        render(&ClickHouse, &Statement::select(s), params, Vec::new()).sql
+    }
+
+    // The step numbering comes from each step's name, given apart from its condition: the
+    // order of the condition's conjuncts cannot push the funnel into the ARRAY JOIN form.
+    #[test]
+    fn distinct_step_names_take_the_multiif_form_whatever_the_conjunct_order() {
+        let sql = level_sql(["a", "b"]);
+        assert!(
+            sql.contains("(31 - multiIf(name = {p1:String}, 0, 1))"),
+            "{sql}"
+        );
+        assert!(!sql.contains("arrayJoin"), "{sql}");
+        let repeated = level_sql(["a", "a"]);
+        assert!(repeated.contains("arrayJoin"), "{repeated}");
     }
 }

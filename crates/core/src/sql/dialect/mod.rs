@@ -5,13 +5,14 @@ pub mod postgres;
 pub mod sqlite;
 
 use super::Dialect;
-use super::ast::{Agg, Expr, Func, Param};
+use super::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use super::render::Renderer;
 
 /// How a funnel is computed (§7): both give the level of every entrant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FunnelStrategy {
-    /// ClickHouse's `windowFunnel` aggregate with `strict_increase`.
+    /// The engine's funnel aggregate (ClickHouse's `windowFunnel` with `strict_increase`);
+    /// refused for a dialect without one ([`DialectRules::funnel_aggregate`]).
     WindowFunnel,
     /// Greedy chains: for every step-1 event, the earliest next step within the window.
     /// One self-join per step: quadratic in an entrant's events (kept for comparison; see
@@ -49,7 +50,7 @@ pub enum LatestEvent {
 pub const NUMBER_PATTERN: &str = r"^-{0,1}[0-9]+(\.[0-9]+){0,1}$";
 
 /// Rendering rules of one engine. Defaults are the SQL that SQLite and PostgreSQL share.
-pub trait SqlDialect: Sync {
+pub trait DialectRules: Sync {
     /// Which dialect this is.
     fn dialect(&self) -> Dialect;
 
@@ -59,6 +60,12 @@ pub trait SqlDialect: Sync {
     /// How the funnel is computed.
     fn funnel_strategy(&self) -> FunnelStrategy {
         FunnelStrategy::RunningMax
+    }
+
+    /// The engine's funnel aggregate, if it has one: without it the compiler refuses
+    /// [`FunnelStrategy::WindowFunnel`].
+    fn funnel_aggregate(&self) -> Option<&'static dyn FunnelAggregate> {
+        None
     }
 
     /// How `one_event_per_user` finds each user's latest event when a chart has no
@@ -87,7 +94,7 @@ pub trait SqlDialect: Sync {
         if value { "1 = 1" } else { "1 = 0" }
     }
 
-    /// Render an [`ast::From::Expand`](super::ast::From::Expand) after its source; returns
+    /// Render an [`ast::Source::Expand`](super::ast::Source::Expand) after its source; returns
     /// a condition for `WHERE`. Default: a cross join with a small constant table.
     fn expand(&self, r: &mut Renderer<'_>, matches: &[Expr], alias: &'static str) -> Option<Expr> {
         r.push(" CROSS JOIN (");
@@ -128,36 +135,34 @@ pub trait SqlDialect: Sync {
         r.push(")");
     }
 
-    /// Render a function call. Defaults cover the functions spelled alike everywhere;
-    /// dialects override the rest and delegate back with [`default_call`].
+    /// A timestamp column as epoch milliseconds: each engine stores times differently.
+    fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn);
+
+    /// Render a function call. Each dialect lists every [`Func`] (no catch-all arm), so a
+    /// new function does not compile until every engine says how it is spelled.
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]);
 }
 
-/// Functions spelled the same in SQLite and PostgreSQL.
-pub fn default_call(r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
-    match f {
-        Func::Coalesce => {
-            r.push("coalesce(");
-            r.args(args);
-            r.push(")");
-        }
-        Func::NullIf => {
-            r.push("nullif(");
-            r.args(args);
-            r.push(")");
-        }
-        Func::IntDiv => {
-            arg(r, args, 0);
-            r.push(" / ");
-            arg(r, args, 1);
-        }
-        Func::EpochMs | Func::IdText | Func::ByteOrder => arg(r, args, 0),
-        _ => {
-            // Every dialect implements the remaining functions itself; reaching this is
-            // a bug caught by the snapshot tests, rendered so that the SQL fails loudly.
-            r.push("quarry_unsupported_function()");
-        }
-    }
+/// A dialect whose engine computes a funnel's level in one aggregate
+/// ([`FunnelStrategy::WindowFunnel`]).
+pub trait FunnelAggregate: DialectRules {
+    /// Render the aggregate.
+    fn window_funnel(&self, r: &mut Renderer<'_>, f: &WindowFunnel);
+}
+
+/// `name(args…)`, the spelling most functions share.
+pub fn function(r: &mut Renderer<'_>, name: &str, args: &[Expr]) {
+    r.push(name);
+    r.push("(");
+    r.args(args);
+    r.push(")");
+}
+
+/// `a op b`, each operand parenthesized when compound.
+pub fn infix(r: &mut Renderer<'_>, args: &[Expr], op: &str) {
+    arg(r, args, 0);
+    r.push(op);
+    arg(r, args, 1);
 }
 
 /// Print argument `i` as an operand (parenthesized when compound).

@@ -1,15 +1,15 @@
 //! PostgreSQL: `created_at timestamptz`, properties JSONB, `$n` placeholders.
 
-use super::{DistinctCounts, NUMBER_PATTERN, SqlDialect, arg, default_call};
+use super::{DialectRules, DistinctCounts, NUMBER_PATTERN, arg, function, infix};
 use crate::sql::Dialect;
-use crate::sql::ast::{Expr, Func, Param};
+use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
 
 /// The PostgreSQL rules.
 #[derive(Debug, Clone, Copy)]
 pub struct Postgres;
 
-impl SqlDialect for Postgres {
+impl DialectRules for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
@@ -35,6 +35,13 @@ impl SqlDialect for Postgres {
         if value { "TRUE" } else { "FALSE" }
     }
 
+    // Double precision, not extract's numeric: faster, and exact once rounded for ms values.
+    fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn) {
+        r.push("(date_part('epoch', ");
+        r.push(col.name);
+        r.push(") * 1000)::bigint");
+    }
+
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
         match f {
             Func::Property => {
@@ -42,12 +49,8 @@ impl SqlDialect for Postgres {
                 arg(r, args, 0);
                 r.push(", '')");
             }
-            // Double precision, not extract's numeric: faster, and exact once rounded for ms values.
-            Func::EpochMs => {
-                r.push("(date_part('epoch', ");
-                arg(r, args, 0);
-                r.push(") * 1000)::bigint");
-            }
+            // bigint / bigint truncates.
+            Func::IntDiv => infix(r, args, " / "),
             // A no-op on text ids; makes a uuid id (an OpenPanel catalog) compare and sort as text.
             Func::IdText => {
                 arg(r, args, 0);
@@ -66,25 +69,16 @@ impl SqlDialect for Postgres {
                 arg(r, args, 0);
                 r.push(&format!(" ~ '{NUMBER_PATTERN}'"));
             }
-            Func::Regex => {
-                arg(r, args, 0);
-                r.push(" ~ ");
-                arg(r, args, 1);
-            }
+            Func::Regex => infix(r, args, " ~ "),
             Func::ToFloat => {
                 arg(r, args, 0);
                 r.push("::double precision");
             }
             Func::Contains => {
-                r.push("strpos(");
-                r.args(args);
-                r.push(") > 0");
+                function(r, "strpos", args);
+                r.push(" > 0");
             }
-            Func::StartsWith => {
-                r.push("starts_with(");
-                r.args(args);
-                r.push(")");
-            }
+            Func::StartsWith => function(r, "starts_with", args),
             Func::EndsWith => {
                 r.push("right(");
                 arg(r, args, 0);
@@ -93,6 +87,8 @@ impl SqlDialect for Postgres {
                 r.push(")) = ");
                 arg(r, args, 1);
             }
+            Func::Coalesce => function(r, "coalesce", args),
+            Func::NullIf => function(r, "nullif", args),
             Func::FloatDiv => {
                 arg(r, args, 0);
                 r.push("::double precision / nullif(");
@@ -104,7 +100,6 @@ impl SqlDialect for Postgres {
                 arg(r, args, 0);
                 r.push(" COLLATE \"C\"");
             }
-            _ => default_call(r, f, args),
         }
     }
 }

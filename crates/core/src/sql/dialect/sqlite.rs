@@ -1,15 +1,15 @@
 //! SQLite: timestamps are INTEGER epoch milliseconds, properties a JSON object in TEXT.
 
-use super::{NUMBER_PATTERN, SqlDialect, arg, default_call};
+use super::{DialectRules, NUMBER_PATTERN, arg, function, infix};
 use crate::sql::Dialect;
-use crate::sql::ast::{Expr, Func, Param};
+use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
 
 /// The SQLite rules.
 #[derive(Debug, Clone, Copy)]
 pub struct Sqlite;
 
-impl SqlDialect for Sqlite {
+impl DialectRules for Sqlite {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
@@ -17,6 +17,11 @@ impl SqlDialect for Sqlite {
     // Numbered placeholders let one value be referenced several times.
     fn placeholder(&self, n: usize, _p: &Param) -> String {
         format!("?{n}")
+    }
+
+    // Times are stored as epoch milliseconds already.
+    fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn) {
+        r.push(col.name);
     }
 
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
@@ -28,6 +33,8 @@ impl SqlDialect for Sqlite {
                 r.args(&args[..1.min(args.len())]);
                 r.push("), '')");
             }
+            // INTEGER / INTEGER truncates.
+            Func::IntDiv => infix(r, args, " / "),
             Func::MonthNumber => {
                 r.push("(CAST(strftime('%Y', ");
                 arg(r, args, 0);
@@ -40,11 +47,7 @@ impl SqlDialect for Sqlite {
                 arg(r, args, 0);
                 r.push(&format!(" REGEXP '{NUMBER_PATTERN}'"));
             }
-            Func::Regex => {
-                arg(r, args, 0);
-                r.push(" REGEXP ");
-                arg(r, args, 1);
-            }
+            Func::Regex => infix(r, args, " REGEXP "),
             Func::ToFloat => {
                 r.push("CAST(");
                 r.args(&args[..1.min(args.len())]);
@@ -52,9 +55,8 @@ impl SqlDialect for Sqlite {
             }
             // LIKE is case-insensitive in SQLite and treats % and _ as wildcards.
             Func::Contains => {
-                r.push("instr(");
-                r.args(args);
-                r.push(") > 0");
+                function(r, "instr", args);
+                r.push(" > 0");
             }
             Func::StartsWith => {
                 r.push("substr(");
@@ -76,6 +78,8 @@ impl SqlDialect for Sqlite {
                 arg(r, args, 1);
                 r.push(")");
             }
+            Func::Coalesce => function(r, "coalesce", args),
+            Func::NullIf => function(r, "nullif", args),
             Func::FloatDiv => {
                 r.push("CAST(");
                 arg(r, args, 0);
@@ -83,7 +87,8 @@ impl SqlDialect for Sqlite {
                 arg(r, args, 1);
                 r.push(", 0)");
             }
-            _ => default_call(r, f, args),
+            // Ids are stored as text, and text compares by bytes (the BINARY collation).
+            Func::IdText | Func::ByteOrder => arg(r, args, 0),
         }
     }
 }

@@ -1,0 +1,67 @@
+//! The write side of ClickHouse (quarry-core's `write` traits). ClickHouse has no
+//! transactions: a unit writes each batch as one `INSERT` as it comes, so it is not atomic
+//! and an importer checks its whole input before the first batch.
+
+use async_trait::async_trait;
+use quarry_core::event::{NewEvent, NewProfile};
+use quarry_core::storage::StorageError;
+use quarry_core::write::{Database, EventWriter, WriteUnit};
+
+use crate::{ClickHouseStorage, Error, storage_error};
+
+impl From<Error> for StorageError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::ClickHouse(e) => storage_error(e),
+            other => StorageError::Query(other.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl Database for ClickHouseStorage {
+    async fn migrate(&self) -> Result<(), StorageError> {
+        Ok(self.ensure_schema().await?)
+    }
+
+    /// HTTP: nothing to close.
+    async fn close(&self) {}
+}
+
+/// Batches written as they come.
+struct Unit<'a>(&'a ClickHouseStorage);
+
+#[async_trait]
+impl WriteUnit for Unit<'_> {
+    async fn insert_events(&mut self, events: &[NewEvent]) -> Result<u64, StorageError> {
+        Ok(self.0.insert_new_events(events).await?)
+    }
+
+    async fn upsert_profiles(&mut self, profiles: &[NewProfile]) -> Result<(), StorageError> {
+        Ok(self.0.insert_profiles(profiles).await?)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventWriter for ClickHouseStorage {
+    fn atomic_writes(&self) -> bool {
+        false
+    }
+
+    async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
+        Ok(Box::new(Unit(self)))
+    }
+
+    async fn count_events(&self, project_id: &str) -> Result<u64, StorageError> {
+        Ok(self.count_project_events(project_id).await?)
+    }
+
+    /// ClickHouse keeps no planner statistics to refresh.
+    async fn analyze(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+}

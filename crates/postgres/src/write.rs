@@ -1,0 +1,319 @@
+//! The write side of PostgreSQL: the schema, imports in one transaction per unit (each
+//! batch a `COPY` in a savepoint), and the catalog's projects, clients and event metadata
+//! (quarry-core's `write` traits).
+
+use async_trait::async_trait;
+use quarry_core::catalog::{ClientKind, ClientRecord, ProjectRecord};
+use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
+use quarry_core::storage::StorageError;
+use quarry_core::write::{CatalogWriter, Database, EventWriter, WriteUnit};
+use sqlx::{Connection as _, PgConnection, Postgres, Transaction};
+
+use crate::{Error, PostgresStorage, canonical_uuid, check_text, copy, map_err};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl From<Error> for StorageError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Sqlx(e) => map_err(e),
+            Error::Migrate(e) => StorageError::Query(e.to_string()),
+            Error::Unsupported(message) => StorageError::Rejected(message),
+        }
+    }
+}
+
+#[async_trait]
+impl Database for PostgresStorage {
+    async fn migrate(&self) -> Result<(), StorageError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StorageError::from(Error::from(e)))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+        self.catalog.pool.close().await;
+        self.control.close().await;
+    }
+}
+
+/// One transaction: an import is all or nothing.
+struct Unit(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl WriteUnit for Unit {
+    async fn insert_events(&mut self, events: &[NewEvent]) -> Result<u64, StorageError> {
+        Ok(insert_events(&mut self.0, events).await?)
+    }
+
+    async fn upsert_profiles(&mut self, profiles: &[NewProfile]) -> Result<(), StorageError> {
+        for p in profiles {
+            upsert_profile(&mut self.0, p).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+        self.0.commit().await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl EventWriter for PostgresStorage {
+    fn atomic_writes(&self) -> bool {
+        true
+    }
+
+    async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
+        Ok(Box::new(Unit(self.pool.begin().await.map_err(map_err)?)))
+    }
+
+    async fn count_events(&self, project_id: &str) -> Result<u64, StorageError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn analyze(&self) -> Result<(), StorageError> {
+        sqlx::query("ANALYZE events, profiles")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CatalogWriter for PostgresStorage {
+    async fn upsert_project(&self, p: &ProjectRecord, now_ms: i64) -> Result<(), StorageError> {
+        for text in [&p.id, &p.organization_id, &p.name] {
+            check_text(text, "project")?;
+        }
+        let has_timezone: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('projects') \
+             AND attname = 'timezone' AND NOT attisdropped)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        const WITH_TZ: &str = concat!(
+            "INSERT INTO projects (id, \"organizationId\", name, \"createdAt\", \"updatedAt\", timezone) ",
+            "VALUES ($1, $2, $3, ",
+            utc_param!(4),
+            ", ",
+            utc_param!(4),
+            ", $5) ON CONFLICT (id) DO UPDATE SET \"organizationId\" = excluded.\"organizationId\", ",
+            "name = excluded.name, \"updatedAt\" = excluded.\"updatedAt\", timezone = excluded.timezone"
+        );
+        const WITHOUT_TZ: &str = concat!(
+            "INSERT INTO projects (id, \"organizationId\", name, \"createdAt\", \"updatedAt\") ",
+            "VALUES ($1, $2, $3, ",
+            utc_param!(4),
+            ", ",
+            utc_param!(4),
+            ") ON CONFLICT (id) DO UPDATE SET \"organizationId\" = excluded.\"organizationId\", ",
+            "name = excluded.name, \"updatedAt\" = excluded.\"updatedAt\""
+        );
+        let query = if has_timezone {
+            check_text(p.timezone.as_deref().unwrap_or(""), "project")?;
+            sqlx::query(WITH_TZ)
+                .bind(&p.id)
+                .bind(&p.organization_id)
+                .bind(&p.name)
+                .bind(now_ms)
+                .bind(&p.timezone)
+        } else {
+            if let Some(tz) = p.timezone.as_deref().filter(|tz| *tz != "UTC") {
+                return Err(StorageError::Rejected(format!(
+                    "cannot set timezone {tz:?}: this database's projects table has no timezone \
+                     column (an OpenPanel database); add one with \
+                     ALTER TABLE projects ADD COLUMN timezone text"
+                )));
+            }
+            sqlx::query(WITHOUT_TZ)
+                .bind(&p.id)
+                .bind(&p.organization_id)
+                .bind(&p.name)
+                .bind(now_ms)
+        };
+        query.execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_client(&self, c: &ClientRecord, now_ms: i64) -> Result<(), StorageError> {
+        let texts = [
+            Some(&c.name),
+            c.secret.as_ref(),
+            c.project_id.as_ref(),
+            Some(&c.organization_id),
+        ];
+        for text in texts {
+            check_text(text.map_or("", String::as_str), "client")?;
+        }
+        // json_populate_record parses each value with the column's own input function, so
+        // the same statement fills OpenPanel's uuid id and "ClientType" enum or plain text.
+        const SQL: &str = concat!(
+            "INSERT INTO clients (id, name, secret, type, \"projectId\", \"organizationId\", \"createdAt\", \"updatedAt\") ",
+            "SELECT r.id, r.name, r.secret, r.type, r.\"projectId\", r.\"organizationId\", ",
+            utc_param!(7),
+            ", ",
+            utc_param!(7),
+            " FROM json_populate_record(NULL::clients, json_build_object('id', $1::text, ",
+            "'name', $2::text, 'secret', $3::text, 'type', $4::text, 'projectId', $5::text, ",
+            "'organizationId', $6::text)) AS r"
+        );
+        sqlx::query(SQL)
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.secret)
+            .bind(c.kind.as_str())
+            .bind(&c.project_id)
+            .bind(&c.organization_id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_client(
+        &self,
+        project_id: &str,
+        kind: ClientKind,
+    ) -> Result<Option<String>, StorageError> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id::text FROM clients WHERE \"projectId\" = $1 AND type::text = $2 \
+             ORDER BY \"createdAt\", id LIMIT 1",
+        )
+        .bind(project_id)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(id)
+    }
+
+    async fn set_client_secret(&self, id: &str, hashed: &str) -> Result<(), StorageError> {
+        let Some(id) = canonical_uuid(id) else {
+            return Ok(());
+        };
+        check_text(hashed, "client")?;
+        sqlx::query(
+            "UPDATE clients SET secret = $1, \"updatedAt\" = (now() AT TIME ZONE 'UTC') \
+             WHERE id = $2::text::uuid",
+        )
+        .bind(hashed)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn set_event_meta(&self, m: &NewEventMeta) -> Result<(), StorageError> {
+        for text in [
+            Some(&m.name),
+            Some(&m.project_id),
+            m.color.as_ref(),
+            m.icon.as_ref(),
+        ] {
+            check_text(text.map_or("", String::as_str), "event_meta")?;
+        }
+        const SQL: &str = concat!(
+            "INSERT INTO event_meta (id, name, conversion, color, icon, \"projectId\", \"createdAt\", \"updatedAt\") ",
+            "VALUES ($1::text::uuid, $2, $3, $4, $5, $6, ",
+            utc_param!(7),
+            ", ",
+            utc_param!(7),
+            ") ON CONFLICT (name, \"projectId\") DO UPDATE SET conversion = excluded.conversion, ",
+            "color = excluded.color, icon = excluded.icon, \"updatedAt\" = excluded.\"updatedAt\""
+        );
+        sqlx::query(SQL)
+            .bind(&m.id)
+            .bind(&m.name)
+            .bind(m.conversion)
+            .bind(&m.color)
+            .bind(&m.icon)
+            .bind(&m.project_id)
+            .bind(m.at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+/// Insert or replace a profile on an open connection or transaction.
+pub async fn upsert_profile(conn: &mut PgConnection, p: &NewProfile) -> Result<(), Error> {
+    let what = || format!("profile {:?}", p.id);
+    for text in [
+        &p.id,
+        &p.project_id,
+        &p.first_name,
+        &p.last_name,
+        &p.email,
+        &p.avatar,
+    ] {
+        check_text(text, &what())?;
+    }
+    for (k, v) in &p.properties {
+        check_text(k, &what())?;
+        check_text(v, &what())?;
+    }
+    let props = serde_json::to_string(&p.properties).unwrap_or_else(|_| "{}".into());
+    const SQL: &str = concat!(
+        "INSERT INTO profiles (id, project_id, is_external, first_name, last_name, email, avatar, ",
+        "properties, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, ",
+        ts_param!(9),
+        ") ON CONFLICT (project_id, id) DO UPDATE SET is_external = excluded.is_external, ",
+        "first_name = excluded.first_name, last_name = excluded.last_name, ",
+        "email = excluded.email, avatar = excluded.avatar, properties = excluded.properties, ",
+        "created_at = excluded.created_at"
+    );
+    sqlx::query(SQL)
+        .bind(&p.id)
+        .bind(&p.project_id)
+        .bind(p.is_external)
+        .bind(&p.first_name)
+        .bind(&p.last_name)
+        .bind(&p.email)
+        .bind(&p.avatar)
+        .bind(props)
+        .bind(p.created_at)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Insert events on an open connection or transaction (the caller commits), so an import
+/// can stream a file in batches and still commit all or nothing. Events whose id is already
+/// stored are skipped (re-importing a file is harmless); returns how many were stored.
+///
+/// The batch is sent with `COPY` into a session-local staging table, then moved with
+/// `INSERT … SELECT … ON CONFLICT (id) DO NOTHING` (COPY itself cannot skip duplicates).
+pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent]) -> Result<u64, Error> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let data = copy::event_rows(events)?;
+    // A savepoint when the caller has a transaction open; the staging rows must survive
+    // from COPY to INSERT, which they would not across autocommitted statements.
+    let mut tx = conn.begin().await?;
+    sqlx::raw_sql(copy::STAGE).execute(&mut *tx).await?;
+    let mut copy_in = tx.copy_in_raw(copy::COPY).await?;
+    for chunk in data.chunks(1 << 20) {
+        copy_in.send(chunk).await?;
+    }
+    copy_in.finish().await?;
+    let stored = sqlx::query(copy::MOVE)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(stored)
+}
