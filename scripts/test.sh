@@ -41,8 +41,8 @@ cargo test --workspace --doc --locked
 scripts/check-snapshots.sh
 
 # The server's HTTP integration and abuse tests again on the other two shapes of §1.
-QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --test abuse --locked
-QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --test abuse --locked
+QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --test abuse --test export --locked
+QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --test abuse --test export --locked
 
 # The ClickHouse test server's own protocol tests (they start their own instance).
 if [[ -x .venv/chdb/bin/python ]]; then

@@ -4,15 +4,18 @@
 //! its count, the profile and metadata follow-ups); it holds no SQL and no I/O of its
 //! own beyond calling the storage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::compile::{self, Context};
+use crate::compile::{self, Context, EventsPlan, Paging};
+use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
+use crate::event::EventField;
 use crate::request::{
     ChartRequest, EventsRequest, Filter, FilterValues, FunnelRequest, Operator, TimeSpec,
 };
 use crate::response::{ChartResponse, EventsResponse, FunnelResponse};
 use crate::shape;
+use crate::sql::{Row, Value};
 use crate::storage::{Storage, StorageError};
 
 /// Why a request could not be answered.
@@ -74,7 +77,7 @@ async fn with_first_event(
         let q = compile::compile_first_event(&ctx.project_id, store.dialect());
         let rows = store.fetch(&q).await?;
         ctx.first_event = rows.first().and_then(|r| r.first()).and_then(|v| match v {
-            crate::sql::Value::Int(ms) => Some(*ms),
+            Value::Int(ms) => Some(*ms),
             _ => None,
         });
     }
@@ -119,8 +122,9 @@ pub async fn funnel(
     Ok(shape::shape_funnel(req, &rows))
 }
 
-/// Answer an events request. `meta_store` holds `event_meta` (the same storage except in
-/// the ClickHouse + PostgreSQL shape).
+/// Answer an events request: §5's offset page, or a keyset page when it carries `cursor`.
+/// `meta_store` holds `event_meta` (the same storage except in the ClickHouse + PostgreSQL
+/// shape).
 pub async fn events(
     store: &dyn Storage,
     meta_store: &dyn Storage,
@@ -129,29 +133,71 @@ pub async fn events(
 ) -> Result<EventsResponse, ExecError> {
     let plan = compile::compile_events(req, ctx, store.dialect())?;
     let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
-    let rows = store
+    let mut rows = store
         .fetch(&plan.page)
         .await
         .map_err(|e| refused(e, &patterns))?;
-    let total = if rows.is_empty() && plan.page_number == 1 {
-        0
-    } else {
-        let count = store
+    let count = async || -> Result<u64, ExecError> {
+        let rows = store
             .fetch(&plan.count)
             .await
             .map_err(|e| refused(e, &patterns))?;
-        count
+        Ok(rows
             .first()
             .and_then(|r| r.first())
-            .map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0))
+            .map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0)))
     };
-    let column = |field| plan.fields.iter().position(|f| *f == field);
+    match plan.paging {
+        Paging::Offset { page, .. } => {
+            let total = if rows.is_empty() && page == 1 {
+                0
+            } else {
+                count().await?
+            };
+            let data = with_includes(store, meta_store, &plan, &ctx.project_id, rows).await?;
+            Ok(shape::shape_page(&plan, data, total))
+        }
+        Paging::After { limit, .. } => {
+            let next =
+                next_position(&mut rows, limit).map(|at| cursor::encode(plan.fingerprint, &at));
+            let total = if req.count {
+                Some(count().await?)
+            } else {
+                None
+            };
+            let data = with_includes(store, meta_store, &plan, &ctx.project_id, rows).await?;
+            Ok(shape::shape_cursor_page(data, next, total))
+        }
+    }
+}
+
+/// A keyset page fetches one row more than it sends: when that row is there, drop it and
+/// return the position of the last row kept.
+fn next_position(rows: &mut Vec<Row>, limit: u64) -> Option<Position> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().and_then(shape::row_position)
+}
+
+/// Shape page rows into Event objects, looking up the profiles and event metadata that
+/// `includes` asks for (one query each per page).
+async fn with_includes(
+    store: &dyn Storage,
+    meta_store: &dyn Storage,
+    plan: &EventsPlan,
+    project_id: &str,
+    rows: Vec<Row>,
+) -> Result<Vec<serde_json::Value>, ExecError> {
     let distinct = |at: Option<usize>| -> Vec<String> {
+        let mut seen = HashSet::new();
         let mut out: Vec<String> = Vec::new();
         if let Some(at) = at {
             for r in &rows {
-                if let Some(crate::sql::Value::Text(t)) = r.get(at) {
-                    if !t.is_empty() && !out.contains(t) {
+                if let Some(Value::Text(t)) = r.get(at) {
+                    if !t.is_empty() && seen.insert(t.as_str()) {
                         out.push(t.clone());
                     }
                 }
@@ -161,9 +207,9 @@ pub async fn events(
     };
     let mut profiles = HashMap::new();
     if plan.profile {
-        let ids = distinct(column(crate::event::EventField::ProfileId));
+        let ids = distinct(plan.field_at(EventField::ProfileId));
         if !ids.is_empty() {
-            let q = compile::compile_profiles(&ctx.project_id, &ids, store.dialect());
+            let q = compile::compile_profiles(project_id, &ids, store.dialect());
             profiles = store
                 .fetch(&q)
                 .await?
@@ -174,9 +220,9 @@ pub async fn events(
     }
     let mut metas = HashMap::new();
     if plan.meta {
-        let names = distinct(column(crate::event::EventField::Name));
+        let names = distinct(plan.field_at(EventField::Name));
         if !names.is_empty() {
-            let q = compile::compile_event_meta(&ctx.project_id, &names, meta_store.dialect());
+            let q = compile::compile_event_meta(project_id, &names, meta_store.dialect());
             metas = meta_store
                 .fetch(&q)
                 .await?
@@ -185,5 +231,103 @@ pub async fn events(
                 .collect();
         }
     }
-    Ok(shape::shape_events(&plan, rows, total, &profiles, &metas))
+    Ok(shape::shape_rows(plan, rows, &profiles, &metas))
+}
+
+/// Every row an events request matches, in §5's order, fetched in keyset batches: the
+/// streamed export (`format=`) and `quarry export`. Memory is one batch whatever the
+/// export's size, each batch costs the same at any depth, and the caller decides when
+/// the next one is read (a slow client slows the reads). Dropping the walk between or
+/// during batches stops it: a batch being read is cancelled like any dropped query.
+#[derive(Debug)]
+pub struct EventsWalk {
+    req: EventsRequest,
+    ctx: Context,
+    after: Option<Position>,
+    batch: u64,
+    done: bool,
+    patterns: Vec<String>,
+    /// The object keys of every row, in order (for CSV's header).
+    header: Vec<String>,
+}
+
+impl EventsWalk {
+    /// Rows per batch when the caller has no reason to choose.
+    pub const BATCH: u64 = 5_000;
+
+    /// Check the request (a 400 comes before anything is sent) and start before the first
+    /// row.
+    pub fn new(
+        req: EventsRequest,
+        ctx: Context,
+        dialect: crate::sql::Dialect,
+        batch: u64,
+    ) -> Result<EventsWalk, RequestError> {
+        let batch = batch.max(1);
+        let plan = compile::compile_events_page(
+            &req,
+            &ctx,
+            dialect,
+            Paging::After {
+                after: None,
+                limit: batch,
+            },
+        )?;
+        let mut header: Vec<String> = plan.columns.iter().map(|c| c.name().into_owned()).collect();
+        if plan.profile {
+            header.push("profile".into());
+        }
+        if plan.meta {
+            header.push("meta".into());
+        }
+        let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
+        Ok(EventsWalk {
+            req,
+            ctx,
+            after: None,
+            batch,
+            done: false,
+            patterns,
+            header,
+        })
+    }
+
+    /// The keys of each row's object, in order: the columns, then `profile` and `meta`
+    /// when included (an object may lack those two).
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The next batch of Event objects; `None` after the last.
+    pub async fn next(
+        &mut self,
+        store: &dyn Storage,
+        meta_store: &dyn Storage,
+    ) -> Result<Option<Vec<serde_json::Value>>, ExecError> {
+        if self.done {
+            return Ok(None);
+        }
+        let plan = compile::compile_events_page(
+            &self.req,
+            &self.ctx,
+            store.dialect(),
+            Paging::After {
+                after: self.after.clone(),
+                limit: self.batch,
+            },
+        )?;
+        let mut rows = store
+            .fetch(&plan.page)
+            .await
+            .map_err(|e| refused(e, &self.patterns))?;
+        match next_position(&mut rows, self.batch) {
+            Some(at) => self.after = Some(at),
+            None => self.done = true,
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let data = with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
+        Ok(Some(data))
+    }
 }

@@ -12,10 +12,12 @@
 
 pub mod catalog;
 pub mod compile;
+pub mod cursor;
 pub mod decode;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod export;
 pub mod format;
 pub mod pattern;
 pub mod qs;

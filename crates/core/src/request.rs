@@ -496,4 +496,92 @@ pub struct EventsRequest {
     pub profile_id: Option<String>,
     /// `timezone` override.
     pub timezone: Option<Tz>,
+    /// `fields`: the chosen columns, in order; `None` means §5's defaults plus `includes`.
+    pub fields: Option<Vec<ExportColumn>>,
+    /// `cursor`: keyset paging (empty text asks for the first page); `None` is §5's
+    /// offset paging.
+    pub cursor: Option<String>,
+    /// `count=true`: add `totalCount` to a cursor page.
+    pub count: bool,
+    /// `format`, when given: `json` (a page) or a streamed export of every matching row.
+    /// When absent, the server may choose by the `Accept` header.
+    pub format: Option<Format>,
+}
+
+/// One exported column: an Event field, or one property as a column of its own
+/// (`fields=properties.plan`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ExportColumn {
+    /// An Event field.
+    Field(crate::event::EventField),
+    /// `properties.<key>`: the property's text, empty when the event lacks it (§4.4).
+    Property(String),
+}
+
+impl ExportColumn {
+    /// The column's name in JSON objects and CSV headers.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            ExportColumn::Field(f) => f.json().into(),
+            ExportColumn::Property(key) => format!("properties.{key}").into(),
+        }
+    }
+}
+
+/// The body an events request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// §5's JSON page (or a keyset page).
+    Json,
+    /// Every matching row, streamed.
+    Stream(ExportFormat),
+}
+
+/// A streamed export's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON Event object per line (`application/x-ndjson`).
+    Ndjson,
+    /// RFC 4180 with a header row (`text/csv`).
+    Csv,
+}
+
+impl ExportFormat {
+    /// The `format=` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    /// The media type of the body.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// Parse a `format=` value.
+    pub fn parse(s: &str) -> Option<ExportFormat> {
+        match s {
+            "ndjson" => Some(ExportFormat::Ndjson),
+            "csv" => Some(ExportFormat::Csv),
+            _ => None,
+        }
+    }
+
+    /// The streamed format an `Accept` header asks for, if any: the first of its media
+    /// types (parameters and weights ignored) that names one.
+    pub fn from_accept(accept: &str) -> Option<ExportFormat> {
+        accept.split(',').find_map(|item| {
+            let media = item.split(';').next().unwrap_or("").trim();
+            match media.to_ascii_lowercase().as_str() {
+                "application/x-ndjson" | "application/ndjson" => Some(ExportFormat::Ndjson),
+                "text/csv" => Some(ExportFormat::Csv),
+                _ => None,
+            }
+        })
+    }
 }

@@ -14,10 +14,33 @@ pub struct EventsResponse {
     pub data: Vec<Value>,
 }
 
-/// Paging information of an events page.
+/// Paging information of an events page: §5's pages, or a keyset page's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum EventsMeta {
+    /// `{"count", "totalCount", "pages", "current"}`.
+    Pages(PageMeta),
+    /// `{"count", "next"}`, plus `totalCount` when asked for.
+    Cursor(CursorMeta),
+}
+
+/// A keyset page's paging information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EventsMeta {
+pub struct CursorMeta {
+    /// Items in `data`.
+    pub count: u64,
+    /// The token of the next page; `null` after the last.
+    pub next: Option<String>,
+    /// All rows matching the same filters (with `count=true` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+}
+
+/// §5's paging information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMeta {
     /// Items in `data`.
     pub count: u64,
     /// All rows matching the same filters.

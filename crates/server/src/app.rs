@@ -18,6 +18,7 @@ use quarry_core::compile::Context;
 use quarry_core::decode::{self, Limits};
 use quarry_core::error::{ParamError, RequestError};
 use quarry_core::exec;
+use quarry_core::request::{ExportFormat, Format};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -25,7 +26,7 @@ use crate::auth::{AuthError, Authenticator};
 use crate::error::{ApiError, Throttle};
 use crate::ratelimit::{Quota, RateLimiter};
 use crate::settings::Settings;
-use crate::slots::ClientSlots;
+use crate::slots::{ClientSlots, Slot};
 use crate::wire::{Gate, REFUSED_PATH, TargetFix};
 
 pub use crate::backends::{Backends, Clock, system_clock};
@@ -377,9 +378,10 @@ async fn admit<R: Send + 'static>(
 }
 
 /// The flow shared by the export endpoints: authentication, the client's rate limit and
-/// concurrency, admission (400, 403/404), then `run` under the query timeout; every
+/// concurrency, admission (400, 403/404), then `run`, which holds the client's query slot
+/// for as long as it answers (a streamed body keeps it until the last byte); every
 /// response carries the rate-limit headers of the quota it was counted against.
-async fn export<R, T, F, Fut>(
+async fn export<R, F, Fut>(
     state: &State,
     req: &HttpRequest,
     decode: fn(&str, Limits) -> Result<R, RequestError>,
@@ -389,9 +391,8 @@ async fn export<R, T, F, Fut>(
 ) -> HttpResponse
 where
     R: Send + 'static,
-    T: Serialize,
-    F: FnOnce(R, Context) -> Fut,
-    Fut: std::future::Future<Output = Result<T, exec::ExecError>>,
+    F: FnOnce(R, Context, Slot) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
 {
     let client = match authenticate(state, req).await {
         Ok(client) => client,
@@ -408,7 +409,7 @@ where
         };
         return with_quota(refused.error_response(), quota);
     }
-    let Some(_slot) = state.slots.try_take(&client.id) else {
+    let Some(slot) = state.slots.try_take(&client.id) else {
         let refused = ApiError::RateLimited {
             retry_after: 1,
             throttle: Throttle::Concurrency,
@@ -417,11 +418,7 @@ where
     };
     let result = async {
         let (request, ctx) = admit(state, req, &client, decode, project_of, tz_of).await?;
-        let body = match tokio::time::timeout(state.timeout, run(request, ctx)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(ApiError::Timeout),
-        };
-        Ok(HttpResponse::Ok().json(body))
+        run(request, ctx, slot).await
     }
     .await;
     let resp = match result {
@@ -431,41 +428,80 @@ where
     with_quota(resp, quota)
 }
 
+/// A JSON answer computed under the query timeout.
+async fn json_within<T: Serialize>(
+    timeout: Duration,
+    answer: impl std::future::Future<Output = Result<T, exec::ExecError>>,
+) -> Result<HttpResponse, ApiError> {
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(body) => Ok(HttpResponse::Ok().json(body?)),
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
+
+/// `GET /export/events`: a page, a keyset page (`cursor`), or every matching row
+/// streamed (`format=ndjson|csv`, or such an `Accept` when neither `format` nor `cursor`
+/// is given).
 async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let b = state.backends.clone();
+    let accept = header(req.headers(), "accept").and_then(ExportFormat::from_accept);
+    let timeout = state.timeout;
     export(
         &state,
         &req,
         decode::decode_events,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx| async move { exec::events(b.store.as_ref(), b.meta.as_ref(), &r, &ctx).await },
+        |r, ctx, slot| async move {
+            let stream = match r.format {
+                Some(Format::Stream(f)) => Some(f),
+                Some(Format::Json) => None,
+                None if r.cursor.is_none() => accept,
+                None => None,
+            };
+            match stream {
+                Some(format) => crate::stream::respond(b, r, ctx, format, timeout, slot).await,
+                None => {
+                    let _held = slot;
+                    let answer = exec::events(b.store.as_ref(), b.meta.as_ref(), &r, &ctx);
+                    json_within(timeout, answer).await
+                }
+            }
+        },
     )
     .await
 }
 
 async fn charts(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let store = state.backends.store.clone();
+    let timeout = state.timeout;
     export(
         &state,
         &req,
         decode::decode_chart_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx| async move { exec::chart(store.as_ref(), &r, &ctx).await },
+        |r, ctx, slot| async move {
+            let _held = slot;
+            json_within(timeout, exec::chart(store.as_ref(), &r, &ctx)).await
+        },
     )
     .await
 }
 
 async fn funnel(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let store = state.backends.store.clone();
+    let timeout = state.timeout;
     export(
         &state,
         &req,
         decode::decode_funnel_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx| async move { exec::funnel(store.as_ref(), &r, &ctx).await },
+        |r, ctx, slot| async move {
+            let _held = slot;
+            json_within(timeout, exec::funnel(store.as_ref(), &r, &ctx)).await
+        },
     )
     .await
 }

@@ -142,6 +142,22 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write every event a request matches as NDJSON or CSV, to a file or standard output
+    /// (the query string and rows of `GET /export/events?format=…`; docs/export.md).
+    Export {
+        /// The project.
+        #[arg(long)]
+        project: String,
+        /// The body's format (a `format` in the query string wins).
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: FormatArg,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The query string, e.g. 'event=screen_view&start=2024-04-01&fields=createdAt,name'.
+        #[arg(default_value = "")]
+        query: String,
+    },
     /// Print the SQL and parameters a request compiles to.
     Compile {
         /// Target dialect.
@@ -237,6 +253,22 @@ pub enum DialectArg {
     Sqlite,
 }
 
+/// `quarry export --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    Ndjson,
+    Csv,
+}
+
+impl From<FormatArg> for quarry_core::request::ExportFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Ndjson => quarry_core::request::ExportFormat::Ndjson,
+            FormatArg::Csv => quarry_core::request::ExportFormat::Csv,
+        }
+    }
+}
+
 /// `--endpoint`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Endpoint {
@@ -286,6 +318,23 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             days,
             seed,
         } => seed_command(&settings, project, events, days, seed).await,
+        Command::Export {
+            project,
+            format,
+            output,
+            query,
+        } => {
+            let store = catalog_store(&settings).await?;
+            let target = crate::export::Target {
+                project: &project,
+                query: &query,
+                format: format.into(),
+                output: output.as_deref(),
+            };
+            let rows = crate::export::export(&settings, &store, target).await?;
+            eprintln!("exported {rows} events");
+            Ok(())
+        }
         Command::Compile {
             dialect,
             endpoint,

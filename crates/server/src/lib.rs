@@ -13,10 +13,12 @@ pub mod backends;
 pub mod catalog_cache;
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod ratelimit;
 pub mod settings;
 pub mod slots;
+pub mod stream;
 pub mod wire;
 
 pub use app::Application;

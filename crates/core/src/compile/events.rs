@@ -2,34 +2,62 @@
 //! plus the follow-up lookups for `includes=profile` and `includes=meta`.
 
 use super::{Context, epoch_ms, filter_expr};
+use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
 use crate::event::{EventField, FieldKind};
-use crate::request::{EventsRequest, Include};
+use crate::request::{EventsRequest, ExportColumn, Include};
 use crate::sql::CellType;
 use crate::sql::ast::{
     Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
 };
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
-use crate::time;
+use crate::time::{self, Ms};
+
+/// How a page is chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Paging {
+    /// §5's pages: `page` (from 1) of `limit` rows, by offset.
+    Offset { page: u64, limit: u64 },
+    /// Keyset: up to `limit` rows after `after` (from the first row when `None`), plus one
+    /// more row that only tells whether another page follows.
+    After { after: Option<Position>, limit: u64 },
+}
 
 /// The compiled events request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventsPlan {
-    /// The page, ordered `created_at DESC, id ASC`.
+    /// The page, in §5's order. In keyset paging every row ends with two more cells, its
+    /// position: `created_at` in ms and the id as text.
     pub page: Query,
     /// `count(*)` over the same conditions.
     pub count: Query,
-    /// The fields of each page row, in column order (also the JSON order).
-    pub fields: Vec<EventField>,
+    /// The columns of each page row, in order (also the JSON order).
+    pub columns: Vec<ExportColumn>,
     /// Whether to attach profiles.
     pub profile: bool,
     /// Whether to attach event metadata.
     pub meta: bool,
-    /// Page number.
-    pub page_number: u64,
+    /// How the page was chosen.
+    pub paging: Paging,
+    /// The fingerprint of the conditions, which a cursor token carries.
+    pub fingerprint: u64,
+}
+
+impl EventsPlan {
     /// Page size.
-    pub page_size: u64,
+    pub fn page_size(&self) -> u64 {
+        match self.paging {
+            Paging::Offset { limit, .. } | Paging::After { limit, .. } => limit,
+        }
+    }
+
+    /// Where the column of this Event field is, if the page has one.
+    pub fn field_at(&self, field: EventField) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| *c == ExportColumn::Field(field))
+    }
 }
 
 fn column_type(kind: FieldKind) -> CellType {
@@ -45,17 +73,38 @@ fn field_expr(f: EventField) -> Expr {
     match f.kind() {
         FieldKind::Timestamp => epoch_ms(f.column()),
         FieldKind::NullableTimestamp => Expr::EpochMs(TimeColumn::nullable(f.column())),
-        _ if f == EventField::Id => Expr::call(Func::IdText, vec![Expr::Col("id")]),
+        _ if f == EventField::Id => id_text(),
         _ => Expr::Col(f.column()),
     }
 }
 
-/// Compile the page and count queries of an events request.
-pub fn compile_events(
-    req: &EventsRequest,
-    ctx: &Context,
-    dialect: Dialect,
-) -> Result<EventsPlan, RequestError> {
+fn id_text() -> Expr {
+    Expr::call(Func::IdText, vec![Expr::Col("id")])
+}
+
+/// The columns of a page: `fields` as chosen, else §5's defaults; then the fields
+/// `includes` adds that are not there yet (in §2.1's order).
+fn columns_of(req: &EventsRequest) -> Vec<ExportColumn> {
+    let mut columns: Vec<ExportColumn> = match &req.fields {
+        Some(chosen) => chosen.clone(),
+        None => EventField::DEFAULTS.map(ExportColumn::Field).to_vec(),
+    };
+    let mut extra: Vec<EventField> = req
+        .includes
+        .iter()
+        .filter_map(|inc| match inc {
+            Include::Field(f) if !columns.contains(&ExportColumn::Field(*f)) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    extra.sort();
+    extra.dedup();
+    columns.extend(extra.into_iter().map(ExportColumn::Field));
+    columns
+}
+
+/// `start` and `end` resolved in the request's timezone.
+fn window(req: &EventsRequest, ctx: &Context) -> Result<(Option<Ms>, Option<Ms>), RequestError> {
     let start = req
         .start
         .as_deref()
@@ -73,85 +122,201 @@ pub fn compile_events(
             return Err(ParamError::invalid("start", "start must not be after end").into());
         }
     }
+    Ok((start, end))
+}
 
-    let mut fields: Vec<EventField> = EventField::DEFAULTS.to_vec();
-    for inc in &req.includes {
-        if let Include::Field(f) = inc {
-            if !fields.contains(f) {
-                fields.push(*f);
-            }
+/// The request's conditions: project, window, names, profile and filters.
+fn conditions(
+    req: &EventsRequest,
+    ctx: &Context,
+    (start, end): (Option<Ms>, Option<Ms>),
+    params: &mut Params,
+) -> Vec<Expr> {
+    let mut filter = vec![Expr::Col("project_id").eq(params.text(ctx.project_id.clone()))];
+    if let Some(s) = start {
+        filter.push(Expr::Col("created_at").op(Op::GtEq, params.ts(s)));
+    }
+    if let Some(e) = end {
+        filter.push(Expr::Col("created_at").op(Op::LtEq, params.ts(e)));
+    }
+    match req.events.as_slice() {
+        [] => {}
+        [one] => filter.push(Expr::Col("name").eq(params.text(one.clone()))),
+        many => {
+            let names = many.iter().map(|n| params.text(n.clone())).collect();
+            filter.push(Expr::InList(Box::new(Expr::Col("name")), names, false));
         }
     }
-    // Defaults keep the order of §5; extras follow in the order of §2.1.
-    let extra_start = EventField::DEFAULTS.len();
-    fields[extra_start..].sort();
+    if let Some(p) = &req.profile_id {
+        filter.push(Expr::Col("profile_id").eq(params.text(p.clone())));
+    }
+    for f in &req.filters {
+        filter.push(filter_expr(f, params));
+    }
+    filter
+}
 
-    let build = |count: bool| {
-        let mut params = Params::default();
-        let mut filter = vec![Expr::Col("project_id").eq(params.text(ctx.project_id.clone()))];
-        if let Some(s) = start {
-            filter.push(Expr::Col("created_at").op(Op::GtEq, params.ts(s)));
-        }
-        if let Some(e) = end {
-            filter.push(Expr::Col("created_at").op(Op::LtEq, params.ts(e)));
-        }
-        match req.events.as_slice() {
-            [] => {}
-            [one] => filter.push(Expr::Col("name").eq(params.text(one.clone()))),
-            many => {
-                let names = many.iter().map(|n| params.text(n.clone())).collect();
-                filter.push(Expr::InList(Box::new(Expr::Col("name")), names, false));
+/// `SELECT count(*)` over the conditions.
+fn count_query(
+    req: &EventsRequest,
+    ctx: &Context,
+    window: (Option<Ms>, Option<Ms>),
+    dialect: Dialect,
+) -> Query {
+    let mut params = Params::default();
+    let mut select = Select {
+        from: Some(Source::table("events")),
+        filter: conditions(req, ctx, window, &mut params),
+        ..Select::default()
+    };
+    select.item(Expr::count_star(), "total");
+    render(
+        dialect.rules(),
+        &Statement::select(select),
+        params,
+        vec![CellType::Int],
+    )
+}
+
+/// Compile the page and count queries of an events request: §5's offset page, or a
+/// keyset page when the request carries `cursor` (a token of another request's conditions
+/// is a 400 naming `cursor`).
+pub fn compile_events(
+    req: &EventsRequest,
+    ctx: &Context,
+    dialect: Dialect,
+) -> Result<EventsPlan, RequestError> {
+    let paging = match &req.cursor {
+        None => Paging::Offset {
+            page: req.page,
+            limit: req.limit,
+        },
+        Some(token) => {
+            let fingerprint = conditions_fingerprint(req, ctx)?;
+            Paging::After {
+                after: cursor::decode(token, fingerprint)?,
+                limit: req.limit,
             }
         }
-        if let Some(p) = &req.profile_id {
-            filter.push(Expr::Col("profile_id").eq(params.text(p.clone())));
-        }
-        for f in &req.filters {
-            filter.push(filter_expr(f, &mut params));
-        }
-        let mut select = Select {
-            from: Some(Source::table("events")),
-            filter,
-            ..Select::default()
-        };
-        let columns = if count {
-            select.item(Expr::count_star(), "total");
-            vec![CellType::Int]
-        } else {
-            // Transformed columns get aliases that are not column names: ClickHouse would
-            // otherwise substitute the alias for the column in WHERE.
-            for f in &fields {
+    };
+    compile_events_page(req, ctx, dialect, paging)
+}
+
+/// The fingerprint of the request's conditions: their SQL in one fixed dialect with its
+/// parameters, so equal conditions give equal tokens on every backend.
+pub fn conditions_fingerprint(req: &EventsRequest, ctx: &Context) -> Result<u64, RequestError> {
+    let window = window(req, ctx)?;
+    Ok(cursor::fingerprint(
+        &count_query(req, ctx, window, Dialect::Sqlite).explain(),
+    ))
+}
+
+/// ClickHouse's `Date` (the sort key's day) holds 1970-01-01 to 2149-06-06 and wraps
+/// outside, so the day orders like the time only for rows inside that range; a day of
+/// margin on each side covers the server's timezone.
+const SORT_DAY_RANGE: std::ops::Range<Ms> = 86_400_000..5_662_137_600_000;
+
+/// Whether every row a page can read lies inside [`SORT_DAY_RANGE`]: the request's `start`
+/// bounds it from below, and its `end` or the keyset position from above. Exports
+/// without such bounds order by the time alone.
+fn days_in_range((start, end): (Option<Ms>, Option<Ms>), paging: &Paging) -> bool {
+    let position = match paging {
+        Paging::After {
+            after: Some(at), ..
+        } => Some(at.created_at),
+        _ => None,
+    };
+    let upper = match (end, position) {
+        (Some(e), Some(p)) => Some(e.min(p)),
+        (e, p) => e.or(p),
+    };
+    start.is_some_and(|s| s >= SORT_DAY_RANGE.start)
+        && upper.is_some_and(|u| u < SORT_DAY_RANGE.end)
+}
+
+/// Compile one page of an events request, chosen by `paging`.
+pub fn compile_events_page(
+    req: &EventsRequest,
+    ctx: &Context,
+    dialect: Dialect,
+    paging: Paging,
+) -> Result<EventsPlan, RequestError> {
+    let window = window(req, ctx)?;
+    let columns = columns_of(req);
+    let rules = dialect.rules();
+
+    let mut params = Params::default();
+    let mut filter = conditions(req, ctx, window, &mut params);
+    let mut select = Select {
+        from: Some(Source::table("events")),
+        ..Select::default()
+    };
+    let mut types = Vec::with_capacity(columns.len() + 2);
+    // Transformed columns get aliases that are not column names: ClickHouse would
+    // otherwise substitute the alias for the column in WHERE.
+    for c in &columns {
+        let (expr, alias, ty) = match c {
+            ExportColumn::Field(f) => {
                 let alias = match f {
                     EventField::CreatedAt => Some("created_at_ms"),
                     EventField::ImportedAt => Some("imported_at_ms"),
                     EventField::Id => Some("id_text"),
                     _ => None,
                 };
-                select.items.push(Item {
-                    expr: field_expr(*f),
-                    alias,
-                });
+                (field_expr(*f), alias, column_type(f.kind()))
             }
-            select.order_by = vec![
-                OrderBy::desc(Expr::Col("created_at")),
-                OrderBy::asc(Expr::call(Func::IdText, vec![Expr::Col("id")])),
-            ];
-            let offset = req.page.saturating_sub(1).saturating_mul(req.limit);
-            select.limit = Some(params.int(i64::try_from(req.limit).unwrap_or(i64::MAX)));
-            select.offset = Some(params.int(i64::try_from(offset).unwrap_or(i64::MAX)));
-            fields.iter().map(|f| column_type(f.kind())).collect()
+            ExportColumn::Property(key) => (
+                Expr::call(Func::Property, vec![params.text(key.clone())]),
+                None,
+                CellType::Text,
+            ),
         };
-        render(dialect.rules(), &Statement::select(select), params, columns)
+        select.items.push(Item { expr, alias });
+        types.push(ty);
+    }
+    if rules.sort_key_day() && days_in_range(window, &paging) {
+        select.order_by.push(OrderBy::desc(Expr::call(
+            Func::SortDay,
+            vec![Expr::Col("created_at")],
+        )));
+    }
+    select.order_by.push(OrderBy::desc(Expr::Col("created_at")));
+    select.order_by.push(OrderBy::asc(id_text()));
+    let (limit, offset) = match &paging {
+        Paging::Offset { page, limit } => (*limit, page.saturating_sub(1).saturating_mul(*limit)),
+        Paging::After { after, limit } => {
+            if let Some(at) = after {
+                // Rows after the position in §5's order: earlier, or as early with a greater
+                // id. The first conjunct alone bounds the index (or key) range.
+                let ts = params.ts(at.created_at);
+                let id = params.text(at.id.clone());
+                filter.push(Expr::Col("created_at").op(Op::LtEq, ts.clone()));
+                filter.push(Expr::or(vec![
+                    Expr::Col("created_at").op(Op::Lt, ts),
+                    id_text().op(Op::Gt, id),
+                ]));
+            }
+            select.item(epoch_ms("created_at"), "position_ms");
+            select.item(id_text(), "position_id");
+            types.extend([CellType::Int, CellType::Text]);
+            (limit.saturating_add(1), 0)
+        }
     };
+    select.filter = filter;
+    select.limit = Some(params.int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    if let Paging::Offset { .. } = paging {
+        select.offset = Some(params.int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    }
+    let page = render(rules, &Statement::select(select), params, types);
 
     Ok(EventsPlan {
-        page: build(false),
-        count: build(true),
-        fields,
+        page,
+        count: count_query(req, ctx, window, dialect),
+        columns,
         profile: req.includes.contains(&Include::Profile),
         meta: req.includes.contains(&Include::Meta),
-        page_number: req.page,
-        page_size: req.limit,
+        paging,
+        fingerprint: conditions_fingerprint(req, ctx)?,
     })
 }
 

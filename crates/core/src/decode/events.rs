@@ -7,7 +7,14 @@ use super::filter::decode_filters;
 use super::params::{describe, parse_query};
 use crate::error::RequestError;
 use crate::event::EventField;
-use crate::request::{EventsRequest, Include};
+use crate::request::{EventsRequest, ExportColumn, ExportFormat, Format, Include};
+
+/// Columns one `fields=` may choose.
+pub const MAX_FIELDS: usize = 64;
+
+/// Bytes of a `cursor` token (a position is a time, an id of at most 256 bytes and a
+/// fingerprint).
+const MAX_CURSOR_BYTES: usize = 512;
 
 /// The `includes` values accepted, for error messages.
 pub fn include_names() -> Vec<&'static str> {
@@ -96,6 +103,42 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
     };
     let profile_id = p.identifier(&["profileId"]).map(|(_, s)| s);
     let timezone = p.timezone();
+    let fields = decode_fields(&mut p);
+    let cursor = match p.text(&["cursor"]) {
+        Some((_, c)) if c.len() > MAX_CURSOR_BYTES => {
+            p.invalid("cursor", "not a cursor this server issued");
+            None
+        }
+        other => other.map(|(_, c)| c),
+    };
+    let count = p.boolean("count").unwrap_or(false);
+    let format = match p.text(&["format"]) {
+        None => None,
+        Some((_, f)) if f.is_empty() => None,
+        Some((_, f)) if f == "json" => Some(Format::Json),
+        Some((_, f)) => match ExportFormat::parse(&f) {
+            Some(format) => Some(Format::Stream(format)),
+            None => {
+                p.invalid(
+                    "format",
+                    format!("unknown format {f:?}; expected one of: json, ndjson, csv"),
+                );
+                None
+            }
+        },
+    };
+    if cursor.is_some() && page != 1 {
+        p.invalid(
+            "page",
+            "page cannot be combined with cursor: a cursor says where to go on",
+        );
+    }
+    if cursor.is_some() && matches!(format, Some(Format::Stream(_))) {
+        p.invalid(
+            "cursor",
+            "a streamed export sends every matching row; it takes no cursor",
+        );
+    }
     let req = EventsRequest {
         project_id,
         events,
@@ -107,6 +150,58 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
         filters,
         profile_id,
         timezone,
+        fields,
+        cursor,
+        count,
+        format,
     };
     p.finish(req)
+}
+
+/// `fields`: Event fields by JSON name and `properties.<key>` columns, as a JSON array,
+/// repeated keys or a comma-separated list; in the order given, repeats dropped.
+fn decode_fields(p: &mut super::params::Params) -> Option<Vec<ExportColumn>> {
+    let (_, v) = p.get(&["fields"])?;
+    let items = match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut columns: Vec<ExportColumn> = Vec::new();
+    for item in items {
+        let Value::String(s) = item else {
+            p.invalid("fields", format!("expected names, got {}", describe(&item)));
+            continue;
+        };
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let column = match name.strip_prefix("properties.") {
+                Some("") => None,
+                Some(key) => {
+                    if !p.spend_value("fields", key.len()) {
+                        return None;
+                    }
+                    Some(ExportColumn::Property(key.to_string()))
+                }
+                None => EventField::parse(name).map(ExportColumn::Field),
+            };
+            match column {
+                Some(c) if columns.contains(&c) => {}
+                Some(_) if columns.len() >= MAX_FIELDS => {
+                    p.invalid("fields", format!("expected at most {MAX_FIELDS} fields"));
+                    return None;
+                }
+                Some(c) => columns.push(c),
+                None => p.invalid(
+                    "fields",
+                    format!(
+                        "unknown field {name:?}; expected Event fields ({}) or properties.<key>",
+                        EventField::ALL.map(EventField::json).join(", ")
+                    ),
+                ),
+            }
+        }
+    }
+    if columns.is_empty() && !p.errors.iter().any(|e| e.param == "fields") {
+        p.invalid("fields", "expected at least one field");
+    }
+    Some(columns)
 }

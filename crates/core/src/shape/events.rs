@@ -1,37 +1,43 @@
 use serde_json::{Map, Value};
 
-use crate::compile::EventsPlan;
-use crate::event::{EventField, field_json};
-use crate::response::{EventsMeta, EventsResponse};
+use std::collections::HashMap;
+
+use crate::compile::{EventsPlan, Paging};
+use crate::cursor::Position;
+use crate::event::{EventField, FieldKind, field_json};
+use crate::request::ExportColumn;
+use crate::response::{CursorMeta, EventsMeta, EventsResponse, PageMeta};
 use crate::sql::{Row, Value as V};
 use crate::time::format_utc_millis;
 
-/// Shape page rows (in `plan.fields` order) plus the total count; `profiles` and `metas`
-/// are looked up by profile id and event name.
-pub fn shape_events(
+/// Shape page rows (in `plan.columns` order) into Event objects; `profiles` and `metas`
+/// are looked up by profile id and event name. Cells past the columns (a keyset page's
+/// position) are not part of the object.
+pub fn shape_rows(
     plan: &EventsPlan,
     rows: Vec<Row>,
-    total: u64,
-    profiles: &std::collections::HashMap<String, Value>,
-    metas: &std::collections::HashMap<String, Value>,
-) -> EventsResponse {
-    let profile_at = plan.fields.iter().position(|f| *f == EventField::ProfileId);
-    let name_at = plan.fields.iter().position(|f| *f == EventField::Name);
-    let data: Vec<Value> = rows
-        .into_iter()
+    profiles: &HashMap<String, Value>,
+    metas: &HashMap<String, Value>,
+) -> Vec<Value> {
+    let profile_at = plan.field_at(EventField::ProfileId);
+    let name_at = plan.field_at(EventField::Name);
+    rows.into_iter()
         .map(|row| {
             let mut obj = Map::new();
             let mut profile_id = None;
             let mut name = None;
-            for (i, (field, value)) in plan.fields.iter().zip(row).enumerate() {
-                let json = field_json(field.kind(), value);
+            for (i, (column, value)) in plan.columns.iter().zip(row).enumerate() {
+                let json = match column {
+                    ExportColumn::Field(f) => field_json(f.kind(), value),
+                    ExportColumn::Property(_) => field_json(FieldKind::Text, value),
+                };
                 if Some(i) == profile_at {
                     profile_id = json.as_str().map(str::to_string);
                 }
                 if Some(i) == name_at {
                     name = json.as_str().map(str::to_string);
                 }
-                obj.insert(field.json().to_string(), json);
+                obj.insert(column.name().into_owned(), json);
             }
             if plan.profile {
                 if let Some(p) = profile_id.and_then(|id| profiles.get(&id)) {
@@ -45,15 +51,50 @@ pub fn shape_events(
             }
             Value::Object(obj)
         })
-        .collect();
-    let size = plan.page_size.max(1);
+        .collect()
+}
+
+/// The position of a keyset page's row (its last two cells).
+pub fn row_position(row: &Row) -> Option<Position> {
+    match row.as_slice() {
+        [.., V::Int(ms), V::Text(id)] => Some(Position {
+            created_at: *ms,
+            id: id.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// §5's page: the Event objects plus the total count.
+pub fn shape_page(plan: &EventsPlan, data: Vec<Value>, total: u64) -> EventsResponse {
+    let (page, size) = match plan.paging {
+        Paging::Offset { page, limit } => (page, limit.max(1)),
+        Paging::After { limit, .. } => (1, limit.max(1)),
+    };
     EventsResponse {
-        meta: EventsMeta {
+        meta: EventsMeta::Pages(PageMeta {
             count: data.len() as u64,
             total_count: total,
             pages: total.div_ceil(size),
-            current: plan.page_number,
-        },
+            current: page,
+        }),
+        data,
+    }
+}
+
+/// A keyset page: the Event objects, the token of the next page (`None` after the last),
+/// and the total count when it was asked for.
+pub fn shape_cursor_page(
+    data: Vec<Value>,
+    next: Option<String>,
+    total: Option<u64>,
+) -> EventsResponse {
+    EventsResponse {
+        meta: EventsMeta::Cursor(CursorMeta {
+            count: data.len() as u64,
+            next,
+            total_count: total,
+        }),
         data,
     }
 }
@@ -82,7 +123,7 @@ pub fn shape_profile(row: Row) -> Option<(String, Value)> {
     let id = it.next()?.into_text();
     let (first, last, email, avatar) = (it.next()?, it.next()?, it.next()?, it.next()?);
     let external = it.next()?;
-    let props = field_json(crate::event::FieldKind::Map, it.next()?);
+    let props = field_json(FieldKind::Map, it.next()?);
     let created = it.next()?;
     let mut obj = Map::new();
     obj.insert("id".into(), Value::String(id.clone()));

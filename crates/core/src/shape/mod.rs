@@ -6,5 +6,7 @@ mod events;
 mod funnel;
 
 pub use chart::shape_chart;
-pub use events::{shape_events, shape_meta, shape_profile};
+pub use events::{
+    row_position, shape_cursor_page, shape_meta, shape_page, shape_profile, shape_rows,
+};
 pub use funnel::shape_funnel;

@@ -159,6 +159,12 @@ pub enum Func {
     FloatDiv,
     /// Text compared by code point (PostgreSQL needs `COLLATE "C"`). Args: x.
     ByteOrder,
+    /// The day of a timestamp column as the events table's sort key spells it (ClickHouse:
+    /// `toDate(created_at)` in OpenPanel's table). Monotonic in time, so putting it before
+    /// the time in an `ORDER BY` keeps the order and lets the engine read in key order.
+    /// Compiled only where [`DialectRules::sort_key_day`](crate::sql::DialectRules::sort_key_day)
+    /// says so. Args: column.
+    SortDay,
 }
 
 /// A timestamp column, with what an engine must know of its type to convert it.

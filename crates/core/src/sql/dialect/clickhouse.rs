@@ -38,6 +38,11 @@ impl DialectRules for ClickHouse {
         false
     }
 
+    // OpenPanel's `events` is ordered by (project_id, toDate(created_at), …).
+    fn sort_key_day(&self) -> bool {
+        true
+    }
+
     fn final_suffix(&self) -> &'static str {
         " FINAL"
     }
@@ -141,6 +146,7 @@ impl DialectRules for ClickHouse {
             }
             // Strings compare as bytes.
             Func::ByteOrder => arg(r, args, 0),
+            Func::SortDay => function(r, "toDate", args),
         }
     }
 }

@@ -79,6 +79,14 @@ pub trait DialectRules: Sync {
         DistinctCounts::Direct
     }
 
+    /// Whether the events table's sort key starts with the day of `created_at` after the
+    /// project (OpenPanel's ClickHouse table): export pages then order by
+    /// [`Func::SortDay`] first, which gives the same rows in the same order but reads in
+    /// the table's order instead of sorting every match.
+    fn sort_key_day(&self) -> bool {
+        false
+    }
+
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
     fn materialize_ctes(&self) -> bool {
         true

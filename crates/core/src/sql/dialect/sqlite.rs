@@ -88,7 +88,8 @@ impl DialectRules for Sqlite {
                 r.push(", 0)");
             }
             // Ids are stored as text, and text compares by bytes (the BINARY collation).
-            Func::IdText | Func::ByteOrder => arg(r, args, 0),
+            // SortDay is never compiled here (the index is on `created_at`): the time orders.
+            Func::IdText | Func::ByteOrder | Func::SortDay => arg(r, args, 0),
         }
     }
 }
