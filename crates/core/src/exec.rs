@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::compile::{self, Context, EventsPlan, Paging};
+use crate::compile::{self, Context, EventsPlan, Paging, Span};
 use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
 use crate::event::EventField;
@@ -245,7 +245,8 @@ pub struct EventsWalk {
     ctx: Context,
     after: Option<Position>,
     batch: u64,
-    done: bool,
+    /// The spans still to read, newest first ([`compile::sort_day_spans`]).
+    spans: std::collections::VecDeque<Span>,
     patterns: Vec<String>,
     /// The object keys of every row, in order (for CSV's header).
     header: Vec<String>,
@@ -271,6 +272,7 @@ impl EventsWalk {
             Paging::After {
                 after: None,
                 limit: batch,
+                span: Span::default(),
             },
         )?;
         let mut header: Vec<String> = plan.columns.iter().map(|c| c.name().into_owned()).collect();
@@ -286,7 +288,7 @@ impl EventsWalk {
             ctx,
             after: None,
             batch,
-            done: false,
+            spans: compile::sort_day_spans(dialect).into(),
             patterns,
             header,
         })
@@ -304,30 +306,36 @@ impl EventsWalk {
         store: &dyn Storage,
         meta_store: &dyn Storage,
     ) -> Result<Option<Vec<serde_json::Value>>, ExecError> {
-        if self.done {
-            return Ok(None);
+        loop {
+            let Some(span) = self.spans.front().copied() else {
+                return Ok(None);
+            };
+            let plan = compile::compile_events_page(
+                &self.req,
+                &self.ctx,
+                store.dialect(),
+                Paging::After {
+                    after: self.after.clone(),
+                    limit: self.batch,
+                    span,
+                },
+            )?;
+            let mut rows = store
+                .fetch(&plan.page)
+                .await
+                .map_err(|e| refused(e, &self.patterns))?;
+            match next_position(&mut rows, self.batch) {
+                Some(at) => self.after = Some(at),
+                // The span is read; the position stays valid for the older spans.
+                None => {
+                    self.spans.pop_front();
+                }
+            }
+            if !rows.is_empty() {
+                let data =
+                    with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
+                return Ok(Some(data));
+            }
         }
-        let plan = compile::compile_events_page(
-            &self.req,
-            &self.ctx,
-            store.dialect(),
-            Paging::After {
-                after: self.after.clone(),
-                limit: self.batch,
-            },
-        )?;
-        let mut rows = store
-            .fetch(&plan.page)
-            .await
-            .map_err(|e| refused(e, &self.patterns))?;
-        match next_position(&mut rows, self.batch) {
-            Some(at) => self.after = Some(at),
-            None => self.done = true,
-        }
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let data = with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
-        Ok(Some(data))
     }
 }

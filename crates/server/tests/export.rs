@@ -481,3 +481,38 @@ async fn a_stream_of_an_empty_match_is_empty_and_csv_keeps_its_header() {
     let (_, csv) = stream(&app, "event=nothing&format=csv&fields=id,name", None).await;
     assert_eq!(csv, "id,name\r\n");
 }
+
+#[tokio::test]
+async fn a_stream_crosses_the_ends_of_clickhouses_date_range() {
+    // ClickHouse's sort-key day (Date) wraps outside 1970-01-01..2149-06-06: the walk reads
+    // the rows after, inside and before that range separately, in §5's order throughout.
+    let app = spawn().await;
+    let at = [
+        "1900-01-01T00:00:00.000Z",
+        "1969-12-31T23:59:59.999Z",
+        "1970-01-01T12:00:00.000Z",
+        "1970-01-02T00:00:00.000Z",
+        "2149-06-04T23:59:59.999Z",
+        "2149-06-05T00:00:00.000Z",
+        "2149-06-07T00:00:00.000Z",
+        "2299-12-31T23:59:59.999Z",
+    ];
+    let rows: Vec<_> = at
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| (0..3).map(move |k| ev(&eid(60_000 + i as u32 * 10 + k), "edge", t)))
+        .collect();
+    app.db.insert_events(&rows).await.unwrap();
+    let mut expected: Vec<(i64, String)> =
+        rows.iter().map(|e| (-e.created_at, e.id.clone())).collect();
+    expected.sort();
+    let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+    let pages = offset_pages(&app, "event=edge").await;
+    assert_eq!(ids(&pages), expected);
+    let (_, ndjson) = stream(&app, "event=edge&format=ndjson", None).await;
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, pages);
+}

@@ -20,8 +20,46 @@ pub enum Paging {
     /// §5's pages: `page` (from 1) of `limit` rows, by offset.
     Offset { page: u64, limit: u64 },
     /// Keyset: up to `limit` rows after `after` (from the first row when `None`), plus one
-    /// more row that only tells whether another page follows.
-    After { after: Option<Position>, limit: u64 },
+    /// more row that only tells whether another page follows; only rows inside `span`.
+    After {
+        after: Option<Position>,
+        limit: u64,
+        span: Span,
+    },
+}
+
+/// A slice of time that a keyset walk reads on its own, `[from, until)`, either end open:
+/// see [`sort_day_spans`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    /// The earliest time, inclusive.
+    pub from: Option<Ms>,
+    /// The end, exclusive.
+    pub until: Option<Ms>,
+}
+
+/// The spans a walk over every row reads one after the other, newest first. Where the sort
+/// key's day orders like the time only inside [`SORT_DAY_RANGE`], the walk reads the rows
+/// after that range, then the range itself (in the table's order, each batch stopping
+/// after its rows), then the rows before it; elsewhere it reads everything as one span.
+pub fn sort_day_spans(dialect: Dialect) -> Vec<Span> {
+    if !dialect.rules().sort_key_day() {
+        return vec![Span::default()];
+    }
+    vec![
+        Span {
+            from: Some(SORT_DAY_RANGE.end),
+            until: None,
+        },
+        Span {
+            from: Some(SORT_DAY_RANGE.start),
+            until: Some(SORT_DAY_RANGE.end),
+        },
+        Span {
+            from: None,
+            until: Some(SORT_DAY_RANGE.start),
+        },
+    ]
 }
 
 /// The compiled events request.
@@ -196,6 +234,7 @@ pub fn compile_events(
             Paging::After {
                 after: cursor::decode(token, fingerprint)?,
                 limit: req.limit,
+                span: Span::default(),
             }
         }
     };
@@ -220,17 +259,16 @@ const SORT_DAY_RANGE: std::ops::Range<Ms> = 86_400_000..5_662_137_600_000;
 /// bounds it from below, and its `end` or the keyset position from above. Exports
 /// without such bounds order by the time alone.
 fn days_in_range((start, end): (Option<Ms>, Option<Ms>), paging: &Paging) -> bool {
-    let position = match paging {
-        Paging::After {
-            after: Some(at), ..
-        } => Some(at.created_at),
-        _ => None,
+    let (position, span) = match paging {
+        Paging::After { after, span, .. } => (after.as_ref().map(|a| a.created_at), *span),
+        Paging::Offset { .. } => (None, Span::default()),
     };
-    let upper = match (end, position) {
-        (Some(e), Some(p)) => Some(e.min(p)),
-        (e, p) => e.or(p),
-    };
-    start.is_some_and(|s| s >= SORT_DAY_RANGE.start)
+    let lower = [start, span.from].into_iter().flatten().max();
+    let upper = [end, position, span.until.map(|u| u - 1)]
+        .into_iter()
+        .flatten()
+        .min();
+    lower.is_some_and(|l| l >= SORT_DAY_RANGE.start)
         && upper.is_some_and(|u| u < SORT_DAY_RANGE.end)
 }
 
@@ -284,7 +322,13 @@ pub fn compile_events_page(
     select.order_by.push(OrderBy::asc(id_text()));
     let (limit, offset) = match &paging {
         Paging::Offset { page, limit } => (*limit, page.saturating_sub(1).saturating_mul(*limit)),
-        Paging::After { after, limit } => {
+        Paging::After { after, limit, span } => {
+            if let Some(from) = span.from {
+                filter.push(Expr::Col("created_at").op(Op::GtEq, params.ts(from)));
+            }
+            if let Some(until) = span.until {
+                filter.push(Expr::Col("created_at").op(Op::Lt, params.ts(until)));
+            }
             if let Some(at) = after {
                 // Rows after the position in §5's order: earlier, or as early with a greater
                 // id. The first conjunct alone bounds the index (or key) range.

@@ -11,8 +11,8 @@ mod funnel;
 
 pub use chart::{ChartForms, ChartPlan, compile_chart, compile_chart_with};
 pub use events::{
-    EventsPlan, Paging, compile_event_meta, compile_events, compile_events_page, compile_profiles,
-    conditions_fingerprint,
+    EventsPlan, Paging, Span, compile_event_meta, compile_events, compile_events_page,
+    compile_profiles, conditions_fingerprint, sort_day_spans,
 };
 pub use filter::{field_text, filter_expr};
 pub use funnel::{FunnelPlan, compile_funnel, compile_funnel_with};
