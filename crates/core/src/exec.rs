@@ -10,6 +10,7 @@ use crate::compile::{self, Context, EventsPlan, Paging, Span};
 use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
 use crate::event::EventField;
+use crate::export::Layout;
 use crate::request::{
     ChartRequest, EventsRequest, Filter, FilterValues, FunnelRequest, Operator, TimeSpec,
 };
@@ -248,8 +249,8 @@ pub struct EventsWalk {
     /// The spans still to read, newest first ([`compile::sort_day_spans`]).
     spans: std::collections::VecDeque<Span>,
     patterns: Vec<String>,
-    /// The object keys of every row, in order (for CSV's header).
-    header: Vec<String>,
+    /// The columns of every row.
+    layout: Layout,
 }
 
 impl EventsWalk {
@@ -275,13 +276,11 @@ impl EventsWalk {
                 span: Span::default(),
             },
         )?;
-        let mut header: Vec<String> = plan.columns.iter().map(|c| c.name().into_owned()).collect();
-        if plan.profile {
-            header.push("profile".into());
-        }
-        if plan.meta {
-            header.push("meta".into());
-        }
+        let layout = Layout {
+            columns: plan.columns,
+            profile: plan.profile,
+            meta: plan.meta,
+        };
         let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
         Ok(EventsWalk {
             req,
@@ -290,14 +289,13 @@ impl EventsWalk {
             batch,
             spans: compile::sort_day_spans(dialect).into(),
             patterns,
-            header,
+            layout,
         })
     }
 
-    /// The keys of each row's object, in order: the columns, then `profile` and `meta`
-    /// when included (an object may lack those two).
-    pub fn header(&self) -> &[String] {
-        &self.header
+    /// The columns of every row.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The next batch of Event objects; `None` after the last.

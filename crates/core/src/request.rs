@@ -544,6 +544,8 @@ pub enum ExportFormat {
     Ndjson,
     /// RFC 4180 with a header row (`text/csv`).
     Csv,
+    /// Apache Parquet, typed columns (`application/vnd.apache.parquet`).
+    Parquet,
 }
 
 impl ExportFormat {
@@ -552,6 +554,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Ndjson => "ndjson",
             ExportFormat::Csv => "csv",
+            ExportFormat::Parquet => "parquet",
         }
     }
 
@@ -560,6 +563,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Ndjson => "application/x-ndjson",
             ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Parquet => "application/vnd.apache.parquet",
         }
     }
 
@@ -568,6 +572,7 @@ impl ExportFormat {
         match s {
             "ndjson" => Some(ExportFormat::Ndjson),
             "csv" => Some(ExportFormat::Csv),
+            "parquet" => Some(ExportFormat::Parquet),
             _ => None,
         }
     }
@@ -580,6 +585,7 @@ impl ExportFormat {
             match media.to_ascii_lowercase().as_str() {
                 "application/x-ndjson" | "application/ndjson" => Some(ExportFormat::Ndjson),
                 "text/csv" => Some(ExportFormat::Csv),
+                "application/vnd.apache.parquet" => Some(ExportFormat::Parquet),
                 _ => None,
             }
         })

@@ -142,7 +142,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Write every event a request matches as NDJSON or CSV, to a file or standard output
+    /// Write every event a request matches as NDJSON, CSV or Parquet, to a file or stdout
     /// (the query string and rows of `GET /export/events?format=…`; docs/export.md).
     Export {
         /// The project.
@@ -258,6 +258,7 @@ pub enum DialectArg {
 pub enum FormatArg {
     Ndjson,
     Csv,
+    Parquet,
 }
 
 impl From<FormatArg> for quarry_core::request::ExportFormat {
@@ -265,6 +266,7 @@ impl From<FormatArg> for quarry_core::request::ExportFormat {
         match f {
             FormatArg::Ndjson => quarry_core::request::ExportFormat::Ndjson,
             FormatArg::Csv => quarry_core::request::ExportFormat::Csv,
+            FormatArg::Parquet => quarry_core::request::ExportFormat::Parquet,
         }
     }
 }

@@ -76,14 +76,16 @@ pub async fn export(
     let backends = store.backends(crate::app::system_clock());
     let mut walk = EventsWalk::new(req, ctx, backends.store.dialect(), EventsWalk::BATCH)
         .map_err(|e| failed(e.into()))?;
-    let encoder = Encoder::new(format, walk.header().to_vec());
+    let mut encoder =
+        Encoder::new(format, walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
     let mut out: Box<dyn Write> = match target.output {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let bar = progress();
     let mut buf = Vec::new();
-    encoder.start(&mut buf);
+    let encoded = |e: quarry_core::export::EncodeError| Error::Storage(e.to_string());
+    encoder.start(&mut buf).map_err(encoded)?;
     out.write_all(&buf)?;
     let mut rows = 0u64;
     while let Some(batch) = walk
@@ -92,11 +94,14 @@ pub async fn export(
         .map_err(failed)?
     {
         buf.clear();
-        encoder.rows(&batch, &mut buf);
+        encoder.rows(&batch, &mut buf).map_err(encoded)?;
         out.write_all(&buf)?;
         rows += batch.len() as u64;
         bar.set_position(rows);
     }
+    buf.clear();
+    encoder.finish(&mut buf).map_err(encoded)?;
+    out.write_all(&buf)?;
     out.flush()?;
     bar.finish_and_clear();
     Ok(rows)

@@ -1,4 +1,5 @@
-//! Streamed exports: every row an events request matches, as NDJSON or CSV, in chunks.
+//! Streamed exports: every row an events request matches, as NDJSON, CSV or Parquet, in
+//! chunks.
 //!
 //! The body is a stream of keyset batches ([`EventsWalk`]): actix-web asks for the next
 //! chunk only when the connection has taken the previous ones, so a slow client slows the
@@ -16,8 +17,9 @@ use actix_web::HttpResponse;
 use actix_web::web::Bytes;
 use quarry_core::compile::Context;
 use quarry_core::exec::{EventsWalk, ExecError};
-use quarry_core::export::Encoder;
+use quarry_core::export::{EncodeError, Encoder};
 use quarry_core::request::{EventsRequest, ExportFormat};
+use quarry_core::storage::StorageError;
 
 use crate::backends::Backends;
 use crate::error::ApiError;
@@ -37,20 +39,28 @@ struct Walk {
 }
 
 impl Walk {
-    /// The next batch's rows under the timeout, encoded.
+    /// The next batch's rows under the timeout, encoded; after the last, what ends the
+    /// body (Parquet's footer), then `None`.
     async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
         let store = self.backends.store.as_ref();
         let meta = self.backends.meta.as_ref();
+        let mut out = Vec::new();
         match tokio::time::timeout(self.timeout, self.walk.next(store, meta)).await {
-            Err(_) => Err(ApiError::Timeout),
-            Ok(Err(e)) => Err(ApiError::from(e)),
-            Ok(Ok(None)) => Ok(None),
+            Err(_) => return Err(ApiError::Timeout),
+            Ok(Err(e)) => return Err(ApiError::from(e)),
+            Ok(Ok(None)) => {
+                self.done = true;
+                self.encoder.finish(&mut out).map_err(encoding)?;
+            }
             Ok(Ok(Some(rows))) => {
-                let mut out = Vec::with_capacity(rows.len() * 256);
-                self.encoder.rows(&rows, &mut out);
-                Ok(Some(Bytes::from(out)))
+                out.reserve(rows.len() * 256);
+                self.encoder.rows(&rows, &mut out).map_err(encoding)?;
             }
         }
+        Ok((!out.is_empty()).then(|| Bytes::from(out)))
     }
 
     /// A failure after the body started: log it, send the error line (NDJSON), then end
@@ -68,6 +78,11 @@ impl Walk {
     }
 }
 
+/// An encoder's fault: a 500 (logged), never the client's.
+fn encoding(e: EncodeError) -> ApiError {
+    ApiError::Storage(StorageError::Query(e.to_string()))
+}
+
 /// Answer a streamed export: the first batch now (its failure is an ordinary error
 /// response), the rest as the client reads.
 pub(crate) async fn respond(
@@ -80,7 +95,7 @@ pub(crate) async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::BATCH).map_err(ExecError::from)?;
-    let encoder = Encoder::new(format, walk.header().to_vec());
+    let encoder = Encoder::new(format, walk.layout()).map_err(encoding)?;
     let mut state = Walk {
         walk,
         encoder,
@@ -91,20 +106,14 @@ pub(crate) async fn respond(
         _slot: slot,
     };
     let mut head = Vec::new();
-    state.encoder.start(&mut head);
-    match state.read().await? {
-        Some(first) => {
-            head.extend_from_slice(&first);
-        }
-        None => state.done = true,
+    state.encoder.start(&mut head).map_err(encoding)?;
+    if let Some(first) = state.read().await? {
+        head.extend_from_slice(&first);
     }
     state.ready.push_back(Ok(Bytes::from(head)));
     let body = futures_util::stream::unfold(state, |mut s| async move {
         if let Some(chunk) = s.ready.pop_front() {
             return Some((chunk, s));
-        }
-        if s.done {
-            return None;
         }
         match s.read().await {
             Ok(Some(chunk)) => Some((Ok(chunk), s)),

@@ -1274,6 +1274,27 @@ fn export_writes_the_rows_of_the_json_pages() {
     let expected: Vec<&str> = pages.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, expected);
 
+    // Parquet, read back with the same crate: every row, in order.
+    let file = db.path("out.parquet");
+    db.ok(&[
+        "export",
+        "--project",
+        "p2",
+        "--format",
+        "parquet",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
+    let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    let parquet_ids: Vec<String> = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|r| r.unwrap().get_string(0).unwrap().clone())
+        .collect();
+    assert_eq!(parquet_ids, expected);
+
     // The query's format wins over --format; a bad request names its parameter.
     let csv_again = db.ok(&["export", "--project", "p2", "fields=id&format=csv"]);
     assert!(csv_again.starts_with("id\r\n"), "{csv_again}");

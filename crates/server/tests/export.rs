@@ -516,3 +516,109 @@ async fn a_stream_crosses_the_ends_of_clickhouses_date_range() {
         .collect();
     assert_eq!(lines, pages);
 }
+
+/// A Parquet value as the JSON page writes it.
+fn parquet_json(field: &parquet::record::Field) -> Value {
+    use parquet::record::Field as F;
+    match field {
+        F::Null => Value::Null,
+        F::Str(s) => Value::String(s.clone()),
+        F::Long(i) => Value::from(*i),
+        F::Double(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        F::TimestampMillis(ms) => Value::String(quarry_core::time::format_utc_millis(*ms)),
+        F::MapInternal(map) => Value::Object(
+            map.entries()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        parquet_json(k).as_str().unwrap().to_string(),
+                        parquet_json(v),
+                    )
+                })
+                .collect(),
+        ),
+        other => panic!("a type Quarry does not write: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn parquet_holds_the_rows_of_the_json_pages_with_typed_columns() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let app = spawn().await;
+    app.db.insert_events(&generated(12_000, 8)).await.unwrap();
+    let query = "includes=properties,importedAt,longitude,profile,meta&fields=id,createdAt,name,duration,properties.__query.utm_source";
+    let pages = offset_pages(&app, query).await;
+    let resp = app
+        .http
+        .get(app.url(&format!("/export/events?{query}")))
+        .header("openpanel-client-id", READ_ID)
+        .header("openpanel-client-secret", READ_SECRET)
+        .header("accept", "application/vnd.apache.parquet")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.apache.parquet"
+    );
+    let body = resp.bytes().await.unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    let reader = SerializedFileReader::new(std::fs::File::open(file.path()).unwrap()).unwrap();
+
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let leaf = |name: &str| {
+        (0..schema.num_columns())
+            .map(|i| schema.column(i))
+            .find(|c| c.path().string() == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    use parquet::basic::{LogicalType, TimeUnit, Type as Physical};
+    let created = leaf("createdAt");
+    assert_eq!(created.physical_type(), Physical::INT64);
+    assert_eq!(
+        created.logical_type_ref(),
+        Some(&LogicalType::timestamp(true, TimeUnit::MILLIS))
+    );
+    assert_eq!(created.max_def_level(), 0, "createdAt is required");
+    assert_eq!(
+        leaf("importedAt").max_def_level(),
+        1,
+        "importedAt may be null"
+    );
+    assert_eq!(leaf("duration").physical_type(), Physical::INT64);
+    assert_eq!(leaf("longitude").physical_type(), Physical::DOUBLE);
+    assert_eq!(
+        leaf("properties.__query.utm_source").logical_type_ref(),
+        Some(&LogicalType::String)
+    );
+    assert_eq!(
+        leaf("properties.key_value.key").logical_type_ref(),
+        Some(&LogicalType::String)
+    );
+    assert!(
+        reader.metadata().num_row_groups() >= 3,
+        "one row group per batch"
+    );
+
+    let mut rows = Vec::new();
+    for row in reader.get_row_iter(None).unwrap() {
+        let row = row.unwrap();
+        let mut obj = serde_json::Map::new();
+        for (name, field) in row.get_column_iter() {
+            let mut v = parquet_json(field);
+            if name == "profile" || name == "meta" {
+                if v.is_null() {
+                    continue;
+                }
+                v = serde_json::from_str(v.as_str().unwrap()).unwrap();
+            }
+            obj.insert(name.clone(), v);
+        }
+        rows.push(Value::Object(obj));
+    }
+    assert_eq!(rows.len(), pages.len());
+    assert!(pages.iter().any(|p| p.get("profile").is_some()));
+    assert_eq!(rows, pages);
+}

@@ -72,6 +72,9 @@ pub struct EventsPlan {
     pub count: Query,
     /// The columns of each page row, in order (also the JSON order).
     pub columns: Vec<ExportColumn>,
+    /// Fields the `profile` and `meta` lookups need that `columns` lacks: cells after the
+    /// columns, not part of the object.
+    pub lookups: Vec<EventField>,
     /// Whether to attach profiles.
     pub profile: bool,
     /// Whether to attach event metadata.
@@ -90,11 +93,15 @@ impl EventsPlan {
         }
     }
 
-    /// Where the column of this Event field is, if the page has one.
+    /// Where the cell of this Event field is in a page row, if the page reads it.
     pub fn field_at(&self, field: EventField) -> Option<usize> {
         self.columns
             .iter()
             .position(|c| *c == ExportColumn::Field(field))
+            .or_else(|| {
+                let at = self.lookups.iter().position(|f| *f == field)?;
+                Some(self.columns.len() + at)
+            })
     }
 }
 
@@ -312,6 +319,18 @@ pub fn compile_events_page(
         select.items.push(Item { expr, alias });
         types.push(ty);
     }
+    // `includes=profile` and `meta` look up by the profile id and the name, chosen or not.
+    let profile = req.includes.contains(&Include::Profile);
+    let meta = req.includes.contains(&Include::Meta);
+    let lookups: Vec<EventField> = [(profile, EventField::ProfileId), (meta, EventField::Name)]
+        .into_iter()
+        .filter(|(on, f)| *on && !columns.contains(&ExportColumn::Field(*f)))
+        .map(|(_, f)| f)
+        .collect();
+    for f in &lookups {
+        select.item(Expr::Col(f.column()), f.column());
+        types.push(CellType::Text);
+    }
     if rules.sort_key_day() && days_in_range(window, &paging) {
         select.order_by.push(OrderBy::desc(Expr::call(
             Func::SortDay,
@@ -357,8 +376,9 @@ pub fn compile_events_page(
         page,
         count: count_query(req, ctx, window, dialect),
         columns,
-        profile: req.includes.contains(&Include::Profile),
-        meta: req.includes.contains(&Include::Meta),
+        lookups,
+        profile,
+        meta,
         paging,
         fingerprint: conditions_fingerprint(req, ctx)?,
     })

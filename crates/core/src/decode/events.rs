@@ -121,7 +121,7 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
             None => {
                 p.invalid(
                     "format",
-                    format!("unknown format {f:?}; expected one of: json, ndjson, csv"),
+                    format!("unknown format {f:?}; expected one of: json, ndjson, csv, parquet"),
                 );
                 None
             }

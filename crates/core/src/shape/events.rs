@@ -11,8 +11,8 @@ use crate::sql::{Row, Value as V};
 use crate::time::format_utc_millis;
 
 /// Shape page rows (in `plan.columns` order) into Event objects; `profiles` and `metas`
-/// are looked up by profile id and event name. Cells past the columns (a keyset page's
-/// position) are not part of the object.
+/// are looked up by profile id and event name. Cells past the columns (the lookups' fields,
+/// a keyset page's position) are not part of the object.
 pub fn shape_rows(
     plan: &EventsPlan,
     rows: Vec<Row>,
@@ -23,20 +23,18 @@ pub fn shape_rows(
     let name_at = plan.field_at(EventField::Name);
     rows.into_iter()
         .map(|row| {
+            let text_at = |at: Option<usize>| match at.and_then(|i| row.get(i)) {
+                Some(V::Text(t)) => Some(t.clone()),
+                _ => None,
+            };
+            let profile_id = text_at(profile_at);
+            let name = text_at(name_at);
             let mut obj = Map::new();
-            let mut profile_id = None;
-            let mut name = None;
-            for (i, (column, value)) in plan.columns.iter().zip(row).enumerate() {
+            for (column, value) in plan.columns.iter().zip(row) {
                 let json = match column {
                     ExportColumn::Field(f) => field_json(f.kind(), value),
                     ExportColumn::Property(_) => field_json(FieldKind::Text, value),
                 };
-                if Some(i) == profile_at {
-                    profile_id = json.as_str().map(str::to_string);
-                }
-                if Some(i) == name_at {
-                    name = json.as_str().map(str::to_string);
-                }
                 obj.insert(column.name().into_owned(), json);
             }
             if plan.profile {
