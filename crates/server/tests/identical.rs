@@ -148,7 +148,7 @@ async fn every_fixture_gets_identical_bytes_from_every_backend() {
         ("clickhouse", app(Shape::ClickHouse, &events).await),
     ];
     let fixtures = request_fixtures();
-    let (mut compared, mut with_data) = (0, 0);
+    let (mut compared, mut with_data, mut streamed) = (0, 0, 0);
     for project in ["abc", "abc123"] {
         for fx in &fixtures {
             let (name, endpoint, query) = (&fx.name, &fx.endpoint, &fx.query);
@@ -173,8 +173,28 @@ async fn every_fixture_gets_identical_bytes_from_every_backend() {
             if has_data(&first.json()) {
                 with_data += 1;
             }
+            // The same events streamed: NDJSON and CSV bodies are byte-identical too.
+            if endpoint == "events" && !query.contains("cursor") {
+                for format in ["ndjson", "csv"] {
+                    let path = format!("{path}&format={format}");
+                    let mut bodies = Vec::new();
+                    for (backend, app) in &apps {
+                        let r = app.get(&path, ROOT).await;
+                        assert_eq!(r.status, 200, "{name} {format} ({project}) on {backend}");
+                        bodies.push((backend, r.body));
+                    }
+                    for (backend, body) in &bodies[1..] {
+                        assert!(
+                            *body == bodies[0].1,
+                            "{name} {format} ({project}): {backend} differs from sqlite"
+                        );
+                    }
+                    streamed += 1;
+                }
+            }
         }
     }
+    assert!(streamed >= 40, "{streamed} streams compared");
     assert_eq!(compared, 2 * fixtures.len());
     // Most fixtures' windows cover the generated weeks; a few ask for other dates.
     assert!(
