@@ -1,16 +1,18 @@
 //! Streamed exports: every row an events request matches, as NDJSON, CSV or Parquet, in
 //! chunks.
 //!
-//! The body is a stream of keyset batches ([`EventsWalk`]): actix-web asks for the next
-//! chunk only when the connection has taken the previous ones, so a slow client slows the
-//! reads and at most one batch is held. Each batch runs under the query timeout. The first
-//! batch is read before the response starts, so a request that fails at once gets its
-//! status (400, 503, 504) like any other; a failure after that ends the body early: an
-//! NDJSON body gets a last `{"error": …}` line, and the chunked encoding is left
-//! unterminated so that no client mistakes it for a complete export. A client that goes
-//! away drops the stream, and with it the query being read.
+//! The rows come from keyset batches ([`EventsWalk`]). A task reads and encodes them one
+//! batch ahead of the connection, through a channel that holds one chunk: the database
+//! works on the next batch while the client receives the current one, and when the client
+//! is slower the task waits, so a slow client slows the reads and at most three batches
+//! (one read, one queued, one being written) are held. Each batch runs under the query
+//! timeout. The first batch is read before the response starts, so a request that fails
+//! at once gets its status (400, 503, 504) like any other; a failure after that ends the
+//! body early: an NDJSON body gets a last `{"error": …}` line, and the chunked encoding
+//! is left unterminated so that no client mistakes it for a complete export. A client
+//! that goes away closes the channel, and the task drops the batch it was reading, which
+//! cancels that query.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
@@ -20,25 +22,29 @@ use quarry_core::exec::{EventsWalk, ExecError};
 use quarry_core::export::{EncodeError, Encoder};
 use quarry_core::request::{EventsRequest, ExportFormat};
 use quarry_core::storage::StorageError;
+use tokio::sync::mpsc;
 
 use crate::backends::Backends;
 use crate::error::ApiError;
 use crate::slots::Slot;
 
-/// Where a stream is.
-struct Walk {
+type Chunk = Result<Bytes, std::io::Error>;
+
+/// Reads and encodes batches.
+struct Producer {
     walk: EventsWalk,
     encoder: Encoder,
     backends: Backends,
     timeout: Duration,
-    /// Chunks ready to send before reading on.
-    ready: VecDeque<Result<Bytes, std::io::Error>>,
     done: bool,
-    /// The client's query slot, held until the stream ends.
-    _slot: Slot,
 }
 
-impl Walk {
+/// An encoder's fault: a 500 (logged), never the client's.
+fn encoding(e: EncodeError) -> ApiError {
+    ApiError::Storage(StorageError::Query(e.to_string()))
+}
+
+impl Producer {
     /// The next batch's rows under the timeout, encoded; after the last, what ends the
     /// body (Parquet's footer), then `None`.
     async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
@@ -63,24 +69,45 @@ impl Walk {
         Ok((!out.is_empty()).then(|| Bytes::from(out)))
     }
 
-    /// A failure after the body started: log it, send the error line (NDJSON), then end
-    /// the body without its terminating chunk.
-    fn fail(&mut self, error: &ApiError) {
+    /// A failure after the body started: log it; the error line (NDJSON), then the error
+    /// that ends the body without its terminating chunk.
+    fn failure(&self, error: &ApiError) -> Vec<Chunk> {
         tracing::error!(%error, "streamed export failed part-way");
         let mut out = Vec::new();
         self.encoder.failure(&error.body(), &mut out);
+        let mut chunks = Vec::new();
         if !out.is_empty() {
-            self.ready.push_back(Ok(Bytes::from(out)));
+            chunks.push(Ok(Bytes::from(out)));
         }
-        self.ready
-            .push_back(Err(std::io::Error::other("the export failed part-way")));
-        self.done = true;
+        chunks.push(Err(std::io::Error::other("the export failed part-way")));
+        chunks
     }
-}
 
-/// An encoder's fault: a 500 (logged), never the client's.
-fn encoding(e: EncodeError) -> ApiError {
-    ApiError::Storage(StorageError::Query(e.to_string()))
+    /// Read on until the walk ends, the client goes away, or a batch fails. The slot is
+    /// the client's query slot, held as long as this runs.
+    async fn run(mut self, tx: mpsc::Sender<Chunk>, _slot: Slot) {
+        loop {
+            let next = tokio::select! {
+                // Dropping the read cancels its query.
+                () = tx.closed() => return,
+                next = self.read() => next,
+            };
+            let chunks = match next {
+                Ok(Some(chunk)) => vec![Ok(chunk)],
+                Ok(None) => return,
+                Err(e) => self.failure(&e),
+            };
+            let last = chunks.last().is_some_and(Result::is_err);
+            for chunk in chunks {
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+            }
+            if last {
+                return;
+            }
+        }
+    }
 }
 
 /// Answer a streamed export: the first batch now (its failure is an ordinary error
@@ -96,37 +123,27 @@ pub(crate) async fn respond(
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::BATCH).map_err(ExecError::from)?;
     let encoder = Encoder::new(format, walk.layout()).map_err(encoding)?;
-    let mut state = Walk {
+    let mut producer = Producer {
         walk,
         encoder,
         backends,
         timeout,
-        ready: VecDeque::new(),
         done: false,
-        _slot: slot,
     };
     let mut head = Vec::new();
-    state.encoder.start(&mut head).map_err(encoding)?;
-    if let Some(first) = state.read().await? {
+    producer.encoder.start(&mut head).map_err(encoding)?;
+    if let Some(first) = producer.read().await? {
         head.extend_from_slice(&first);
     }
-    state.ready.push_back(Ok(Bytes::from(head)));
-    let body = futures_util::stream::unfold(state, |mut s| async move {
-        if let Some(chunk) = s.ready.pop_front() {
-            return Some((chunk, s));
-        }
-        match s.read().await {
-            Ok(Some(chunk)) => Some((Ok(chunk), s)),
-            Ok(None) => None,
-            Err(e) => {
-                s.fail(&e);
-                let chunk = s.ready.pop_front()?;
-                Some((chunk, s))
-            }
-        }
+    let (tx, rx) = mpsc::channel::<Chunk>(1);
+    actix_web::rt::spawn(producer.run(tx, slot));
+    let first =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) });
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
     });
     Ok(HttpResponse::Ok()
         .content_type(format.media_type())
         .insert_header(("Cache-Control", "no-store"))
-        .streaming(body))
+        .streaming(futures_util::StreamExt::chain(first, rest)))
 }

@@ -8,7 +8,7 @@ use crate::event::{EventField, FieldKind};
 use crate::request::{EventsRequest, ExportColumn, Include};
 use crate::sql::CellType;
 use crate::sql::ast::{
-    Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
+    Agg, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
 };
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
@@ -279,6 +279,33 @@ fn days_in_range((start, end): (Option<Ms>, Option<Ms>), paging: &Paging) -> boo
         && upper.is_some_and(|u| u < SORT_DAY_RANGE.end)
 }
 
+/// `(SELECT min(t) FROM (SELECT created_at AS t FROM events WHERE … ORDER BY
+/// toDate(created_at) DESC, created_at DESC LIMIT n))`: the time of the `n`-th row in time
+/// order, read in the sort key's order (exactly its prefix, so the engine stops after `n`
+/// rows). Valid only where the day orders like the time ([`days_in_range`]).
+fn boundary(filter: &[Expr], n: u64, params: &mut Params) -> Expr {
+    let mut first = Select {
+        from: Some(Source::table("events")),
+        filter: filter.to_vec(),
+        ..Select::default()
+    };
+    first.item(Expr::Col("created_at"), "t");
+    first.order_by = vec![
+        OrderBy::desc(Expr::call(Func::SortDay, vec![Expr::Col("created_at")])),
+        OrderBy::desc(Expr::Col("created_at")),
+    ];
+    first.limit = Some(params.int(i64::try_from(n).unwrap_or(i64::MAX)));
+    let mut min = Select {
+        from: Some(Source::Subquery(
+            Box::new(Statement::select(first)),
+            "first_rows",
+        )),
+        ..Select::default()
+    };
+    min.item(Expr::agg(Agg::Min, Expr::Col("t")), "boundary");
+    Expr::Subquery(Box::new(Statement::select(min)))
+}
+
 /// Compile one page of an events request, chosen by `paging`.
 pub fn compile_events_page(
     req: &EventsRequest,
@@ -331,12 +358,6 @@ pub fn compile_events_page(
         select.item(Expr::Col(f.column()), f.column());
         types.push(CellType::Text);
     }
-    if rules.sort_key_day() && days_in_range(window, &paging) {
-        select.order_by.push(OrderBy::desc(Expr::call(
-            Func::SortDay,
-            vec![Expr::Col("created_at")],
-        )));
-    }
     select.order_by.push(OrderBy::desc(Expr::Col("created_at")));
     select.order_by.push(OrderBy::asc(id_text()));
     let (limit, offset) = match &paging {
@@ -365,6 +386,14 @@ pub fn compile_events_page(
             (limit.saturating_add(1), 0)
         }
     };
+    if rules.sort_key_day() && days_in_range(window, &paging) {
+        // The page's rows are among the first `offset + limit` rows in time order, so they
+        // are no older than the last of those. The table reads that boundary in its own
+        // order (the sort key's day, then the time), stopping after those rows; the page
+        // then sorts only the rows at or after it.
+        let boundary = boundary(&filter, offset.saturating_add(limit), &mut params);
+        filter.push(Expr::Col("created_at").op(Op::GtEq, boundary));
+    }
     select.filter = filter;
     select.limit = Some(params.int(i64::try_from(limit).unwrap_or(i64::MAX)));
     if let Paging::Offset { .. } = paging {

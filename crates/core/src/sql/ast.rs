@@ -331,6 +331,8 @@ pub enum Expr {
     Window(Win, Option<Box<Expr>>, Vec<Expr>, Vec<OrderBy>),
     /// `a BETWEEN lo AND hi`.
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// A scalar subquery: a statement of one row and one column, as a value.
+    Subquery(Box<Statement>),
 }
 
 impl Expr {

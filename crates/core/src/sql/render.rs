@@ -371,6 +371,15 @@ impl Renderer<'_> {
                 self.args(items);
                 self.push(")");
             }
+            Expr::Subquery(stmt) => {
+                self.push("(");
+                self.indent += 1;
+                self.newline();
+                self.statement(stmt);
+                self.indent -= 1;
+                self.newline();
+                self.push(")");
+            }
             Expr::Between(x, lo, hi) => {
                 self.operand(x);
                 self.push(" BETWEEN ");
