@@ -9,12 +9,12 @@ catalog), one project of N events (benches/backends_gen.py, 45 days):
     `COPY (SELECT ...) TO STDOUT`, the `sqlite3` shell's `-json`), alternating; and the
     server's resident memory sampled every 20 ms during the stream (VmRSS; the peak and
     the value before the stream);
- 3. `quarry export` of every row to NDJSON and CSV files (time, size);
+ 3. `quarry export` of every row to NDJSON, CSV and Parquet files (time, size);
  4. on ClickHouse, §5's offset page of a 31-day `screen_view` export at page 1 and 2000
-    as SQL alone (engine `elapsed`): Quarry's SQL now, Quarry's SQL before pages read in
-    the table's order (the same statement without `toDate(created_at) DESC`), OpenPanel's
-    SQL (`SELECT *`, `ORDER BY created_at DESC`), and a hand-written query (the default
-    columns, ordered by the sort key's day then the time, no tie-break).
+    as SQL alone (engine `elapsed`): Quarry's SQL now, Quarry's SQL before (one sort by
+    `created_at DESC, toString(id)`), OpenPanel's SQL (`SELECT *`, `ORDER BY created_at
+    DESC`), and a hand-written query (the default columns, ordered by the sort key's day
+    then the time: no tie-break, so not a total order).
 
 PostgreSQL and ClickHouse (the chdb test server) are started by scripts/ and stopped on
 exit. Markdown tables go to stdout; docs/performance.md records a run.
@@ -39,8 +39,10 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPTH = 100_000
-COLUMNS = ("toString(id) AS id, name, device_id, profile_id, project_id, "
-           "toUnixTimestamp64Milli(created_at) AS created_at, country, city, os, browser, "
+# The default Event columns; aliases that are not column names (ClickHouse would read an
+# alias named like a column in WHERE instead of the column).
+COLUMNS = ("toString(id) AS id_text, name, device_id, profile_id, project_id, "
+           "toUnixTimestamp64Milli(created_at) AS created_at_ms, country, city, os, browser, "
            "duration, path")
 
 
@@ -150,7 +152,7 @@ def native(kind, env, work):
     t0 = time.perf_counter()
     if kind == "ch":
         sql = (f"SELECT {COLUMNS} FROM events WHERE project_id = 'bench' "
-               "ORDER BY created_at DESC, toString(id) FORMAT JSONEachRow")
+               "ORDER BY created_at DESC, id_text FORMAT JSONEachRow")
         url = f"{env['CLICKHOUSE_URL']}/?database=openpanel"
         out = subprocess.run(["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{size_download}",
                               url, "--data-binary", sql], check=True, capture_output=True, text=True)
@@ -203,12 +205,13 @@ def offset_pages(quarry, url, now_ms, rounds):
     for page in (1, 2000):
         qs = f"event=screen_view&start={iso(start)}&end={iso(end)}&limit=50&page={page}"
         sql, params = compile_page(quarry, qs)
-        old = sql.replace("  toDate(created_at) DESC,\n", "")
-        assert old != sql, "Quarry's page no longer orders by the day first"
+        assert "first_rows" in sql, "Quarry's page no longer finds its boundary first"
         offset = (page - 1) * 50
         variants = {
             "Quarry": (sql, params),
-            "Quarry before (created_at, toString(id))": (old, params),
+            "Quarry before (ORDER BY created_at DESC, toString(id))": (
+                f"SELECT {COLUMNS} FROM events WHERE {where} "
+                f"ORDER BY created_at DESC, toString(id) LIMIT 50 OFFSET {offset}", {}),
             "OpenPanel (SELECT *, created_at DESC)": (
                 f"SELECT * FROM events WHERE {where} ORDER BY created_at DESC "
                 f"LIMIT 50 OFFSET {offset}", {}),
@@ -284,13 +287,14 @@ def main():
             srv = Server(quarry, benv, work, b)
             servers.append(srv)
             base = f"http://127.0.0.1:{srv.port}"
-            first, deep = cursor_depth(base, headers, rounds)
+            # Streams first, on a fresh server: its memory before and during them.
             streams, natives = [], []
             for _ in range(max(2, rounds // 2)):
                 streams.append(stream(base, headers, srv.proc.pid))
                 natives.append(native(b, env, work))
+            first, deep = cursor_depth(base, headers, rounds)
             cli = {}
-            for fmt in ("ndjson", "csv"):
+            for fmt in ("ndjson", "csv", "parquet"):
                 out = os.path.join(work, f"export.{b}.{fmt}")
                 t0 = time.perf_counter()
                 sh(quarry, "export", "--project", "bench", "--format", fmt, "--output", out,
@@ -319,11 +323,11 @@ def main():
             peak = max(s[3] for s in streams) / 1024
             print(f"| {b} | {qs:.0f} | {streams[0][1] / 1e6:.0f} | {ns:.0f} | {natives[0][1] / 1e6:.0f} "
                   f"| {qs / ns:.2f}× | {before:.0f} → {peak:.0f} |")
-        print("\n| backend | `quarry export` NDJSON, s | MB | CSV, s | MB |")
-        print("|---|---:|---:|---:|---:|")
+        print("\n| backend | `quarry export` NDJSON, s | MB | CSV, s | MB | Parquet, s | MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for b, (*_x, cli) in results.items():
-            print(f"| {b} | {cli['ndjson'][0] / 1000:.1f} | {cli['ndjson'][1] / 1e6:.0f} "
-                  f"| {cli['csv'][0] / 1000:.1f} | {cli['csv'][1] / 1e6:.0f} |")
+            print(f"| {b} | " + " | ".join(
+                f"{cli[f][0] / 1000:.1f} | {cli[f][1] / 1e6:.0f}" for f in ("ndjson", "csv", "parquet")) + " |")
         print("\nClickHouse, 31-day `screen_view` export page (50 rows), engine `elapsed` medians:\n")
         print("| page | SQL | ms | ÷ hand-written | rows |")
         print("|---:|---|---:|---:|---:|")
