@@ -28,6 +28,10 @@ const VERSION: &str = "1";
 /// Ids longer than this are not ids this server issued positions for.
 const MAX_ID_BYTES: usize = 256;
 
+/// Times a position may hold: years 0000 to 9999, as dates in requests (a forged token
+/// must not reach a database with a time its types cannot hold).
+const TIMES: std::ops::RangeInclusive<Ms> = -62_167_219_200_000..=253_402_300_799_999;
+
 /// A 64-bit FNV-1a hash: the fingerprint of a request's conditions. Not a secret and not a
 /// signature (see the module documentation): it only tells two requests apart.
 pub fn fingerprint(text: &str) -> u64 {
@@ -70,6 +74,9 @@ pub fn decode(token: &str, fingerprint: u64) -> Result<Option<Position>, ParamEr
     };
     let fp = u64::from_str_radix(fp, 16).map_err(|_| malformed())?;
     let created_at: Ms = ms.parse().map_err(|_| malformed())?;
+    if !TIMES.contains(&created_at) {
+        return Err(malformed());
+    }
     if id.len() > MAX_ID_BYTES || id.contains('\0') {
         return Err(malformed());
     }
@@ -117,6 +124,7 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("2|0|1|a"),
             &URL_SAFE_NO_PAD.encode("1|zz|1|a"),
             &URL_SAFE_NO_PAD.encode("1|07|notanumber|a"),
+            &URL_SAFE_NO_PAD.encode("1|0000000000000007|9223372036854775807|a"),
             &URL_SAFE_NO_PAD.encode("1|07|5"),
         ] {
             let e = decode(bad, 7).unwrap_err();
