@@ -134,10 +134,21 @@ pub async fn events(
 ) -> Result<EventsResponse, ExecError> {
     let plan = compile::compile_events(req, ctx, store.dialect())?;
     let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
-    let mut rows = store
-        .fetch(&plan.page)
-        .await
-        .map_err(|e| refused(e, &patterns))?;
+    // The request's paging: a keyset page's plan is the last span's, with what that span
+    // had left to read as its limit.
+    let paging = plan.paging.clone();
+    let (plan, mut rows) = match &paging {
+        Paging::Offset { .. } => {
+            let rows = store
+                .fetch(&plan.page)
+                .await
+                .map_err(|e| refused(e, &patterns))?;
+            (plan, rows)
+        }
+        Paging::After { after, limit, .. } => {
+            keyset_page(store, req, ctx, after.clone(), *limit, &patterns).await?
+        }
+    };
     let count = async || -> Result<u64, ExecError> {
         let rows = store
             .fetch(&plan.count)
@@ -148,7 +159,7 @@ pub async fn events(
             .and_then(|r| r.first())
             .map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0)))
     };
-    match plan.paging {
+    match paging {
         Paging::Offset { page, .. } => {
             let total = if rows.is_empty() && page == 1 {
                 0
@@ -170,6 +181,66 @@ pub async fn events(
             Ok(shape::shape_cursor_page(data, next, total))
         }
     }
+}
+
+/// Up to `limit + 1` rows after `after` in §5's order (the last only tells whether more
+/// follow), read span by span ([`compile::sort_day_spans`]: one span except on ClickHouse,
+/// where each span reads in the table's order). Returns the plan of the last span read
+/// (every span's plan has the same columns) and the rows.
+async fn keyset_page(
+    store: &dyn Storage,
+    req: &EventsRequest,
+    ctx: &Context,
+    after: Option<Position>,
+    limit: u64,
+    patterns: &[String],
+) -> Result<(EventsPlan, Vec<Row>), ExecError> {
+    let dialect = store.dialect();
+    let wanted = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+    let mut rows: Vec<Row> = Vec::new();
+    let mut last = None;
+    for span in compile::sort_day_spans(dialect) {
+        // Spans newer than the position hold nothing after it.
+        let newer = |at: &Position| span.from.is_some_and(|from| from > at.created_at);
+        if after.as_ref().is_some_and(newer) {
+            continue;
+        }
+        let need = (wanted - rows.len()) as u64;
+        let plan = compile::compile_events_page(
+            req,
+            ctx,
+            dialect,
+            Paging::After {
+                after: after.clone(),
+                limit: need - 1,
+                span,
+            },
+        )?;
+        let mut got = store
+            .fetch(&plan.page)
+            .await
+            .map_err(|e| refused(e, patterns))?;
+        rows.append(&mut got);
+        last = Some(plan);
+        if rows.len() >= wanted {
+            break;
+        }
+    }
+    let plan = match last {
+        Some(plan) => plan,
+        // The last span is open towards the past, so it is never skipped.
+        None => compile::compile_events_page(
+            req,
+            ctx,
+            dialect,
+            Paging::After {
+                after,
+                limit,
+                span: compile::Span::default(),
+            },
+        )?,
+    };
+    Ok((plan, rows))
 }
 
 /// A keyset page fetches one row more than it sends: when that row is there, drop it and
@@ -246,8 +317,8 @@ pub struct EventsWalk {
     ctx: Context,
     after: Option<Position>,
     batch: u64,
-    /// The spans still to read, newest first ([`compile::sort_day_spans`]).
-    spans: std::collections::VecDeque<Span>,
+    /// Whether the last batch was read.
+    done: bool,
     patterns: Vec<String>,
     /// The columns of every row.
     layout: Layout,
@@ -287,7 +358,7 @@ impl EventsWalk {
             ctx,
             after: None,
             batch,
-            spans: compile::sort_day_spans(dialect).into(),
+            done: false,
             patterns,
             layout,
         })
@@ -304,36 +375,26 @@ impl EventsWalk {
         store: &dyn Storage,
         meta_store: &dyn Storage,
     ) -> Result<Option<Vec<serde_json::Value>>, ExecError> {
-        loop {
-            let Some(span) = self.spans.front().copied() else {
-                return Ok(None);
-            };
-            let plan = compile::compile_events_page(
-                &self.req,
-                &self.ctx,
-                store.dialect(),
-                Paging::After {
-                    after: self.after.clone(),
-                    limit: self.batch,
-                    span,
-                },
-            )?;
-            let mut rows = store
-                .fetch(&plan.page)
-                .await
-                .map_err(|e| refused(e, &self.patterns))?;
-            match next_position(&mut rows, self.batch) {
-                Some(at) => self.after = Some(at),
-                // The span is read; the position stays valid for the older spans.
-                None => {
-                    self.spans.pop_front();
-                }
-            }
-            if !rows.is_empty() {
-                let data =
-                    with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
-                return Ok(Some(data));
-            }
+        if self.done {
+            return Ok(None);
         }
+        let (plan, mut rows) = keyset_page(
+            store,
+            &self.req,
+            &self.ctx,
+            self.after.clone(),
+            self.batch,
+            &self.patterns,
+        )
+        .await?;
+        match next_position(&mut rows, self.batch) {
+            Some(at) => self.after = Some(at),
+            None => self.done = true,
+        }
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let data = with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
+        Ok(Some(data))
     }
 }

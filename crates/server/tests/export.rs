@@ -515,6 +515,30 @@ async fn a_stream_crosses_the_ends_of_clickhouses_date_range() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines, pages);
+    // Cursor pages of 5 cross the same ends, each page full but the last.
+    let (mut walked, mut token) = (Vec::new(), String::new());
+    loop {
+        let r = app
+            .get(
+                &format!("/export/events?event=edge&limit=5&cursor={}", enc(&token)),
+                READ,
+            )
+            .await;
+        let body = r.json();
+        let data = body["data"].as_array().unwrap().clone();
+        match body["meta"]["next"].as_str() {
+            Some(next) => {
+                assert_eq!(data.len(), 5, "a page that is not the last is full");
+                token = next.to_string();
+                walked.extend(data);
+            }
+            None => {
+                walked.extend(data);
+                break;
+            }
+        }
+    }
+    assert_eq!(walked, pages);
 }
 
 /// A Parquet value as the JSON page writes it.
