@@ -219,13 +219,8 @@ impl Renderer<'_> {
                 None
             }
             Source::Subquery(stmt, alias) => {
-                self.push("(");
-                self.indent += 1;
-                self.newline();
-                self.statement(stmt);
-                self.indent -= 1;
-                self.newline();
-                self.push(") AS ");
+                self.nested(stmt);
+                self.push(" AS ");
                 self.push(alias);
                 None
             }
@@ -256,6 +251,17 @@ impl Renderer<'_> {
                 }
             }
         }
+    }
+
+    /// A statement inside another, in parentheses on lines of its own.
+    fn nested(&mut self, stmt: &Statement) {
+        self.push("(");
+        self.indent += 1;
+        self.newline();
+        self.statement(stmt);
+        self.indent -= 1;
+        self.newline();
+        self.push(")");
     }
 
     /// Print an expression, parenthesized when it is compound.
@@ -371,15 +377,7 @@ impl Renderer<'_> {
                 self.args(items);
                 self.push(")");
             }
-            Expr::Subquery(stmt) => {
-                self.push("(");
-                self.indent += 1;
-                self.newline();
-                self.statement(stmt);
-                self.indent -= 1;
-                self.newline();
-                self.push(")");
-            }
+            Expr::Subquery(stmt) => self.nested(stmt),
             Expr::Between(x, lo, hi) => {
                 self.operand(x);
                 self.push(" BETWEEN ");
