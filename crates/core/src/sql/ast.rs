@@ -160,8 +160,9 @@ pub enum Func {
     /// Text compared by code point (PostgreSQL needs `COLLATE "C"`). Args: x.
     ByteOrder,
     /// The day of a timestamp column as the events table's sort key spells it (ClickHouse:
-    /// `toDate(created_at)` in OpenPanel's table). Monotonic in time, so putting it before
-    /// the time in an `ORDER BY` keeps the order and lets the engine read in key order.
+    /// `toDate(created_at)` in OpenPanel's table). Monotonic in time inside ClickHouse's
+    /// `Date` range, so ordering by it, then the time, is the time order there and lets the
+    /// engine read in key order.
     /// Compiled only where [`DialectRules::sort_key_day`](crate::sql::DialectRules::sort_key_day)
     /// says so. Args: column.
     SortDay,

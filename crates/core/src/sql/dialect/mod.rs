@@ -80,9 +80,9 @@ pub trait DialectRules: Sync {
     }
 
     /// Whether the events table's sort key starts with the day of `created_at` after the
-    /// project (OpenPanel's ClickHouse table): export pages then order by
-    /// [`Func::SortDay`] first, which gives the same rows in the same order but reads in
-    /// the table's order instead of sorting every match.
+    /// project (OpenPanel's ClickHouse table): an export page then finds the time of its
+    /// last row with a subquery ordered by exactly that key ([`Func::SortDay`], then the
+    /// time), which the engine reads in order and stops, and sorts only the rows from there.
     fn sort_key_day(&self) -> bool {
         false
     }
