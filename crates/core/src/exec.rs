@@ -263,6 +263,20 @@ async fn with_includes(
     project_id: &str,
     rows: Vec<Row>,
 ) -> Result<Vec<serde_json::Value>, ExecError> {
+    Ok(batch_of(store, meta_store, plan.clone(), project_id, rows)
+        .await?
+        .into_objects())
+}
+
+/// Page rows with the profiles and event metadata `includes` asks for (one query each per
+/// page), not yet shaped.
+async fn batch_of(
+    store: &dyn Storage,
+    meta_store: &dyn Storage,
+    plan: EventsPlan,
+    project_id: &str,
+    rows: Vec<Row>,
+) -> Result<Batch, ExecError> {
     let distinct = |at: Option<usize>| -> Vec<String> {
         let mut seen = HashSet::new();
         let mut out: Vec<String> = Vec::new();
@@ -303,7 +317,59 @@ async fn with_includes(
                 .collect();
         }
     }
-    Ok(shape::shape_rows(plan, rows, &profiles, &metas))
+    Ok(Batch {
+        plan,
+        rows,
+        profiles,
+        metas,
+    })
+}
+
+/// One batch of a walk: rows in the plan's layout and what `includes` looked up for them.
+/// Encoders read it row by row ([`Batch::visit`]) without building an object per row;
+/// [`Batch::into_objects`] gives the JSON page's Event objects.
+#[derive(Debug)]
+pub struct Batch {
+    plan: EventsPlan,
+    rows: Vec<Row>,
+    profiles: HashMap<String, serde_json::Value>,
+    metas: HashMap<String, serde_json::Value>,
+}
+
+impl Batch {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the batch has no rows (a walk never returns one).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The Event objects, as the JSON page writes them.
+    pub fn into_objects(self) -> Vec<serde_json::Value> {
+        shape::shape_rows(&self.plan, self.rows, &self.profiles, &self.metas)
+    }
+
+    /// Each row's fields in the Event object's order, as `Some((key, value))`, then `None`
+    /// after each row.
+    pub fn visit(self, mut visit: impl FnMut(Option<(&str, serde_json::Value)>)) {
+        let names = shape::column_names(&self.plan);
+        for row in self.rows {
+            shape::visit_row(
+                &self.plan,
+                &names,
+                row,
+                &self.profiles,
+                &self.metas,
+                |k, v| {
+                    visit(Some((k, v)));
+                },
+            );
+            visit(None);
+        }
+    }
 }
 
 /// Every row an events request matches, in §5's order, fetched in keyset batches: the
@@ -369,12 +435,12 @@ impl EventsWalk {
         &self.layout
     }
 
-    /// The next batch of Event objects; `None` after the last.
+    /// The next batch; `None` after the last.
     pub async fn next(
         &mut self,
         store: &dyn Storage,
         meta_store: &dyn Storage,
-    ) -> Result<Option<Vec<serde_json::Value>>, ExecError> {
+    ) -> Result<Option<Batch>, ExecError> {
         if self.done {
             return Ok(None);
         }
@@ -394,7 +460,7 @@ impl EventsWalk {
         if rows.is_empty() {
             return Ok(None);
         }
-        let data = with_includes(store, meta_store, &plan, &self.ctx.project_id, rows).await?;
-        Ok(Some(data))
+        let batch = batch_of(store, meta_store, plan, &self.ctx.project_id, rows).await?;
+        Ok(Some(batch))
     }
 }

@@ -94,9 +94,9 @@ pub async fn export(
         .map_err(failed)?
     {
         buf.clear();
-        encoder.rows(&batch, &mut buf).map_err(encoded)?;
-        out.write_all(&buf)?;
         rows += batch.len() as u64;
+        encoder.rows(batch, &mut buf).map_err(encoded)?;
+        out.write_all(&buf)?;
         bar.set_position(rows);
     }
     buf.clear();

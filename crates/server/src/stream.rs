@@ -61,9 +61,9 @@ impl Producer {
                 self.done = true;
                 self.encoder.finish(&mut out).map_err(encoding)?;
             }
-            Ok(Ok(Some(rows))) => {
-                out.reserve(rows.len() * 256);
-                self.encoder.rows(&rows, &mut out).map_err(encoding)?;
+            Ok(Ok(Some(batch))) => {
+                out.reserve(batch.len() * 256);
+                self.encoder.rows(batch, &mut out).map_err(encoding)?;
             }
         }
         Ok((!out.is_empty()).then(|| Bytes::from(out)))

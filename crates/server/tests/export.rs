@@ -307,9 +307,15 @@ async fn streams_hold_exactly_the_rows_of_the_json_pages() {
         .collect();
     assert!(ndjson.ends_with('\n'));
     assert_eq!(lines, pages);
-    // Lines are exactly the page's objects as the JSON page writes them.
-    let first = serde_json::to_string(&pages[0]).unwrap();
-    assert_eq!(ndjson.lines().next(), Some(first.as_str()));
+    // Lines are exactly the page's objects as the JSON page writes them, byte for byte.
+    let written: String = pages
+        .iter()
+        .map(|p| serde_json::to_string(p).unwrap() + "\n")
+        .collect();
+    assert!(
+        ndjson == written,
+        "NDJSON lines differ from the JSON page's objects"
+    );
 
     // Accept chooses the format when `format` does not.
     let (_, by_accept) = stream(&app, query, Some("application/x-ndjson")).await;

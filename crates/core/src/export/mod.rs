@@ -5,6 +5,7 @@ use std::io::Write as _;
 
 use serde_json::Value;
 
+use crate::exec::Batch;
 use crate::request::{ExportColumn, ExportFormat};
 
 mod parquet;
@@ -90,25 +91,59 @@ impl Encoder {
         Ok(())
     }
 
-    /// Append one batch of Event objects (Parquet: one row group).
-    pub fn rows(&mut self, rows: &[Value], out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    /// Append one batch (Parquet: one row group). NDJSON and CSV are written field by
+    /// field from the rows, without an object per row; the bytes are those of the JSON
+    /// page's objects.
+    pub fn rows(&mut self, batch: Batch, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self.format {
             ExportFormat::Ndjson => {
-                for row in rows {
-                    // Writing a `Value` to a Vec cannot fail.
-                    let _ = serde_json::to_writer(&mut *out, row);
-                    out.push(b'\n');
-                }
+                let mut open = false;
+                batch.visit(|field| match field {
+                    Some((key, value)) => {
+                        out.push(if open { b',' } else { b'{' });
+                        open = true;
+                        // Writing JSON to a Vec cannot fail.
+                        let _ = serde_json::to_writer(&mut *out, key);
+                        out.push(b':');
+                        let _ = serde_json::to_writer(&mut *out, &value);
+                    }
+                    None => {
+                        if !open {
+                            out.push(b'{');
+                        }
+                        out.extend_from_slice(b"}\n");
+                        open = false;
+                    }
+                });
             }
             ExportFormat::Csv => {
-                let null = Value::Null;
-                for row in rows {
-                    csv_record(self.header.iter().map(|k| row.get(k).unwrap_or(&null)), out);
-                }
+                let header = &self.header;
+                let mut cells = vec![Value::Null; header.len()];
+                let mut next = 0;
+                batch.visit(|field| match field {
+                    Some((key, value)) => {
+                        // Columns come in the header's order; `profile` and `meta` only
+                        // when present.
+                        let at = if header.get(next).is_some_and(|h| h == key) {
+                            next
+                        } else {
+                            header.iter().position(|h| h == key).unwrap_or(next)
+                        };
+                        if let Some(cell) = cells.get_mut(at) {
+                            *cell = value;
+                        }
+                        next = at + 1;
+                    }
+                    None => {
+                        csv_record(cells.iter(), out);
+                        cells.fill(Value::Null);
+                        next = 0;
+                    }
+                });
             }
             ExportFormat::Parquet => {
                 if let Some(p) = self.parquet.as_mut() {
-                    p.rows(rows, out)?;
+                    p.rows(&batch.into_objects(), out)?;
                 }
             }
         }
@@ -167,44 +202,42 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_rfc_4180_requires_and_writes_maps_as_json() {
-        use crate::event::EventField::{Duration, Id, Path, Properties};
-        let layout = Layout {
-            columns: [Id, Path, Duration, Properties]
-                .map(ExportColumn::Field)
-                .to_vec(),
-            profile: true,
-            meta: false,
-        };
-        let mut enc = Encoder::new(ExportFormat::Csv, &layout).unwrap();
         let mut out = Vec::new();
-        enc.start(&mut out).unwrap();
-        enc.rows(
-            &[json!({"id": "a", "path": "/x,\"y\"\nz", "duration": 5, "properties": {"k": "v"}})],
-            &mut out,
-        )
-        .unwrap();
+        let cells = [
+            json!("a"),
+            json!("/x,\"y\"\nz"),
+            json!(5),
+            json!({"k": "v"}),
+            Value::Null,
+            json!("plain text"),
+        ];
+        csv_record(cells.iter(), &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "id,path,duration,properties,profile\r\na,\"/x,\"\"y\"\"\nz\",5,\"{\"\"k\"\":\"\"v\"\"}\",\r\n"
+            "a,\"/x,\"\"y\"\"\nz\",5,\"{\"\"k\"\":\"\"v\"\"}\",,plain text\r\n"
         );
     }
 
     #[test]
-    fn ndjson_is_one_object_per_line_with_an_error_line_on_failure() {
+    fn only_ndjson_has_an_error_line() {
         let layout = Layout {
             columns: vec![ExportColumn::Field(crate::event::EventField::Id)],
             profile: false,
             meta: false,
         };
-        let mut enc = Encoder::new(ExportFormat::Ndjson, &layout).unwrap();
+        let error = json!({"error": "Service Unavailable"});
         let mut out = Vec::new();
-        enc.start(&mut out).unwrap();
-        enc.rows(&[json!({"id": "a"}), json!({"id": "b\n"})], &mut out)
-            .unwrap();
-        enc.failure(&json!({"error": "Service Unavailable"}), &mut out);
+        Encoder::new(ExportFormat::Ndjson, &layout)
+            .unwrap()
+            .failure(&error, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"id\":\"a\"}\n{\"id\":\"b\\n\"}\n{\"error\":\"Service Unavailable\"}\n"
+            "{\"error\":\"Service Unavailable\"}\n"
         );
+        let mut out = Vec::new();
+        let mut csv = Encoder::new(ExportFormat::Csv, &layout).unwrap();
+        csv.start(&mut out).unwrap();
+        csv.failure(&error, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "id\r\n");
     }
 }

@@ -1,5 +1,6 @@
 use serde_json::{Map, Value};
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::compile::{EventsPlan, Paging};
@@ -19,37 +20,61 @@ pub fn shape_rows(
     profiles: &HashMap<String, Value>,
     metas: &HashMap<String, Value>,
 ) -> Vec<Value> {
-    let profile_at = plan.field_at(EventField::ProfileId);
-    let name_at = plan.field_at(EventField::Name);
+    let names = column_names(plan);
     rows.into_iter()
         .map(|row| {
-            let text_at = |at: Option<usize>| match at.and_then(|i| row.get(i)) {
-                Some(V::Text(t)) => Some(t.clone()),
-                _ => None,
-            };
-            let profile_id = text_at(profile_at);
-            let name = text_at(name_at);
             let mut obj = Map::new();
-            for (column, value) in plan.columns.iter().zip(row) {
-                let json = match column {
-                    ExportColumn::Field(f) => field_json(f.kind(), value),
-                    ExportColumn::Property(_) => field_json(FieldKind::Text, value),
-                };
-                obj.insert(column.name().into_owned(), json);
-            }
-            if plan.profile {
-                if let Some(p) = profile_id.and_then(|id| profiles.get(&id)) {
-                    obj.insert("profile".into(), p.clone());
-                }
-            }
-            if plan.meta {
-                if let Some(m) = name.and_then(|n| metas.get(&n)) {
-                    obj.insert("meta".into(), m.clone());
-                }
-            }
+            visit_row(plan, &names, row, profiles, metas, |k, v| {
+                obj.insert(k.to_string(), v);
+            });
             Value::Object(obj)
         })
         .collect()
+}
+
+/// The object key of each column.
+pub fn column_names(plan: &EventsPlan) -> Vec<Cow<'_, str>> {
+    plan.columns.iter().map(ExportColumn::name).collect()
+}
+
+/// One row's Event fields, in the object's order, each as `(key, value)`: the columns,
+/// then `profile` and `meta` when included and found. Every body (JSON page, NDJSON, CSV,
+/// Parquet) is written from these.
+pub fn visit_row(
+    plan: &EventsPlan,
+    names: &[Cow<'_, str>],
+    row: Row,
+    profiles: &HashMap<String, Value>,
+    metas: &HashMap<String, Value>,
+    mut field: impl FnMut(&str, Value),
+) {
+    let text_at = |at: Option<usize>| match at.and_then(|i| row.get(i)) {
+        Some(V::Text(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let profile = plan
+        .profile
+        .then(|| text_at(plan.field_at(EventField::ProfileId)))
+        .flatten()
+        .and_then(|id| profiles.get(&id));
+    let meta = plan
+        .meta
+        .then(|| text_at(plan.field_at(EventField::Name)))
+        .flatten()
+        .and_then(|n| metas.get(&n));
+    for ((column, name), value) in plan.columns.iter().zip(names).zip(row) {
+        let json = match column {
+            ExportColumn::Field(f) => field_json(f.kind(), value),
+            ExportColumn::Property(_) => field_json(FieldKind::Text, value),
+        };
+        field(name, json);
+    }
+    if let Some(p) = profile {
+        field("profile", p.clone());
+    }
+    if let Some(m) = meta {
+        field("meta", m.clone());
+    }
 }
 
 /// The position of a keyset page's row (its last two cells).

@@ -7,6 +7,7 @@ mod funnel;
 
 pub use chart::shape_chart;
 pub use events::{
-    row_position, shape_cursor_page, shape_meta, shape_page, shape_profile, shape_rows,
+    column_names, row_position, shape_cursor_page, shape_meta, shape_page, shape_profile,
+    shape_rows, visit_row,
 };
 pub use funnel::shape_funnel;
