@@ -134,9 +134,9 @@ pub async fn events(
 ) -> Result<EventsResponse, ExecError> {
     let plan = compile::compile_events(req, ctx, store.dialect())?;
     let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
-    // The request's paging: a keyset page's plan is the last span's, with what that span
-    // had left to read as its limit.
-    let paging = plan.paging.clone();
+    // The request's paging and fingerprint: a keyset page's plan is the last span's, with
+    // what that span had left to read as its limit.
+    let (paging, fingerprint) = (plan.paging.clone(), plan.fingerprint);
     let (plan, mut rows) = match &paging {
         Paging::Offset { .. } => {
             let rows = store
@@ -170,8 +170,9 @@ pub async fn events(
             Ok(shape::shape_page(&plan, data, total))
         }
         Paging::After { limit, .. } => {
-            let next =
-                next_position(&mut rows, limit).map(|at| cursor::encode(plan.fingerprint, &at));
+            let next = next_position(&mut rows, limit)
+                .zip(fingerprint)
+                .map(|(at, fp)| cursor::encode(fp, &at));
             let total = if req.count {
                 Some(count().await?)
             } else {
@@ -197,14 +198,15 @@ async fn keyset_page(
 ) -> Result<(EventsPlan, Vec<Row>), ExecError> {
     let dialect = store.dialect();
     let wanted = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
-    let mut rows: Vec<Row> = Vec::new();
-    let mut last = None;
-    for span in compile::sort_day_spans(dialect) {
-        // Spans newer than the position hold nothing after it.
+    // Spans newer than the position hold nothing after it; the last span, open towards
+    // the past, is never one of them, so at least one span is read.
+    let spans = compile::sort_day_spans(dialect).into_iter().filter(|span| {
         let newer = |at: &Position| span.from.is_some_and(|from| from > at.created_at);
-        if after.as_ref().is_some_and(newer) {
-            continue;
-        }
+        !after.as_ref().is_some_and(newer)
+    });
+    let mut rows: Vec<Row> = Vec::new();
+    let mut read = None;
+    for span in spans {
         let need = (wanted - rows.len()) as u64;
         let plan = compile::compile_events_page(
             req,
@@ -221,25 +223,12 @@ async fn keyset_page(
             .await
             .map_err(|e| refused(e, patterns))?;
         rows.append(&mut got);
-        last = Some(plan);
+        read = Some(plan);
         if rows.len() >= wanted {
             break;
         }
     }
-    let plan = match last {
-        Some(plan) => plan,
-        // The last span is open towards the past, so it is never skipped.
-        None => compile::compile_events_page(
-            req,
-            ctx,
-            dialect,
-            Paging::After {
-                after,
-                limit,
-                span: compile::Span::default(),
-            },
-        )?,
-    };
+    let plan = read.ok_or_else(|| StorageError::Query("no span of the events to read".into()))?;
     Ok((plan, rows))
 }
 
@@ -263,25 +252,23 @@ async fn with_includes(
     project_id: &str,
     rows: Vec<Row>,
 ) -> Result<Vec<serde_json::Value>, ExecError> {
-    Ok(batch_of(store, meta_store, plan.clone(), project_id, rows)
-        .await?
-        .into_objects())
+    let (profiles, metas) = includes(store, meta_store, plan, project_id, &rows).await?;
+    Ok(shape::shape_rows(plan, rows, &profiles, &metas))
 }
 
-/// Page rows with the profiles and event metadata `includes` asks for (one query each per
-/// page), not yet shaped.
-async fn batch_of(
+/// The profiles and event metadata `includes` asks for, for these rows (one query each).
+async fn includes(
     store: &dyn Storage,
     meta_store: &dyn Storage,
-    plan: EventsPlan,
+    plan: &EventsPlan,
     project_id: &str,
-    rows: Vec<Row>,
-) -> Result<Batch, ExecError> {
+    rows: &[Row],
+) -> Result<(Lookup, Lookup), ExecError> {
     let distinct = |at: Option<usize>| -> Vec<String> {
         let mut seen = HashSet::new();
         let mut out: Vec<String> = Vec::new();
         if let Some(at) = at {
-            for r in &rows {
+            for r in rows {
                 if let Some(Value::Text(t)) = r.get(at) {
                     if !t.is_empty() && seen.insert(t.as_str()) {
                         out.push(t.clone());
@@ -317,13 +304,11 @@ async fn batch_of(
                 .collect();
         }
     }
-    Ok(Batch {
-        plan,
-        rows,
-        profiles,
-        metas,
-    })
+    Ok((profiles, metas))
 }
+
+/// Profiles by id, or event metadata by name, as JSON.
+type Lookup = HashMap<String, serde_json::Value>;
 
 /// One batch of a walk: rows in the plan's layout and what `includes` looked up for them.
 /// Encoders read it row by row ([`Batch::visit`]) without building an object per row;
@@ -332,8 +317,8 @@ async fn batch_of(
 pub struct Batch {
     plan: EventsPlan,
     rows: Vec<Row>,
-    profiles: HashMap<String, serde_json::Value>,
-    metas: HashMap<String, serde_json::Value>,
+    profiles: Lookup,
+    metas: Lookup,
 }
 
 impl Batch {
@@ -460,7 +445,13 @@ impl EventsWalk {
         if rows.is_empty() {
             return Ok(None);
         }
-        let batch = batch_of(store, meta_store, plan, &self.ctx.project_id, rows).await?;
-        Ok(Some(batch))
+        let (profiles, metas) =
+            includes(store, meta_store, &plan, &self.ctx.project_id, &rows).await?;
+        Ok(Some(Batch {
+            plan,
+            rows,
+            profiles,
+            metas,
+        }))
     }
 }

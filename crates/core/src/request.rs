@@ -549,15 +549,6 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    /// The `format=` value.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExportFormat::Ndjson => "ndjson",
-            ExportFormat::Csv => "csv",
-            ExportFormat::Parquet => "parquet",
-        }
-    }
-
     /// The media type of the body.
     pub fn media_type(self) -> &'static str {
         match self {

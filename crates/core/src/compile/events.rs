@@ -39,25 +39,27 @@ pub struct Span {
 }
 
 /// The spans a walk over every row reads one after the other, newest first. Where the sort
-/// key's day orders like the time only inside [`SORT_DAY_RANGE`], the walk reads the rows
-/// after that range, then the range itself (in the table's order, each batch stopping
-/// after its rows), then the rows before it; elsewhere it reads everything as one span.
+/// key's day orders like the time only inside a range
+/// ([`DialectRules::sort_day_range`](crate::sql::DialectRules::sort_day_range)), the walk
+/// reads the rows after that range, then the range itself (in the table's order, each
+/// batch stopping after its rows), then the rows before it; elsewhere it reads everything
+/// as one span. The last span is always open towards the past.
 pub fn sort_day_spans(dialect: Dialect) -> Vec<Span> {
-    if !dialect.rules().sort_key_day() {
+    let Some(range) = dialect.rules().sort_day_range() else {
         return vec![Span::default()];
-    }
+    };
     vec![
         Span {
-            from: Some(SORT_DAY_RANGE.end),
+            from: Some(range.end),
             until: None,
         },
         Span {
-            from: Some(SORT_DAY_RANGE.start),
-            until: Some(SORT_DAY_RANGE.end),
+            from: Some(range.start),
+            until: Some(range.end),
         },
         Span {
             from: None,
-            until: Some(SORT_DAY_RANGE.start),
+            until: Some(range.start),
         },
     ]
 }
@@ -81,18 +83,12 @@ pub struct EventsPlan {
     pub meta: bool,
     /// How the page was chosen.
     pub paging: Paging,
-    /// The fingerprint of the conditions, which a cursor token carries.
-    pub fingerprint: u64,
+    /// The fingerprint of the conditions, which a cursor token carries: computed once, by
+    /// [`compile_events`] for a request with `cursor`.
+    pub fingerprint: Option<u64>,
 }
 
 impl EventsPlan {
-    /// Page size.
-    pub fn page_size(&self) -> u64 {
-        match self.paging {
-            Paging::Offset { limit, .. } | Paging::After { limit, .. } => limit,
-        }
-    }
-
     /// Where the cell of this Event field is in a page row, if the page reads it.
     pub fn field_at(&self, field: EventField) -> Option<usize> {
         self.columns
@@ -231,21 +227,23 @@ pub fn compile_events(
     ctx: &Context,
     dialect: Dialect,
 ) -> Result<EventsPlan, RequestError> {
-    let paging = match &req.cursor {
-        None => Paging::Offset {
+    let Some(token) = &req.cursor else {
+        let paging = Paging::Offset {
             page: req.page,
             limit: req.limit,
-        },
-        Some(token) => {
-            let fingerprint = conditions_fingerprint(req, ctx)?;
-            Paging::After {
-                after: cursor::decode(token, fingerprint)?,
-                limit: req.limit,
-                span: Span::default(),
-            }
-        }
+        };
+        return compile_events_page(req, ctx, dialect, paging);
     };
-    compile_events_page(req, ctx, dialect, paging)
+    let fingerprint = conditions_fingerprint(req, ctx)?;
+    let paging = Paging::After {
+        after: cursor::decode(token, fingerprint)?,
+        limit: req.limit,
+        span: Span::default(),
+    };
+    Ok(EventsPlan {
+        fingerprint: Some(fingerprint),
+        ..compile_events_page(req, ctx, dialect, paging)?
+    })
 }
 
 /// The fingerprint of the request's conditions: their SQL in one fixed dialect with its
@@ -257,15 +255,15 @@ pub fn conditions_fingerprint(req: &EventsRequest, ctx: &Context) -> Result<u64,
     ))
 }
 
-/// ClickHouse's `Date` (the sort key's day) holds 1970-01-01 to 2149-06-06 and wraps
-/// outside, so the day orders like the time only for rows inside that range; a day of
-/// margin on each side covers the server's timezone.
-const SORT_DAY_RANGE: std::ops::Range<Ms> = 86_400_000..5_662_137_600_000;
-
-/// Whether every row a page can read lies inside [`SORT_DAY_RANGE`]: the request's `start`
-/// bounds it from below, and its `end` or the keyset position from above. Exports
-/// without such bounds order by the time alone.
-fn days_in_range((start, end): (Option<Ms>, Option<Ms>), paging: &Paging) -> bool {
+/// Whether every row a page can read lies inside `range` (where the sort key's day orders
+/// like the time): the request's `start` or the span bounds it from below, and its `end`,
+/// the keyset position or the span from above. Pages without such bounds sort by the time
+/// alone.
+fn days_in_range(
+    range: &std::ops::Range<Ms>,
+    (start, end): (Option<Ms>, Option<Ms>),
+    paging: &Paging,
+) -> bool {
     let (position, span) = match paging {
         Paging::After { after, span, .. } => (after.as_ref().map(|a| a.created_at), *span),
         Paging::Offset { .. } => (None, Span::default()),
@@ -275,8 +273,7 @@ fn days_in_range((start, end): (Option<Ms>, Option<Ms>), paging: &Paging) -> boo
         .into_iter()
         .flatten()
         .min();
-    lower.is_some_and(|l| l >= SORT_DAY_RANGE.start)
-        && upper.is_some_and(|u| u < SORT_DAY_RANGE.end)
+    lower.is_some_and(|l| l >= range.start) && upper.is_some_and(|u| u < range.end)
 }
 
 /// `(SELECT min(t) FROM (SELECT created_at AS t FROM events WHERE … ORDER BY
@@ -386,7 +383,8 @@ pub fn compile_events_page(
             (limit.saturating_add(1), 0)
         }
     };
-    if rules.sort_key_day() && days_in_range(window, &paging) {
+    let in_order = rules.sort_day_range();
+    if in_order.is_some_and(|range| days_in_range(&range, window, &paging)) {
         // The page's rows are among the first `offset + limit` rows in time order, so they
         // are no older than the last of those. The table reads that boundary in its own
         // order (the sort key's day, then the time), stopping after those rows; the page
@@ -409,7 +407,7 @@ pub fn compile_events_page(
         profile,
         meta,
         paging,
-        fingerprint: conditions_fingerprint(req, ctx)?,
+        fingerprint: None,
     })
 }
 

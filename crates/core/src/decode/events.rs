@@ -64,37 +64,22 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
         Some(n) => u64::try_from(n.max(1)).unwrap_or(1).min(max),
     };
     let mut includes = Vec::new();
-    if let Some((_, v)) = p.get(&["includes"]) {
-        let items = match v {
-            Value::Array(items) => items,
-            other => vec![other],
+    for name in name_list(&mut p, "includes").unwrap_or_default() {
+        let inc = match name.as_str() {
+            "profile" => Some(Include::Profile),
+            "meta" => Some(Include::Meta),
+            other => EventField::parse(other).map(Include::Field),
         };
-        for item in items {
-            let Value::String(s) = item else {
-                p.invalid(
-                    "includes",
-                    format!("expected names, got {}", describe(&item)),
-                );
-                continue;
-            };
-            for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                let inc = match name {
-                    "profile" => Some(Include::Profile),
-                    "meta" => Some(Include::Meta),
-                    other => EventField::parse(other).map(Include::Field),
-                };
-                match inc {
-                    Some(i) if !includes.contains(&i) => includes.push(i),
-                    Some(_) => {}
-                    None => p.invalid(
-                        "includes",
-                        format!(
-                            "unknown include {name:?}; expected any of: {}",
-                            include_names().join(", ")
-                        ),
-                    ),
-                }
-            }
+        match inc {
+            Some(i) if !includes.contains(&i) => includes.push(i),
+            Some(_) => {}
+            None => p.invalid(
+                "includes",
+                format!(
+                    "unknown include {name:?}; expected any of: {}",
+                    include_names().join(", ")
+                ),
+            ),
         }
     }
     let filters = match p.get(&["filters"]) {
@@ -161,47 +146,61 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
 /// `fields`: Event fields by JSON name and `properties.<key>` columns, as a JSON array,
 /// repeated keys or a comma-separated list; in the order given, repeats dropped.
 fn decode_fields(p: &mut super::params::Params) -> Option<Vec<ExportColumn>> {
-    let (_, v) = p.get(&["fields"])?;
-    let items = match v {
-        Value::Array(items) => items,
-        other => vec![other],
-    };
+    let names = name_list(p, "fields")?;
     let mut columns: Vec<ExportColumn> = Vec::new();
-    for item in items {
-        let Value::String(s) = item else {
-            p.invalid("fields", format!("expected names, got {}", describe(&item)));
-            continue;
-        };
-        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let column = match name.strip_prefix("properties.") {
-                Some("") => None,
-                Some(key) => {
-                    if !p.spend_value("fields", key.len()) {
-                        return None;
-                    }
-                    Some(ExportColumn::Property(key.to_string()))
-                }
-                None => EventField::parse(name).map(ExportColumn::Field),
-            };
-            match column {
-                Some(c) if columns.contains(&c) => {}
-                Some(_) if columns.len() >= MAX_FIELDS => {
-                    p.invalid("fields", format!("expected at most {MAX_FIELDS} fields"));
+    for name in &names {
+        let column = match name.strip_prefix("properties.") {
+            Some("") => None,
+            Some(key) => {
+                if !p.spend_value("fields", key.len()) {
                     return None;
                 }
-                Some(c) => columns.push(c),
-                None => p.invalid(
-                    "fields",
-                    format!(
-                        "unknown field {name:?}; expected Event fields ({}) or properties.<key>",
-                        EventField::ALL.map(EventField::json).join(", ")
-                    ),
-                ),
+                Some(ExportColumn::Property(key.to_string()))
             }
+            None => EventField::parse(name).map(ExportColumn::Field),
+        };
+        match column {
+            Some(c) if columns.contains(&c) => {}
+            Some(_) if columns.len() >= MAX_FIELDS => {
+                p.invalid("fields", format!("expected at most {MAX_FIELDS} fields"));
+                return None;
+            }
+            Some(c) => columns.push(c),
+            None => p.invalid(
+                "fields",
+                format!(
+                    "unknown field {name:?}; expected Event fields ({}) or properties.<key>",
+                    EventField::ALL.map(EventField::json).join(", ")
+                ),
+            ),
         }
     }
     if columns.is_empty() && !p.errors.iter().any(|e| e.param == "fields") {
         p.invalid("fields", "expected at least one field");
     }
     Some(columns)
+}
+
+/// The names a list parameter (`includes`, `fields`) holds: a JSON array, repeated keys or
+/// comma-separated text, each name trimmed, empty ones dropped; `None` when absent. A
+/// non-text item is reported and skipped.
+fn name_list(p: &mut super::params::Params, param: &'static str) -> Option<Vec<String>> {
+    let (_, v) = p.get(&[param])?;
+    let items = match v {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match item {
+            Value::String(s) => names.extend(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string),
+            ),
+            other => p.invalid(param, format!("expected names, got {}", describe(&other))),
+        }
+    }
+    Some(names)
 }

@@ -163,7 +163,7 @@ pub enum Func {
     /// `toDate(created_at)` in OpenPanel's table). Monotonic in time inside ClickHouse's
     /// `Date` range, so ordering by it, then the time, is the time order there and lets the
     /// engine read in key order.
-    /// Compiled only where [`DialectRules::sort_key_day`](crate::sql::DialectRules::sort_key_day)
+    /// Compiled only where [`DialectRules::sort_day_range`](crate::sql::DialectRules::sort_day_range)
     /// says so. Args: column.
     SortDay,
 }

@@ -38,9 +38,11 @@ impl DialectRules for ClickHouse {
         false
     }
 
-    // OpenPanel's `events` is ordered by (project_id, toDate(created_at), …).
-    fn sort_key_day(&self) -> bool {
-        true
+    // OpenPanel's `events` is ordered by (project_id, toDate(created_at), …). `Date` holds
+    // 1970-01-01 to 2149-06-06 and wraps outside, so the day orders like the time only
+    // inside; a day of margin on each side covers the server's timezone.
+    fn sort_day_range(&self) -> Option<std::ops::Range<crate::time::Ms>> {
+        Some(86_400_000..5_662_137_600_000)
     }
 
     fn final_suffix(&self) -> &'static str {

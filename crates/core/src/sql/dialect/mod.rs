@@ -7,6 +7,7 @@ pub mod sqlite;
 use super::Dialect;
 use super::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use super::render::Renderer;
+use crate::time::Ms;
 
 /// How a funnel is computed (§7): both give the level of every entrant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,12 +80,14 @@ pub trait DialectRules: Sync {
         DistinctCounts::Direct
     }
 
-    /// Whether the events table's sort key starts with the day of `created_at` after the
-    /// project (OpenPanel's ClickHouse table): an export page then finds the time of its
-    /// last row with a subquery ordered by exactly that key ([`Func::SortDay`], then the
-    /// time), which the engine reads in order and stops, and sorts only the rows from there.
-    fn sort_key_day(&self) -> bool {
-        false
+    /// Where the events table's sort key starts with the day of `created_at` after the
+    /// project (OpenPanel's ClickHouse table), the times (ms) inside which that day orders
+    /// like the time itself. An export page whose rows all lie inside then finds the time
+    /// of its last row with a subquery ordered by exactly that key ([`Func::SortDay`], then
+    /// the time), which the engine reads in order and stops, and sorts only the rows from
+    /// there. `None`: the index is on the time itself.
+    fn sort_day_range(&self) -> Option<std::ops::Range<Ms>> {
+        None
     }
 
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
