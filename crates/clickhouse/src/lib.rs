@@ -33,7 +33,7 @@ use hyper_util::rt::TokioExecutor;
 use quarry_core::event::{NewEvent, NewProfile};
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{ROWS_PER_CHUNK, RowStream, Storage, StorageError, row_channel};
 use uuid::Uuid;
 
 pub use insert::event_uuid;
@@ -58,6 +58,8 @@ const CANNOT_COMPILE_REGEXP: u32 = 427;
 pub struct ClickHouseStorage {
     client: Client,
     database: String,
+    /// Whether statements carry a `max_execution_time`, which streams then lift.
+    time_limited: bool,
 }
 
 /// Failures outside of query execution (connecting, migrating, importing).
@@ -132,6 +134,24 @@ const READ_COLUMNS: [(&str, &[&str]); 2] = [
 ];
 
 impl ClickHouseStorage {
+    /// A compiled query as a statement with its parameters, under a fresh `query_id`.
+    fn statement(&self, query: &Query, id: &str) -> clickhouse::query::Query {
+        // `query_raw`: the text is sent as compiled; `?` is not a client-side bind slot.
+        let mut q = self
+            .client
+            .query_raw(&query.sql)
+            .with_setting("query_id", id);
+        for (i, p) in query.params.iter().enumerate() {
+            let name = format!("p{}", i + 1);
+            q = match p {
+                Param::Text(s) => q.param(&name, s),
+                Param::Int(v) | Param::Timestamp(v) => q.param(&name, v),
+                Param::Float(f) => q.param(&name, f),
+            };
+        }
+        q
+    }
+
     /// A client for the HTTP interface at `url` (`http://[user[:password]@]host:port`),
     /// using `database`. Nothing is sent until the first query.
     pub fn connect(url: &str, database: &str) -> Result<Self, Error> {
@@ -155,6 +175,7 @@ impl ClickHouseStorage {
         Ok(ClickHouseStorage {
             client,
             database: database.to_string(),
+            time_limited: false,
         })
     }
 
@@ -163,6 +184,7 @@ impl ClickHouseStorage {
     /// mode may not change settings, so none is sent unless configured.
     pub fn with_setting(mut self, name: &str, value: &str) -> Self {
         self.client = self.client.with_setting(name, value);
+        self.time_limited |= name == "max_execution_time";
         self
     }
 
@@ -335,20 +357,10 @@ impl Storage for ClickHouseStorage {
 
     async fn fetch(&self, query: &Query) -> Result<Vec<Row>, StorageError> {
         let id = Uuid::new_v4().to_string();
-        // `query_raw`: the text is sent as compiled; `?` is not a client-side bind slot.
-        let mut q = self
-            .client
-            .query_raw(&query.sql)
-            .with_setting("query_id", &id);
-        for (i, p) in query.params.iter().enumerate() {
-            let name = format!("p{}", i + 1);
-            q = match p {
-                Param::Text(s) => q.param(&name, s),
-                Param::Int(v) | Param::Timestamp(v) => q.param(&name, v),
-                Param::Float(f) => q.param(&name, f),
-            };
-        }
-        let mut cursor = q.fetch_bytes("JSONCompactEachRow").map_err(storage_error)?;
+        let mut cursor = self
+            .statement(query, &id)
+            .fetch_bytes("JSONCompactEachRow")
+            .map_err(storage_error)?;
         let mut running = Running {
             client: self.client.clone(),
             id,
@@ -360,6 +372,81 @@ impl Storage for ClickHouseStorage {
         // A String column may hold bytes that are not UTF-8; they decode as U+FFFD.
         let text = String::from_utf8_lossy(&body);
         cells::rows(text.as_bytes(), &query.columns)
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        let id = Uuid::new_v4().to_string();
+        let mut statement = self.statement(query, &id);
+        if self.time_limited {
+            // The reader bounds its wait for each chunk; a dropped stream kills the query.
+            statement = statement.with_setting("max_execution_time", "0");
+        }
+        let mut cursor = statement
+            .fetch_bytes("JSONCompactEachRow")
+            .map_err(storage_error)?;
+        let running = Running {
+            client: self.client.clone(),
+            id,
+            finished: false,
+        };
+        let (sender, rows) = row_channel();
+        let columns = query.columns.clone();
+        tokio::spawn(async move {
+            // The whole guard moves here (not only the field set below): dropped
+            // unfinished, with the task, it kills the query.
+            let mut running = running;
+            // Bytes after the last complete line so far.
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                let end = match cursor.next().await {
+                    Ok(Some(bytes)) => {
+                        pending.extend_from_slice(&bytes);
+                        false
+                    }
+                    Ok(None) => true,
+                    Err(e) => {
+                        running.finished = true;
+                        sender.send(Err(storage_error(e))).await;
+                        return;
+                    }
+                };
+                // Lines end in '\n', which never occurs inside a UTF-8 sequence.
+                let complete = if end {
+                    pending.len()
+                } else {
+                    pending
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |at| at + 1)
+                };
+                if end {
+                    running.finished = true;
+                }
+                // At most a chunk's worth of lines at a time.
+                let mut from = 0;
+                while from < complete {
+                    let upto = pending[from..complete]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, b)| **b == b'\n')
+                        .nth(ROWS_PER_CHUNK - 1)
+                        .map_or(complete, |(at, _)| from + at + 1);
+                    let text = String::from_utf8_lossy(&pending[from..upto]);
+                    let decoded = cells::rows(text.as_bytes(), &columns);
+                    let ok = decoded.is_ok();
+                    if !sender.send(decoded).await || !ok {
+                        return;
+                    }
+                    from = upto;
+                }
+                pending.drain(..complete);
+                if end {
+                    sender.finish().await;
+                    return;
+                }
+            }
+        });
+        Ok(rows)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::{Dialect, Query};
 use quarry_core::sql::{Row, Value};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
 use quarry_core::write::EventWriter;
 use quarry_testkit::{Backend, Db};
 use uuid::Uuid;
@@ -81,6 +81,16 @@ impl Storage for Mapped {
             }
         }
         Ok(rows)
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        // Small results only: the whole answer as one chunk.
+        let rows = self.fetch(query).await?;
+        let (sender, stream) = row_channel();
+        if sender.send(Ok(rows)).await {
+            sender.finish().await;
+        }
+        Ok(stream)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

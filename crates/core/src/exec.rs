@@ -17,7 +17,7 @@ use crate::request::{
 use crate::response::{ChartResponse, EventsResponse, FunnelResponse};
 use crate::shape;
 use crate::sql::{Row, Value};
-use crate::storage::{Storage, StorageError};
+use crate::storage::{RowStream, Storage, StorageError};
 
 /// Why a request could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,7 @@ pub async fn events(
     // what that span had left to read as its limit.
     let (paging, fingerprint) = (plan.paging.clone(), plan.fingerprint);
     let (plan, mut rows) = match &paging {
-        Paging::Offset { .. } => {
+        Paging::Offset { .. } | Paging::All { .. } => {
             let rows = store
                 .fetch(&plan.page)
                 .await
@@ -160,8 +160,9 @@ pub async fn events(
             .map_or(0, |v| u64::try_from(v.as_i64()).unwrap_or(0)))
     };
     match paging {
-        Paging::Offset { page, .. } => {
-            let total = if rows.is_empty() && page == 1 {
+        Paging::Offset { .. } | Paging::All { .. } => {
+            let first = !matches!(paging, Paging::Offset { page, .. } if page > 1);
+            let total = if rows.is_empty() && first {
                 0
             } else {
                 count().await?
@@ -357,22 +358,39 @@ impl Batch {
     }
 }
 
-/// Every row an events request matches, in §5's order, fetched in keyset batches: the
-/// streamed export (`format=`) and `quarry export`. Memory is one batch whatever the
-/// export's size, each batch costs the same at any depth, and the caller decides when
-/// the next one is read (a slow client slows the reads). Dropping the walk between or
-/// during batches stops it: a batch being read is cancelled like any dropped query.
-#[derive(Debug)]
+/// Every row an events request matches, in §5's order: the streamed export (`format=`)
+/// and `quarry export`. The rows come from one query per span
+/// ([`compile::sort_day_spans`]: one span except on ClickHouse), read as the database
+/// sends them ([`Storage::stream`]) and handed out in batches, each with what `includes`
+/// looked up for it. Memory is about one batch whatever the export's size, and the caller
+/// decides when the next batch is read: a slow caller slows the query. Dropping the walk
+/// stops its query.
 pub struct EventsWalk {
     req: EventsRequest,
     ctx: Context,
-    after: Option<Position>,
-    batch: u64,
-    /// Whether the last batch was read.
-    done: bool,
+    batch: usize,
     patterns: Vec<String>,
     /// The columns of every row.
     layout: Layout,
+    /// The plan of every span's rows (they differ only in their conditions).
+    plan: EventsPlan,
+    /// The spans not started yet, newest first.
+    spans: std::vec::IntoIter<Span>,
+    /// The rows of the span being read.
+    reading: Option<Box<dyn RowStream>>,
+    /// Rows read past the last batch.
+    carry: Vec<Row>,
+}
+
+impl std::fmt::Debug for EventsWalk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventsWalk")
+            .field("req", &self.req)
+            .field("batch", &self.batch)
+            .field("spans_left", &self.spans.len())
+            .field("reading", &self.reading.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl EventsWalk {
@@ -387,19 +405,17 @@ impl EventsWalk {
         dialect: crate::sql::Dialect,
         batch: u64,
     ) -> Result<EventsWalk, RequestError> {
-        let batch = batch.max(1);
+        let spans = compile::sort_day_spans(dialect);
         let plan = compile::compile_events_page(
             &req,
             &ctx,
             dialect,
-            Paging::After {
-                after: None,
-                limit: batch,
+            Paging::All {
                 span: Span::default(),
             },
         )?;
         let layout = Layout {
-            columns: plan.columns,
+            columns: plan.columns.clone(),
             profile: plan.profile,
             meta: plan.meta,
         };
@@ -407,11 +423,13 @@ impl EventsWalk {
         Ok(EventsWalk {
             req,
             ctx,
-            after: None,
-            batch,
-            done: false,
+            batch: usize::try_from(batch.max(1)).unwrap_or(usize::MAX),
             patterns,
             layout,
+            plan,
+            spans: spans.into_iter(),
+            reading: None,
+            carry: Vec::new(),
         })
     }
 
@@ -420,31 +438,50 @@ impl EventsWalk {
         &self.layout
     }
 
-    /// The next batch; `None` after the last.
+    /// The next batch (the batch size, less only at the end); `None` after the last.
     pub async fn next(
         &mut self,
         store: &dyn Storage,
         meta_store: &dyn Storage,
     ) -> Result<Option<Batch>, ExecError> {
-        if self.done {
-            return Ok(None);
+        let mut rows = std::mem::take(&mut self.carry);
+        while rows.len() < self.batch {
+            if self.reading.is_none() {
+                let Some(span) = self.spans.next() else {
+                    break;
+                };
+                let paging = Paging::All { span };
+                let plan =
+                    compile::compile_events_page(&self.req, &self.ctx, store.dialect(), paging)?;
+                let stream = store
+                    .stream(&plan.page)
+                    .await
+                    .map_err(|e| refused(e, &self.patterns))?;
+                self.reading = Some(stream);
+            }
+            let Some(stream) = self.reading.as_mut() else {
+                break;
+            };
+            match stream
+                .next()
+                .await
+                .map_err(|e| refused(e, &self.patterns))?
+            {
+                Some(mut chunk) if rows.is_empty() => {
+                    std::mem::swap(&mut rows, &mut chunk);
+                    rows.reserve(self.batch.saturating_sub(rows.len()));
+                }
+                Some(mut chunk) => rows.append(&mut chunk),
+                None => self.reading = None,
+            }
         }
-        let (plan, mut rows) = keyset_page(
-            store,
-            &self.req,
-            &self.ctx,
-            self.after.clone(),
-            self.batch,
-            &self.patterns,
-        )
-        .await?;
-        match next_position(&mut rows, self.batch) {
-            Some(at) => self.after = Some(at),
-            None => self.done = true,
+        if rows.len() > self.batch {
+            self.carry = rows.split_off(self.batch);
         }
         if rows.is_empty() {
             return Ok(None);
         }
+        let plan = self.plan.clone();
         let (profiles, metas) =
             includes(store, meta_store, &plan, &self.ctx.project_id, &rows).await?;
         Ok(Some(Batch {

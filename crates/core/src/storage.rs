@@ -5,6 +5,7 @@
 //! comes from this crate's compiler, so all backends answer the same questions.
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
 
 use crate::sql::{Dialect, Query, Row};
 
@@ -36,6 +37,77 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Run one compiled query and decode its rows as `query.columns` declares.
     async fn fetch(&self, query: &Query) -> Result<Vec<Row>, StorageError>;
 
+    /// Run one compiled query and read its rows as the database sends them, a chunk at a
+    /// time, at the reader's pace: a few chunks ahead of the reader at most, so memory
+    /// stays the same however many rows the query returns. The query runs under no timeout
+    /// of its own (the reader bounds its wait for each chunk) until its last row is read
+    /// or the stream is dropped, which stops it on the server as a dropped `fetch` does.
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError>;
+
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StorageError>;
+}
+
+/// The rows of one query as they arrive ([`Storage::stream`]).
+#[async_trait]
+pub trait RowStream: Send {
+    /// The next rows, in the query's order (never an empty chunk); `None` after the last.
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, StorageError>;
+}
+
+/// Rows per chunk a backend sends through a [`row_channel`].
+pub const ROWS_PER_CHUNK: usize = 512;
+
+/// Chunks a backend reads ahead of the stream's reader.
+const CHUNKS_AHEAD: usize = 4;
+
+/// A bounded channel of row chunks: a backend reads its query on a task of its own and
+/// sends the rows through the [`RowSender`]; the reader holds the [`RowStream`]. When the
+/// reader falls behind, `send` waits (and so does the query); when the reader drops the
+/// stream, `send` fails and the task stops its query.
+pub fn row_channel() -> (RowSender, Box<dyn RowStream>) {
+    let (tx, rx) = mpsc::channel(CHUNKS_AHEAD);
+    (RowSender(tx), Box::new(ChannelRows(rx, false)))
+}
+
+/// The sending end of a [`row_channel`].
+#[derive(Debug)]
+pub struct RowSender(mpsc::Sender<Result<Vec<Row>, StorageError>>);
+
+impl RowSender {
+    /// Send a chunk (an empty one is skipped) or an error; `false` once the reader is
+    /// gone.
+    pub async fn send(&self, chunk: Result<Vec<Row>, StorageError>) -> bool {
+        if chunk.as_ref().is_ok_and(Vec::is_empty) {
+            return !self.0.is_closed();
+        }
+        self.0.send(chunk).await.is_ok()
+    }
+
+    /// Say that the last row was sent. A stream whose sender goes away without this (a
+    /// backend task that panicked) ends in an error, never as if it were complete.
+    pub async fn finish(self) {
+        let _ = self.0.send(Ok(Vec::new())).await;
+    }
+}
+
+/// The receiver, and whether the end was read.
+struct ChannelRows(mpsc::Receiver<Result<Vec<Row>, StorageError>>, bool);
+
+#[async_trait]
+impl RowStream for ChannelRows {
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, StorageError> {
+        match self.0.recv().await {
+            Some(Ok(rows)) if rows.is_empty() => {
+                self.0.close();
+                self.1 = true;
+                Ok(None)
+            }
+            Some(chunk) => chunk.map(Some),
+            None if self.1 => Ok(None),
+            None => Err(StorageError::Query(
+                "the database's rows stopped before the last one".into(),
+            )),
+        }
+    }
 }

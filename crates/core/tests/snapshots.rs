@@ -27,8 +27,12 @@
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
-use quarry_core::compile::{Context, compile_chart, compile_events, compile_funnel};
+use quarry_core::compile::{
+    Context, Paging, compile_chart, compile_events, compile_events_page, compile_funnel,
+    sort_day_spans,
+};
 use quarry_core::decode::{Limits, decode_chart, decode_events, decode_funnel};
+use quarry_core::request::Format;
 use quarry_core::time::parse_rfc3339;
 use quarry_core::{Dialect, Param, Query};
 use quarry_testkit::oracle::parses_back;
@@ -150,6 +154,18 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
         }
         _ => {
             let req = decode_events(&fx.query, Limits::default()).unwrap_or_else(|e| fail(&e));
+            if let Some(Format::Stream(_)) = req.format {
+                // A streamed export: one query per span, every row of it.
+                let ctx = context(fx, req.timezone);
+                let (mut queries, mut text) = (Vec::new(), String::new());
+                for span in sort_day_spans(dialect) {
+                    let plan = compile_events_page(&req, &ctx, dialect, Paging::All { span })
+                        .unwrap_or_else(|e| fail(&e));
+                    text.push_str(&format!("-- span {span:?}\n{}\n", plan.page.explain()));
+                    queries.push(plan.page);
+                }
+                return (queries, text);
+            }
             let plan = compile_events(&req, &context(fx, req.timezone), dialect)
                 .unwrap_or_else(|e| fail(&e));
             let text = format!(

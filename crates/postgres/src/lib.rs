@@ -16,17 +16,22 @@
 mod cells;
 mod copy;
 
+use std::ops::DerefMut;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt as _;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
+use quarry_core::sql::CellType;
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{
+    ROWS_PER_CHUNK, RowSender, RowStream, Storage, StorageError, row_channel,
+};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Arguments, AssertSqlSafe, Postgres, Row as _};
+use sqlx::{Arguments, AssertSqlSafe, PgConnection, Postgres, Row as _};
 
 /// Storage over one PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -267,6 +272,42 @@ pub(crate) fn map_err(e: sqlx::Error) -> StorageError {
     }
 }
 
+/// A row's cells, decoded as the query declares them.
+fn decode(row: &PgRow, columns: &[CellType]) -> Result<Row, StorageError> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| cells::cell(row, i, *ty))
+        .collect()
+}
+
+/// Decode a statement's rows and send them in chunks; `false` when the statement failed
+/// (the error was sent) or the reader went away.
+async fn send_rows(
+    mut fetched: impl futures_util::Stream<Item = Result<PgRow, sqlx::Error>> + Unpin,
+    columns: &[CellType],
+    sender: &RowSender,
+) -> bool {
+    let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
+    loop {
+        let row = match fetched.try_next().await {
+            Ok(Some(row)) => decode(&row, columns),
+            Ok(None) => return sender.send(Ok(chunk)).await,
+            Err(e) => Err(map_err(e)),
+        };
+        match row {
+            Ok(row) => chunk.push(row),
+            Err(e) => {
+                sender.send(Err(e)).await;
+                return false;
+            }
+        }
+        if chunk.len() == ROWS_PER_CHUNK && !sender.send(Ok(std::mem::take(&mut chunk))).await {
+            return false;
+        }
+    }
+}
+
 #[async_trait]
 impl Storage for PostgresStorage {
     fn dialect(&self) -> Dialect {
@@ -294,16 +335,55 @@ impl Storage for PostgresStorage {
             .await;
         running.finished = true;
         let rows = rows.map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                query
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ty)| cells::cell(row, i, *ty))
-                    .collect()
-            })
-            .collect()
+        rows.iter().map(|row| decode(row, &query.columns)).collect()
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        let mut args = PgArguments::default();
+        for p in &query.params {
+            bind(&mut args, p)?;
+        }
+        // A transaction only to lift the statement timeout for this statement alone
+        // (`SET LOCAL`): the reader bounds its wait for each chunk, and dropping the
+        // stream cancels the statement.
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let running = Running {
+            conn: Some(tx),
+            pid,
+            control: self.control.clone(),
+            finished: false,
+        };
+        let (sender, rows) = row_channel();
+        let (sql, columns) = (query.sql.clone(), query.columns.clone());
+        tokio::spawn(async move {
+            // The whole guard moves here: dropped unfinished, with the task, it cancels
+            // the statement.
+            let mut running = running;
+            let sent = {
+                let Some(conn) = running.conn.as_deref_mut() else {
+                    return;
+                };
+                let fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(conn);
+                send_rows(fetched, &columns, &sender).await
+            };
+            if sent {
+                running.finished = true;
+                if let Some(tx) = running.conn.take() {
+                    // Read only: committing or not leaves the same database.
+                    let _ = tx.commit().await;
+                }
+                sender.finish().await;
+            }
+        });
+        Ok(rows)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
@@ -318,8 +398,11 @@ impl Storage for PostgresStorage {
 /// An event query on its connection. Dropped before it finished (the future of `fetch`
 /// was dropped), it cancels the statement on the server, and only then lets the
 /// connection go back to the pool: a late cancel can never hit a later statement there.
-struct Running {
-    conn: Option<PoolConnection<Postgres>>,
+struct Running<C = PoolConnection<Postgres>>
+where
+    C: DerefMut<Target = PgConnection> + Send + 'static,
+{
+    conn: Option<C>,
     pid: i32,
     control: PgPool,
     finished: bool,
@@ -337,7 +420,10 @@ impl Running {
     }
 }
 
-impl Drop for Running {
+impl<C> Drop for Running<C>
+where
+    C: DerefMut<Target = PgConnection> + Send + 'static,
+{
     fn drop(&mut self) {
         if self.finished {
             return;

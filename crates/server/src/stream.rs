@@ -1,17 +1,18 @@
 //! Streamed exports: every row an events request matches, as NDJSON, CSV or Parquet, in
 //! chunks.
 //!
-//! The rows come from keyset batches ([`EventsWalk`]). A task reads and encodes them one
-//! batch ahead of the connection, through a channel that holds one chunk: the database
-//! works on the next batch while the client receives the current one, and when the client
-//! is slower the task waits, so a slow client slows the reads and at most three batches
-//! (one read, one queued, one being written) are held. Each batch runs under the query
-//! timeout. The first batch is read before the response starts, so a request that fails
-//! at once gets its status (400, 503, 504) like any other; a failure after that ends the
-//! body early: an NDJSON body gets a last `{"error": …}` line, and the chunked encoding
-//! is left unterminated so that no client mistakes it for a complete export. A client
-//! that goes away closes the channel, and the task drops the batch it was reading, which
-//! cancels that query.
+//! The rows come from one query per span, read as the database sends them, in batches
+//! ([`EventsWalk`]). A task reads and encodes them one batch ahead of the connection,
+//! through a channel that holds one chunk: the database works on the next batch while the
+//! client receives the current one, and when the client is slower the task waits, and so
+//! does the query, so at most three batches (one read, one queued, one being written) are
+//! held. Reading each batch runs under the query timeout, and so does handing it to the
+//! client: one that stops reading is dropped. The first batch is read before the response
+//! starts, so a request that fails at once gets its status (400, 503, 504) like any other;
+//! a failure after that ends the body early: an NDJSON body gets a last `{"error": …}`
+//! line, and the chunked encoding is left unterminated so that no client mistakes it for a
+//! complete export. A client that goes away closes the channel, and the task drops the
+//! walk, which stops its query on the server.
 
 use std::time::Duration;
 
@@ -99,8 +100,15 @@ impl Producer {
             };
             let last = chunks.last().is_some_and(Result::is_err);
             for chunk in chunks {
-                if tx.send(chunk).await.is_err() {
-                    return;
+                // A client that stops reading holds a database connection and its query:
+                // past the query timeout without taking a chunk, it is dropped.
+                match tokio::time::timeout(self.timeout, tx.send(chunk)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::warn!("streamed export dropped: the client stopped reading");
+                        return;
+                    }
                 }
             }
             if last {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Query};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
 use quarry_server::Backends;
 use serde_json::{Value, json};
 use support::*;
@@ -1777,6 +1777,15 @@ impl Storage for FailingStore {
             }
             Failure::Query => Err(StorageError::Query(INTERNALS.into())),
         }
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        let rows = self.fetch(query).await?;
+        let (sender, stream) = row_channel();
+        if sender.send(Ok(rows)).await {
+            sender.finish().await;
+        }
+        Ok(stream)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

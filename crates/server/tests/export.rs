@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use quarry_core::sql::{Dialect, Query, Row};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{RowStream, Storage, StorageError};
 use serde_json::Value;
 use support::*;
 
@@ -393,6 +393,16 @@ impl Drop for Running {
     }
 }
 
+/// A stream that counts as running until it is dropped.
+struct CountedRows(Box<dyn RowStream>, #[allow(dead_code)] Running);
+
+#[async_trait]
+impl RowStream for CountedRows {
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, StorageError> {
+        self.0.next().await
+    }
+}
+
 #[async_trait]
 impl Storage for Counting {
     fn dialect(&self) -> Dialect {
@@ -404,6 +414,14 @@ impl Storage for Counting {
         self.running.fetch_add(1, Ordering::SeqCst);
         let _running = Running(self.running.clone());
         self.inner.fetch(query).await
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = Running(self.running.clone());
+        let inner = self.inner.stream(query).await?;
+        Ok(Box::new(CountedRows(inner, running)))
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -22,10 +22,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt as _;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::{CellType, Row, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{Storage, StorageError};
+use quarry_core::storage::{ROWS_PER_CHUNK, RowStream, Storage, StorageError, row_channel};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -246,6 +247,15 @@ fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> 
     })
 }
 
+/// A row's cells, decoded as the query declares them.
+fn decode(row: &SqliteRow, columns: &[CellType]) -> Result<Row, StorageError> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| cell(row, i, *ty))
+        .collect()
+}
+
 #[async_trait]
 impl Storage for SqliteStorage {
     fn dialect(&self) -> Dialect {
@@ -265,16 +275,46 @@ impl Storage for SqliteStorage {
             .fetch_all(&mut *conn)
             .await
             .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                query
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, ty)| cell(row, i, *ty))
-                    .collect()
-            })
-            .collect()
+        rows.iter().map(|row| decode(row, &query.columns)).collect()
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        let mut args = SqliteArguments::default();
+        for p in &query.params {
+            bind(&mut args, p)?;
+        }
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let interrupt = arm(&mut conn, None).await?;
+        let (tx, rows) = row_channel();
+        let (sql, columns) = (query.sql.clone(), query.columns.clone());
+        tokio::spawn(async move {
+            // Dropped in reverse order on every exit: the statement, then the interrupt
+            // (requested before the connection goes back to the pool), then `conn`.
+            let _interrupt = interrupt;
+            let mut fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *conn);
+            let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
+            loop {
+                let row = match fetched.try_next().await {
+                    Ok(Some(row)) => decode(&row, &columns),
+                    Ok(None) => break,
+                    Err(e) => Err(map_err(e)),
+                };
+                match row {
+                    Ok(row) => chunk.push(row),
+                    Err(e) => {
+                        tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+                if chunk.len() == ROWS_PER_CHUNK && !tx.send(Ok(std::mem::take(&mut chunk))).await {
+                    return;
+                }
+            }
+            if tx.send(Ok(chunk)).await {
+                tx.finish().await;
+            }
+        });
+        Ok(rows)
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

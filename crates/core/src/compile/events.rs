@@ -26,6 +26,11 @@ pub enum Paging {
         limit: u64,
         span: Span,
     },
+    /// Every row inside `span`, with no limit: a streamed export reads one such query per
+    /// span. Where the sort key's day orders like the time over the whole span, the rows
+    /// are ordered by that day first (the same order), so the engine reads them in the
+    /// table's order and sorts one day at a time instead of the whole span.
+    All { span: Span },
 }
 
 /// A slice of time that a keyset walk reads on its own, `[from, until)`, either end open:
@@ -266,6 +271,7 @@ fn days_in_range(
 ) -> bool {
     let (position, span) = match paging {
         Paging::After { after, span, .. } => (after.as_ref().map(|a| a.created_at), *span),
+        Paging::All { span } => (None, *span),
         Paging::Offset { .. } => (None, Span::default()),
     };
     let lower = [start, span.from].into_iter().flatten().max();
@@ -357,15 +363,32 @@ pub fn compile_events_page(
     }
     select.order_by.push(OrderBy::desc(Expr::Col("created_at")));
     select.order_by.push(OrderBy::asc(id_text()));
+    let span_filter = |span: &Span, filter: &mut Vec<Expr>, params: &mut Params| {
+        if let Some(from) = span.from {
+            filter.push(Expr::Col("created_at").op(Op::GtEq, params.ts(from)));
+        }
+        if let Some(until) = span.until {
+            filter.push(Expr::Col("created_at").op(Op::Lt, params.ts(until)));
+        }
+    };
+    let in_order = rules.sort_day_range();
     let (limit, offset) = match &paging {
-        Paging::Offset { page, limit } => (*limit, page.saturating_sub(1).saturating_mul(*limit)),
+        Paging::Offset { page, limit } => {
+            (Some(*limit), page.saturating_sub(1).saturating_mul(*limit))
+        }
+        Paging::All { span } => {
+            span_filter(span, &mut filter, &mut params);
+            if in_order
+                .as_ref()
+                .is_some_and(|range| days_in_range(range, window, &paging))
+            {
+                let day = Expr::call(Func::SortDay, vec![Expr::Col("created_at")]);
+                select.order_by.insert(0, OrderBy::desc(day));
+            }
+            (None, 0)
+        }
         Paging::After { after, limit, span } => {
-            if let Some(from) = span.from {
-                filter.push(Expr::Col("created_at").op(Op::GtEq, params.ts(from)));
-            }
-            if let Some(until) = span.until {
-                filter.push(Expr::Col("created_at").op(Op::Lt, params.ts(until)));
-            }
+            span_filter(span, &mut filter, &mut params);
             if let Some(at) = after {
                 // Rows after the position in §5's order: earlier, or as early with a greater
                 // id. The first conjunct alone bounds the index (or key) range.
@@ -380,11 +403,12 @@ pub fn compile_events_page(
             select.item(epoch_ms("created_at"), "position_ms");
             select.item(id_text(), "position_id");
             types.extend([CellType::Int, CellType::Text]);
-            (limit.saturating_add(1), 0)
+            (Some(limit.saturating_add(1)), 0)
         }
     };
-    let in_order = rules.sort_day_range();
-    if in_order.is_some_and(|range| days_in_range(&range, window, &paging)) {
+    if let Some(limit) =
+        limit.filter(|_| in_order.is_some_and(|range| days_in_range(&range, window, &paging)))
+    {
         // The page's rows are among the first `offset + limit` rows in time order, so they
         // are no older than the last of those. The table reads that boundary in its own
         // order (the sort key's day, then the time), stopping after those rows; the page
@@ -393,7 +417,7 @@ pub fn compile_events_page(
         filter.push(Expr::Col("created_at").op(Op::GtEq, boundary));
     }
     select.filter = filter;
-    select.limit = Some(params.int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    select.limit = limit.map(|n| params.int(i64::try_from(n).unwrap_or(i64::MAX)));
     if let Paging::Offset { .. } = paging {
         select.offset = Some(params.int(i64::try_from(offset).unwrap_or(i64::MAX)));
     }

@@ -93,6 +93,7 @@ pub fn shape_page(plan: &EventsPlan, data: Vec<Value>, total: u64) -> EventsResp
     let (page, size) = match plan.paging {
         Paging::Offset { page, limit } => (page, limit.max(1)),
         Paging::After { limit, .. } => (1, limit.max(1)),
+        Paging::All { .. } => (1, (data.len() as u64).max(1)),
     };
     EventsResponse {
         meta: EventsMeta::Pages(PageMeta {
