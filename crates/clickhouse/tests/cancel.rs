@@ -50,6 +50,30 @@ const SLOW_INSERT: &str =
     "INSERT INTO killed SELECT number FROM numbers(3) WHERE sleepEachRow(0.5) = 0";
 
 #[tokio::test]
+async fn a_stream_runs_past_max_execution_time() {
+    let db = fresh().await;
+    let store = ClickHouseStorage::connect(&clickhouse_url(), db.database())
+        .unwrap()
+        .with_query_timeout(Duration::from_secs(1));
+    // Two seconds of work: past the timeout as a fetch, to its end as a stream (whose
+    // reader bounds each wait instead).
+    let slow = query(
+        "SELECT number FROM numbers(4) WHERE sleepEachRow(0.5) = 0",
+        vec![],
+        vec![CellType::Int],
+    );
+    let err = store.fetch(&slow).await.unwrap_err();
+    assert!(matches!(err, StorageError::Timeout), "{err:?}");
+    let mut rows = store.stream(&slow).await.unwrap();
+    let mut read = Vec::new();
+    while let Some(chunk) = rows.next().await.unwrap() {
+        read.extend(chunk);
+    }
+    let expected: Vec<Vec<Value>> = (0..4).map(|n| vec![Value::Int(n)]).collect();
+    assert_eq!(read, expected);
+}
+
+#[tokio::test]
 async fn a_dropped_query_is_killed() {
     let db = fresh().await;
     db.client()

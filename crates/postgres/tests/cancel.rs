@@ -121,6 +121,76 @@ async fn a_dropped_query_is_cancelled_on_the_server() {
     pg.drop_databases().await;
 }
 
+/// Rows that trickle out, about one per millisecond.
+fn trickle(rows: u32) -> Query {
+    int_query(&format!(
+        "SELECT i::bigint, pg_sleep(0.001) FROM generate_series(1, {rows}) AS i"
+    ))
+}
+
+/// Statements of this database still running `trickle`.
+async fn trickling(admin: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND query LIKE '%pg_sleep(0.001)%' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_dropped_stream_is_cancelled_and_a_stream_outlives_the_statement_timeout() {
+    let pg = Pg::new().await;
+    let url = pg.create_database().await;
+    let admin = PgPool::connect(&url).await.unwrap();
+    let store = PostgresStorage::open(
+        &url,
+        Options {
+            statement_timeout: Some(Duration::from_millis(300)),
+            max_connections: 1,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // A stream runs past the statement timeout (about a second of rows), to its end.
+    let mut rows = store.stream(&trickle(1000)).await.unwrap();
+    let mut read = Vec::new();
+    while let Some(chunk) = rows.next().await.unwrap() {
+        read.extend(chunk);
+    }
+    drop(rows);
+    assert_eq!(read.len(), 1000);
+    assert_eq!(read[999], vec![Value::Int(1000)]);
+    // The lifted timeout was the stream's alone: the same connection times out again.
+    let err = store.fetch(&int_query(SLEEP)).await.unwrap_err();
+    assert!(matches!(err, StorageError::Timeout), "{err:?}");
+
+    for _ in 0..2 {
+        // A stream of half a minute, dropped after its first rows.
+        let mut rows = store.stream(&trickle(30_000)).await.unwrap();
+        let first = rows.next().await.unwrap().unwrap();
+        assert_eq!(first[0], vec![Value::Int(1)]);
+        assert_eq!(trickling(&admin).await, 1);
+        drop(rows);
+        let started = Instant::now();
+        while trickling(&admin).await > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the dropped stream's statement still runs"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The only connection is back, out of its transaction.
+        assert_eq!(quick(&store, "SELECT 1").await, vec![vec![Value::Int(1)]]);
+    }
+    admin.close().await;
+    store.close().await;
+    pg.drop_databases().await;
+}
+
 #[tokio::test]
 async fn catalog_lookups_answer_while_every_event_connection_is_busy() {
     let pg = Pg::new().await;

@@ -1303,3 +1303,125 @@ fn export_writes_the_rows_of_the_json_pages() {
     let err = db.fail(&["export", "--project", "nope"]);
     assert!(err.contains("no project"), "{err}");
 }
+
+/// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+fn proc_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A streamed export of a million rows through `quarry serve`: every row arrives, and the
+/// server's resident memory stays flat while they do (it does not grow with the rows
+/// sent). Memory is read from /proc, not timed.
+#[test]
+fn a_million_row_stream_keeps_the_servers_memory_flat() {
+    const ROWS: u64 = 1_000_000;
+    let db = Db::with_p1();
+    let (id, secret) =
+        parse_client(&db.ok(&["clients", "create", "--type", "read", "--project", "p1"]));
+    // The rows by SQL, in one statement: importing a million lines through a debug build
+    // would take minutes.
+    db.store(async |s| {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999) \
+             INSERT INTO events (id, name, project_id, device_id, profile_id, properties, \
+             created_at, country, path) \
+             SELECT printf('%08x-0000-4000-8000-%012x', i, i), 'screen_view', 'p1', \
+             'd' || (i % 5000), 'u' || (i % 3000), '{\"plan\":\"p' || (i % 7) || '\"}', \
+             1700000000000 + i * 997, 'SE', '/page/' || (i % 50) FROM n",
+        )
+        .execute(s.pool())
+        .await
+        .unwrap();
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let server = Child(
+        db.cmd(&["serve", "--bind", &bind, "--rate-limit", "off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = server.0.id();
+    let base = format!("http://{bind}");
+    runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(started.elapsed().as_secs() < 30, "the server did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let before = proc_kib(pid, "VmRSS");
+        let mut resp = http
+            .get(format!(
+                "{base}/export/events?format=csv&fields=id,name,createdAt,profileId,path,\
+                 properties.plan"
+            ))
+            .header("openpanel-client-id", &id)
+            .header("openpanel-client-secret", &secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        // Lines received, and the server's resident memory at each tenth of them.
+        let (mut lines, mut last, mut tail) = (0u64, b'\n', Vec::new());
+        let mut at_tenths = Vec::new();
+        while let Some(chunk) = resp.chunk().await.unwrap() {
+            lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            last = *chunk.last().unwrap_or(&last);
+            if lines >= (at_tenths.len() as u64 + 1) * ROWS / 10 {
+                at_tenths.push(proc_kib(pid, "VmRSS"));
+            }
+            if tail.len() < 200 {
+                tail.extend_from_slice(&chunk[..chunk.len().min(200)]);
+            }
+        }
+        assert_eq!(last, b'\n');
+        assert_eq!(lines, ROWS + 1, "the header and every row");
+        assert!(
+            tail.starts_with(b"id,name,createdAt,profileId,path,properties.plan\r\n"),
+            "{}",
+            String::from_utf8_lossy(&tail)
+        );
+        let peak = proc_kib(pid, "VmHWM");
+        let (first, end) = (at_tenths[0], *at_tenths.last().unwrap());
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        eprintln!(
+            "server RSS before {:.1} MiB, after a tenth {:.1}, at the end {:.1}, peak {:.1}",
+            mib(before),
+            mib(first),
+            mib(end),
+            mib(peak)
+        );
+        // Flat: what the last nine tenths add is noise, not rows.
+        assert!(
+            end <= first + 8 * 1024,
+            "memory grows with the rows sent: {at_tenths:?} KiB"
+        );
+        assert!(
+            peak <= 64 * 1024,
+            "peak resident memory {:.1} MiB is over 64 MiB",
+            mib(peak)
+        );
+    });
+    drop(server);
+}
