@@ -31,8 +31,9 @@ pub(crate) fn cell(row: &PgRow, i: usize, ty: CellType) -> Result<Value, Storage
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    let type_name = raw.type_info().name().to_string();
-    let cell = read(raw, &type_name)
+    let info = raw.type_info().into_owned();
+    let type_name = info.name();
+    let cell = read(raw, type_name)
         .map_err(|e| StorageError::Query(format!("column {i} ({type_name}): {e}")))?;
     Ok(convert(cell, ty))
 }

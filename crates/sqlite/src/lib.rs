@@ -216,9 +216,9 @@ fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> 
         return Ok(Value::Null);
     }
     // SQLite is dynamically typed: read the value's own storage class.
-    let class = raw.type_info().name().to_string();
+    let info = raw.type_info();
     let get_err = |e: sqlx::Error| StorageError::Query(e.to_string());
-    Ok(match (ty, class.as_str()) {
+    Ok(match (ty, info.name()) {
         (CellType::Map, _) => Value::map_from_json(&row.try_get::<String, _>(i).map_err(get_err)?),
         (_, "INTEGER") => {
             let v: i64 = row.try_get(i).map_err(get_err)?;
