@@ -40,6 +40,8 @@ struct State {
     failures: Option<RateLimiter>,
     /// Queries in flight per client.
     slots: Arc<ClientSlots>,
+    /// Streamed exports running on the server, each holding a database connection.
+    streams: Arc<Semaphore>,
     /// Decoding (regular expressions compile there) runs on the blocking pool, this many
     /// requests at a time.
     decoding: Arc<Semaphore>,
@@ -99,6 +101,7 @@ impl Application {
             limiter: settings.rate_limit.map(RateLimiter::new),
             failures: settings.auth_failure_limit.map(RateLimiter::new),
             slots: ClientSlots::new(settings.limits.max_concurrent_queries),
+            streams: Arc::new(Semaphore::new(settings.limits.max_streams)),
             decoding: Arc::new(Semaphore::new(cores.max(2))),
             limits: Limits {
                 max_page_size: settings.max_page_size,
@@ -439,6 +442,10 @@ async fn json_within<T: Serialize>(
     }
 }
 
+/// The `Retry-After` of a stream refused because the server runs as many as it may: a
+/// stream lasts seconds to minutes, so asking again at once would only be refused again.
+const STREAM_RETRY_SECS: u64 = 5;
+
 /// `GET /export/events`: a page, a keyset page (`cursor`), or every matching row
 /// streamed (`format=ndjson|csv`, or such an `Accept` when neither `format` nor `cursor`
 /// is given).
@@ -446,6 +453,7 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let b = state.backends.clone();
     let accept = header(req.headers(), "accept").and_then(ExportFormat::from_accept);
     let timeout = state.timeout;
+    let streams = state.streams.clone();
     export(
         &state,
         &req,
@@ -460,7 +468,16 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
                 None => None,
             };
             match stream {
-                Some(format) => crate::stream::respond(b, r, ctx, format, timeout, slot).await,
+                Some(format) => {
+                    let Ok(running) = streams.try_acquire_owned() else {
+                        return Err(ApiError::RateLimited {
+                            retry_after: STREAM_RETRY_SECS,
+                            throttle: Throttle::Streams,
+                        });
+                    };
+                    let hold = (slot, running);
+                    crate::stream::respond(b, r, ctx, format, timeout, hold).await
+                }
                 None => {
                     let _held = slot;
                     let answer = exec::events(b.store.as_ref(), b.meta.as_ref(), &r, &ctx);

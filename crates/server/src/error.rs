@@ -61,6 +61,8 @@ pub enum Throttle {
     Concurrency,
     /// Secret verifications in progress on the whole server.
     Verifications,
+    /// Streamed exports running on the whole server.
+    Streams,
 }
 
 impl Throttle {
@@ -70,6 +72,7 @@ impl Throttle {
             Throttle::Failures => "Too many failed authentication attempts from this address",
             Throttle::Concurrency => "Too many requests of this client are running at once",
             Throttle::Verifications => "Too many authentication attempts are in progress",
+            Throttle::Streams => "Too many streamed exports are running on this server",
         };
         format!("{what}; retry in {retry_after} seconds")
     }

@@ -155,6 +155,9 @@ pub struct Limits {
     pub max_head_bytes: usize,
     /// Queries one client may run at once: more is a 429 with `Retry-After`.
     pub max_concurrent_queries: usize,
+    /// Streamed exports the whole server runs at once (each holds a database connection
+    /// until its last row): more is a 429 with `Retry-After`.
+    pub max_streams: usize,
 }
 
 impl Default for Limits {
@@ -164,6 +167,7 @@ impl Default for Limits {
             max_url_bytes: 32 * 1024,
             max_head_bytes: 64 * 1024,
             max_concurrent_queries: 4,
+            max_streams: 4,
         }
     }
 }
@@ -244,6 +248,8 @@ limit_overrides! {
     max_head_bytes: usize = "QUARRY_MAX_HEAD_BYTES",
     /// Queries one client may run at once (default 4).
     max_concurrent_queries: usize = "QUARRY_MAX_CONCURRENT_QUERIES",
+    /// Streamed exports the server runs at once (default 4).
+    max_streams: usize = "QUARRY_MAX_STREAMS",
 }
 
 impl LimitOverrides {
@@ -324,6 +330,7 @@ impl LimitOverrides {
                 d.max_concurrent_queries,
                 usize::MAX,
             )?,
+            max_streams: pick("max_streams", self.max_streams, d.max_streams, usize::MAX)?,
         };
         if limits.max_head_bytes < limits.max_url_bytes {
             return Err(format!(

@@ -23,13 +23,17 @@ use quarry_core::exec::{EventsWalk, ExecError};
 use quarry_core::export::{EncodeError, Encoder};
 use quarry_core::request::{EventsRequest, ExportFormat};
 use quarry_core::storage::StorageError;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::backends::Backends;
 use crate::error::ApiError;
 use crate::slots::Slot;
 
 type Chunk = Result<Bytes, std::io::Error>;
+
+/// What a stream holds until its last byte: the client's query slot and one of the
+/// server's stream permits (`max_streams`).
+pub(crate) type Hold = (Slot, OwnedSemaphorePermit);
 
 /// Reads and encodes batches.
 struct Producer {
@@ -84,9 +88,10 @@ impl Producer {
         chunks
     }
 
-    /// Read on until the walk ends, the client goes away, or a batch fails. The slot is
-    /// the client's query slot, held as long as this runs.
-    async fn run(mut self, tx: mpsc::Sender<Chunk>, _slot: Slot) {
+    /// Read on until the walk ends, the client goes away, or a batch fails. `_hold` is
+    /// the client's query slot and one of the server's stream permits, held as long as
+    /// this runs.
+    async fn run(mut self, tx: mpsc::Sender<Chunk>, _hold: Hold) {
         loop {
             let next = tokio::select! {
                 // Dropping the read cancels its query.
@@ -126,7 +131,7 @@ pub(crate) async fn respond(
     ctx: Context,
     format: ExportFormat,
     timeout: Duration,
-    slot: Slot,
+    hold: Hold,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::BATCH).map_err(ExecError::from)?;
@@ -144,7 +149,7 @@ pub(crate) async fn respond(
         head.extend_from_slice(&first);
     }
     let (tx, rx) = mpsc::channel::<Chunk>(1);
-    actix_web::rt::spawn(producer.run(tx, slot));
+    actix_web::rt::spawn(producer.run(tx, hold));
     let first =
         futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) });
     let rest = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -284,6 +284,41 @@ fn cell(v: Option<&Value>) -> String {
     }
 }
 
+/// Offset pages inside a date range (which ClickHouse narrows to each page's own times,
+/// read in its sort key's order) hold exactly the stream's rows, page after page, with
+/// ties in time cut by page ends, and a page past the last is empty.
+#[tokio::test]
+async fn offset_pages_in_a_date_range_hold_the_rows_of_the_stream() {
+    let app = spawn().await;
+    app.db.insert_events(&generated(3_000, 21)).await.unwrap();
+    let query = "start=2024-04-16&end=2024-04-21";
+    let (_, ndjson) = stream(&app, &format!("{query}&format=ndjson"), None).await;
+    let streamed: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(streamed.len() > 2_900, "{}", streamed.len());
+    let mut paged = Vec::new();
+    for page in 1.. {
+        let r = app
+            .get(
+                &format!("/export/events?{query}&limit=37&page={page}"),
+                READ,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let body = r.json();
+        assert_eq!(body["meta"]["totalCount"], streamed.len(), "page {page}");
+        let data = body["data"].as_array().unwrap().clone();
+        if data.is_empty() {
+            break;
+        }
+        paged.extend(data);
+    }
+    assert_eq!(ids(&paged), ids(&streamed));
+    assert_eq!(paged, streamed);
+}
+
 #[tokio::test]
 async fn streams_hold_exactly_the_rows_of_the_json_pages() {
     let app = spawn().await;
@@ -518,6 +553,76 @@ async fn a_client_that_goes_away_stops_the_export() {
     // The client's only query slot is free again.
     let r = app.get("/export/events?limit=1", READ).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_server_runs_at_most_max_streams_streams() {
+    let settings = quarry_server::Settings {
+        limits: quarry_server::settings::Limits {
+            max_streams: 1,
+            ..Default::default()
+        },
+        ..settings()
+    };
+    let app = spawn_with(settings).await;
+    // Far more than the socket buffers hold, so the first stream cannot finish unread.
+    let mut rows = generated(30_000, 12);
+    let pad = "p".repeat(1_000);
+    for r in &mut rows {
+        r.properties.insert("pad".into(), pad.clone());
+    }
+    app.db.insert_events(&rows).await.unwrap();
+    let open = || {
+        app.http
+            .get(app.url("/export/events?includes=properties&format=ndjson"))
+            .header("openpanel-client-id", READ_ID)
+            .header("openpanel-client-secret", READ_SECRET)
+            .send()
+    };
+    let mut first = open().await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(!first.chunk().await.unwrap().unwrap().is_empty());
+
+    // A second stream, even of the same client (which has slots left), waits its turn.
+    let refused = app.get("/export/events?format=csv", READ).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    assert_eq!(refused.json()["code"], "rate_limited", "{}", refused.body);
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("streamed exports"),
+        "{}",
+        refused.body
+    );
+    // Pages are not streams.
+    assert_eq!(app.get("/export/events?limit=1", READ).await.status, 200);
+
+    // Once the first stream is gone, the next one runs.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = app.get("/export/events?format=csv&fields=id", READ).await;
+        if r.status == 200 {
+            let total = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"]
+                .as_u64()
+                .unwrap();
+            assert!(total > 30_000);
+            assert_eq!(
+                r.body.lines().count() as u64,
+                total + 1,
+                "the header and every row"
+            );
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "the first stream's permit was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
