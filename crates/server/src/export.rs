@@ -14,6 +14,8 @@ use quarry_core::request::{ExportFormat, Format};
 
 use crate::Error;
 use crate::backends::Databases;
+use crate::error::ApiError;
+use crate::stream::Producer;
 
 /// What to export, and where.
 #[derive(Debug, Clone, Copy)]
@@ -74,37 +76,33 @@ pub async fn export(
         first_event: None,
     };
     let backends = store.backends(crate::app::system_clock());
-    let mut walk = EventsWalk::new(req, ctx, backends.store.dialect(), EventsWalk::BATCH)
+    let walk = EventsWalk::new(req, ctx, backends.store.dialect(), EventsWalk::BATCH)
         .map_err(|e| failed(e.into()))?;
-    let mut encoder =
-        Encoder::new(format, walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
+    let encoder = Encoder::new(format, walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
     let mut out: Box<dyn Write> = match target.output {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let bar = progress();
-    let mut buf = Vec::new();
-    let encoded = |e: quarry_core::export::EncodeError| Error::Storage(e.to_string());
-    encoder.start(&mut buf).map_err(encoded)?;
-    out.write_all(&buf)?;
-    let mut rows = 0u64;
-    while let Some(batch) = walk
-        .next(backends.store.as_ref(), backends.meta.as_ref())
-        .await
-        .map_err(failed)?
-    {
-        buf.clear();
-        rows += batch.len() as u64;
-        encoder.rows(batch, &mut buf).map_err(encoded)?;
-        out.write_all(&buf)?;
-        bar.set_position(rows);
+    // The server's pipeline, with no timeout: the batch after the one being encoded is
+    // read meanwhile.
+    let mut producer = Producer::new(walk, encoder, backends, None);
+    out.write_all(&producer.start().map_err(api_failed)?)?;
+    while let Some(chunk) = producer.read().await.map_err(api_failed)? {
+        out.write_all(&chunk)?;
+        bar.set_position(producer.rows());
     }
-    buf.clear();
-    encoder.finish(&mut buf).map_err(encoded)?;
-    out.write_all(&buf)?;
     out.flush()?;
     bar.finish_and_clear();
-    Ok(rows)
+    Ok(producer.rows())
+}
+
+/// An export's failure as the command line reports it.
+fn api_failed(e: ApiError) -> Error {
+    match e {
+        ApiError::Request(e) => Error::Input(format!("invalid request: {e}")),
+        other => Error::Storage(other.to_string()),
+    }
 }
 
 /// Rows written so far, on a terminal only.

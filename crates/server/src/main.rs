@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// Rows are decoded on one thread and freed on another (a streamed export encodes on the
+/// blocking pool): glibc's allocator serialises such frees on its arena locks, which cost
+/// exports more time than the work itself (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() {
     let cli = quarry_server::cli::Cli::parse();

@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix_web::HttpResponse;
 use actix_web::web::Bytes;
 use quarry_core::compile::Context;
-use quarry_core::exec::{EventsWalk, ExecError};
+use quarry_core::exec::{Batch, EventsWalk, ExecError};
 use quarry_core::export::{EncodeError, Encoder};
 use quarry_core::request::{EventsRequest, ExportFormat};
 use quarry_core::storage::StorageError;
@@ -35,13 +35,21 @@ type Chunk = Result<Bytes, std::io::Error>;
 /// server's stream permits (`max_streams`).
 pub(crate) type Hold = (Slot, OwnedSemaphorePermit);
 
-/// Reads and encodes batches.
-struct Producer {
+/// Reads and encodes batches, in a pipeline of two: while a batch is encoded on the
+/// blocking pool, the walk reads the next one on the runtime's thread (where the storage
+/// decodes its rows), so an export uses two cores. `quarry export` runs the same
+/// pipeline.
+pub(crate) struct Producer {
     walk: EventsWalk,
-    encoder: Encoder,
+    /// `None` only while a batch is being encoded.
+    encoder: Option<Encoder>,
     backends: Backends,
-    timeout: Duration,
+    /// Each batch must be read within it; `None`: no limit (`quarry export`).
+    timeout: Option<Duration>,
+    /// The batch read while the previous one was encoded.
+    ahead: Option<Result<Option<Batch>, ApiError>>,
     done: bool,
+    rows: u64,
 }
 
 /// An encoder's fault: a 500 (logged), never the client's.
@@ -49,29 +57,86 @@ fn encoding(e: EncodeError) -> ApiError {
     ApiError::Storage(StorageError::Query(e.to_string()))
 }
 
+/// The encoder was lost: its task panicked.
+fn encoder_lost() -> ApiError {
+    ApiError::Storage(StorageError::Query("the export's encoder failed".into()))
+}
+
 impl Producer {
-    /// The next batch's rows under the timeout, encoded; after the last, what ends the
-    /// body (Parquet's footer), then `None`.
-    async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
+    /// A pipeline over `walk`, encoding with `encoder`.
+    pub(crate) fn new(
+        walk: EventsWalk,
+        encoder: Encoder,
+        backends: Backends,
+        timeout: Option<Duration>,
+    ) -> Producer {
+        Producer {
+            walk,
+            encoder: Some(encoder),
+            backends,
+            timeout,
+            ahead: None,
+            done: false,
+            rows: 0,
+        }
+    }
+
+    /// What comes before the first row (a CSV header).
+    pub(crate) fn start(&mut self) -> Result<Vec<u8>, ApiError> {
+        let mut out = Vec::new();
+        let encoder = self.encoder.as_mut().ok_or_else(encoder_lost)?;
+        encoder.start(&mut out).map_err(encoding)?;
+        Ok(out)
+    }
+
+    /// Rows encoded so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next batch, under the timeout.
+    async fn next_batch(&mut self) -> Result<Option<Batch>, ApiError> {
+        let store = self.backends.store.as_ref();
+        let meta = self.backends.meta.as_ref();
+        let next = self.walk.next(store, meta);
+        let read = match self.timeout {
+            Some(t) => tokio::time::timeout(t, next)
+                .await
+                .map_err(|_| ApiError::Timeout)?,
+            None => next.await,
+        };
+        read.map_err(ApiError::from)
+    }
+
+    /// The next batch's rows, encoded; after the last, what ends the body (Parquet's
+    /// footer), then `None`.
+    pub(crate) async fn read(&mut self) -> Result<Option<Bytes>, ApiError> {
         if self.done {
             return Ok(None);
         }
-        let store = self.backends.store.as_ref();
-        let meta = self.backends.meta.as_ref();
-        let mut out = Vec::new();
-        match tokio::time::timeout(self.timeout, self.walk.next(store, meta)).await {
-            Err(_) => return Err(ApiError::Timeout),
-            Ok(Err(e)) => return Err(ApiError::from(e)),
-            Ok(Ok(None)) => {
-                self.done = true;
-                self.encoder.finish(&mut out).map_err(encoding)?;
-            }
-            Ok(Ok(Some(batch))) => {
-                out.reserve(batch.len() * 256);
-                self.encoder.rows(batch, &mut out).map_err(encoding)?;
-            }
-        }
-        Ok((!out.is_empty()).then(|| Bytes::from(out)))
+        let batch = match self.ahead.take() {
+            Some(batch) => batch?,
+            None => self.next_batch().await?,
+        };
+        let Some(batch) = batch else {
+            self.done = true;
+            let mut out = Vec::new();
+            let encoder = self.encoder.as_mut().ok_or_else(encoder_lost)?;
+            encoder.finish(&mut out).map_err(encoding)?;
+            return Ok((!out.is_empty()).then(|| Bytes::from(out)));
+        };
+        self.rows += batch.len() as u64;
+        let mut encoder = self.encoder.take().ok_or_else(encoder_lost)?;
+        let encode = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(batch.len() * 256);
+            let encoded = encoder.rows(batch, &mut out).map(|()| out);
+            (encoder, encoded)
+        });
+        let (encoded, next) = tokio::join!(encode, self.next_batch());
+        let (encoder, out) = encoded.map_err(|_| encoder_lost())?;
+        self.encoder = Some(encoder);
+        self.ahead = Some(next);
+        Ok(Some(Bytes::from(out.map_err(encoding)?)))
     }
 
     /// A failure after the body started: log it; the error line (NDJSON), then the error
@@ -79,7 +144,9 @@ impl Producer {
     fn failure(&self, error: &ApiError) -> Vec<Chunk> {
         tracing::error!(%error, "streamed export failed part-way");
         let mut out = Vec::new();
-        self.encoder.failure(&error.body(), &mut out);
+        if let Some(encoder) = &self.encoder {
+            encoder.failure(&error.body(), &mut out);
+        }
         let mut chunks = Vec::new();
         if !out.is_empty() {
             chunks.push(Ok(Bytes::from(out)));
@@ -107,7 +174,8 @@ impl Producer {
             for chunk in chunks {
                 // A client that stops reading holds a database connection and its query:
                 // past the query timeout without taking a chunk, it is dropped.
-                match tokio::time::timeout(self.timeout, tx.send(chunk)).await {
+                let stall = self.timeout.unwrap_or(Duration::MAX);
+                match tokio::time::timeout(stall, tx.send(chunk)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return,
                     Err(_) => {
@@ -136,15 +204,8 @@ pub(crate) async fn respond(
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::BATCH).map_err(ExecError::from)?;
     let encoder = Encoder::new(format, walk.layout()).map_err(encoding)?;
-    let mut producer = Producer {
-        walk,
-        encoder,
-        backends,
-        timeout,
-        done: false,
-    };
-    let mut head = Vec::new();
-    producer.encoder.start(&mut head).map_err(encoding)?;
+    let mut producer = Producer::new(walk, encoder, backends, Some(timeout));
+    let mut head = producer.start()?;
     if let Some(first) = producer.read().await? {
         head.extend_from_slice(&first);
     }

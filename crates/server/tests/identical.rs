@@ -170,6 +170,11 @@ async fn every_fixture_gets_identical_bytes_from_every_backend() {
             }
             assert_eq!(first.status, 200, "{name} ({project}): {}", first.body);
             compared += 1;
+            if query.contains("format=") {
+                // A streamed fixture: its bodies were compared above.
+                streamed += 1;
+                continue;
+            }
             if has_data(&first.json()) {
                 with_data += 1;
             }
