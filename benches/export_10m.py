@@ -56,7 +56,9 @@ def timed(args, env, out):
     t0 = time.perf_counter()
     with open(out, "wb") as f:
         res = subprocess.run(["/usr/bin/time", "-v"] + args, env=env, stdout=f,
-                             stderr=subprocess.PIPE, text=True, check=True)
+                             stderr=subprocess.PIPE, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"{args[0]} failed ({res.returncode}):\n{res.stderr}")
     wall = time.perf_counter() - t0
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr).group(1))
     size = os.path.getsize(out)

@@ -202,7 +202,8 @@ pub(crate) async fn respond(
     hold: Hold,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = backends.store.dialect();
-    let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::BATCH).map_err(ExecError::from)?;
+    let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::batch_for(format))
+        .map_err(ExecError::from)?;
     let encoder = Encoder::new(format, walk.layout()).map_err(encoding)?;
     let mut producer = Producer::new(walk, encoder, backends, Some(timeout));
     let mut head = producer.start()?;
