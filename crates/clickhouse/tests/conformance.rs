@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::{Dialect, Query};
 use quarry_core::sql::{Row, Value};
-use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{RowStream, Storage, StorageError, rows_at_once};
 use quarry_core::write::EventWriter;
 use quarry_testkit::{Backend, Db};
 use uuid::Uuid;
@@ -85,12 +85,7 @@ impl Storage for Mapped {
 
     async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
         // Small results only: the whole answer as one chunk.
-        let rows = self.fetch(query).await?;
-        let (sender, stream) = row_channel();
-        if sender.send(Ok(rows)).await {
-            sender.finish().await;
-        }
-        Ok(stream)
+        Ok(rows_at_once(self.fetch(query).await?))
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

@@ -5,6 +5,7 @@
 //! own beyond calling the storage.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::compile::{self, Context, EventsPlan, Paging, Span};
 use crate::cursor::{self, Position};
@@ -316,7 +317,7 @@ type Lookup = HashMap<String, serde_json::Value>;
 /// [`Batch::into_objects`] gives the JSON page's Event objects.
 #[derive(Debug)]
 pub struct Batch {
-    plan: EventsPlan,
+    plan: Arc<EventsPlan>,
     rows: Vec<Row>,
     profiles: Lookup,
     metas: Lookup,
@@ -370,10 +371,9 @@ pub struct EventsWalk {
     ctx: Context,
     batch: usize,
     patterns: Vec<String>,
-    /// The columns of every row.
-    layout: Layout,
-    /// The plan of every span's rows (they differ only in their conditions).
-    plan: EventsPlan,
+    /// The plan of every span's rows (they differ only in their conditions), shared
+    /// with each batch.
+    plan: Arc<EventsPlan>,
     /// The spans not started yet, newest first.
     spans: std::vec::IntoIter<Span>,
     /// The rows of the span being read.
@@ -428,19 +428,13 @@ impl EventsWalk {
                 span: Span::default(),
             },
         )?;
-        let layout = Layout {
-            columns: plan.columns.clone(),
-            profile: plan.profile,
-            meta: plan.meta,
-        };
         let patterns = pattern_paths(|_| String::new(), std::iter::once(req.filters.as_slice()));
         Ok(EventsWalk {
             req,
             ctx,
             batch: usize::try_from(batch.max(1)).unwrap_or(usize::MAX),
             patterns,
-            layout,
-            plan,
+            plan: Arc::new(plan),
             spans: spans.into_iter(),
             reading: None,
             carry: Vec::new(),
@@ -448,8 +442,12 @@ impl EventsWalk {
     }
 
     /// The columns of every row.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
+    pub fn layout(&self) -> Layout {
+        Layout {
+            columns: self.plan.columns.clone(),
+            profile: self.plan.profile,
+            meta: self.plan.meta,
+        }
     }
 
     /// The next batch (the batch size, less only at the end); `None` after the last.
@@ -495,7 +493,7 @@ impl EventsWalk {
         if rows.is_empty() {
             return Ok(None);
         }
-        let plan = self.plan.clone();
+        let plan = Arc::clone(&self.plan);
         let (profiles, metas) =
             includes(store, meta_store, &plan, &self.ctx.project_id, &rows).await?;
         Ok(Some(Batch {

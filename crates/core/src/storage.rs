@@ -5,6 +5,7 @@
 //! comes from this crate's compiler, so all backends answer the same questions.
 
 use async_trait::async_trait;
+use futures_util::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
 use crate::sql::{Dialect, Query, Row};
@@ -84,6 +85,32 @@ impl RowSender {
         self.0.send(chunk).await.is_ok()
     }
 
+    /// Decode a statement's rows as they come and send them in chunks of
+    /// [`ROWS_PER_CHUNK`]; `true` once the last chunk is sent, `false` when the statement
+    /// or a row failed (the error was sent) or the reader went away. The caller then
+    /// calls [`RowSender::finish`] (after whatever must precede it).
+    pub async fn send_all<R, E>(
+        &self,
+        mut rows: impl Stream<Item = Result<R, E>> + Unpin,
+        decode: impl Fn(R) -> Result<Row, StorageError>,
+        failed: impl Fn(E) -> StorageError,
+    ) -> bool {
+        let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
+        while let Some(row) = rows.next().await {
+            match row.map_err(&failed).and_then(&decode) {
+                Ok(row) => chunk.push(row),
+                Err(e) => {
+                    self.send(Err(e)).await;
+                    return false;
+                }
+            }
+            if chunk.len() == ROWS_PER_CHUNK && !self.send(Ok(std::mem::take(&mut chunk))).await {
+                return false;
+            }
+        }
+        self.send(Ok(chunk)).await
+    }
+
     /// Say that the last row was sent. A stream whose sender goes away without this (a
     /// backend task that panicked) ends in an error, never as if it were complete.
     pub async fn finish(self) {
@@ -109,5 +136,19 @@ impl RowStream for ChannelRows {
                 "the database's rows stopped before the last one".into(),
             )),
         }
+    }
+}
+
+/// Rows already in memory, as one chunk: for small results and test doubles.
+pub fn rows_at_once(rows: Vec<Row>) -> Box<dyn RowStream> {
+    Box::new(AtOnce(Some(rows).filter(|r| !r.is_empty())))
+}
+
+struct AtOnce(Option<Vec<Row>>);
+
+#[async_trait]
+impl RowStream for AtOnce {
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, StorageError> {
+        Ok(self.0.take())
     }
 }

@@ -21,14 +21,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt as _;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::CellType;
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{
-    ROWS_PER_CHUNK, RowSender, RowStream, Storage, StorageError, row_channel,
-};
+use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, PgConnection, Postgres, Row as _};
@@ -281,33 +278,6 @@ fn decode(row: &PgRow, columns: &[CellType]) -> Result<Row, StorageError> {
         .collect()
 }
 
-/// Decode a statement's rows and send them in chunks; `false` when the statement failed
-/// (the error was sent) or the reader went away.
-async fn send_rows(
-    mut fetched: impl futures_util::Stream<Item = Result<PgRow, sqlx::Error>> + Unpin,
-    columns: &[CellType],
-    sender: &RowSender,
-) -> bool {
-    let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
-    loop {
-        let row = match fetched.try_next().await {
-            Ok(Some(row)) => decode(&row, columns),
-            Ok(None) => return sender.send(Ok(chunk)).await,
-            Err(e) => Err(map_err(e)),
-        };
-        match row {
-            Ok(row) => chunk.push(row),
-            Err(e) => {
-                sender.send(Err(e)).await;
-                return false;
-            }
-        }
-        if chunk.len() == ROWS_PER_CHUNK && !sender.send(Ok(std::mem::take(&mut chunk))).await {
-            return false;
-        }
-    }
-}
-
 #[async_trait]
 impl Storage for PostgresStorage {
     fn dialect(&self) -> Dialect {
@@ -372,7 +342,9 @@ impl Storage for PostgresStorage {
                     return;
                 };
                 let fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(conn);
-                send_rows(fetched, &columns, &sender).await
+                sender
+                    .send_all(fetched, |row| decode(&row, &columns), map_err)
+                    .await
             };
             if sent {
                 running.finished = true;

@@ -83,7 +83,8 @@ pub async fn export(
         EventsWalk::batch_for(format),
     )
     .map_err(|e| failed(e.into()))?;
-    let encoder = Encoder::new(format, walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
+    let encoder =
+        Encoder::new(format, &walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
     let mut out: Box<dyn Write> = match target.output {
         Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

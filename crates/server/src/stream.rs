@@ -204,7 +204,7 @@ pub(crate) async fn respond(
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::batch_for(format))
         .map_err(ExecError::from)?;
-    let encoder = Encoder::new(format, walk.layout()).map_err(encoding)?;
+    let encoder = Encoder::new(format, &walk.layout()).map_err(encoding)?;
     let mut producer = Producer::new(walk, encoder, backends, Some(timeout));
     let mut head = producer.start()?;
     if let Some(first) = producer.read().await? {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Query};
-use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{RowStream, Storage, StorageError, rows_at_once};
 use quarry_server::Backends;
 use serde_json::{Value, json};
 use support::*;
@@ -1780,12 +1780,7 @@ impl Storage for FailingStore {
     }
 
     async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
-        let rows = self.fetch(query).await?;
-        let (sender, stream) = row_channel();
-        if sender.send(Ok(rows)).await {
-            sender.finish().await;
-        }
-        Ok(stream)
+        Ok(rows_at_once(self.fetch(query).await?))
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

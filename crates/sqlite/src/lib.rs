@@ -22,11 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt as _;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::{CellType, Row, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{ROWS_PER_CHUNK, RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -291,26 +290,11 @@ impl Storage for SqliteStorage {
             // Dropped in reverse order on every exit: the statement, then the interrupt
             // (requested before the connection goes back to the pool), then `conn`.
             let _interrupt = interrupt;
-            let mut fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *conn);
-            let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
-            loop {
-                let row = match fetched.try_next().await {
-                    Ok(Some(row)) => decode(&row, &columns),
-                    Ok(None) => break,
-                    Err(e) => Err(map_err(e)),
-                };
-                match row {
-                    Ok(row) => chunk.push(row),
-                    Err(e) => {
-                        tx.send(Err(e)).await;
-                        return;
-                    }
-                }
-                if chunk.len() == ROWS_PER_CHUNK && !tx.send(Ok(std::mem::take(&mut chunk))).await {
-                    return;
-                }
-            }
-            if tx.send(Ok(chunk)).await {
+            let fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *conn);
+            if tx
+                .send_all(fetched, |row| decode(&row, &columns), map_err)
+                .await
+            {
                 tx.finish().await;
             }
         });
