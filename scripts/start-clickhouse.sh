@@ -21,6 +21,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv/chdb"
 chdb_version="${CHDB_CORE_VERSION:-26.9.0}"
+lz4_version=4.4.5
+cityhash_version=1.0.2.6
 
 install_chdb() {
     if ! "$venv/bin/python" -c 'import chdb' >/dev/null 2>&1; then
@@ -35,6 +37,14 @@ install_chdb() {
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
             "chdb-core==$chdb_version" >&2
         "$venv/bin/python" -c 'import chdb' >&2
+    fi
+    # The server decodes the client's LZ4-compressed inserts and verifies their CityHash
+    # checksums; in pure Python that took most of an import's time (docs/testing.md).
+    # Both accelerators are optional to the server, but installed here.
+    if ! "$venv/bin/python" -c 'import lz4.block, clickhouse_cityhash.cityhash' >/dev/null 2>&1; then
+        echo "start-clickhouse: installing lz4 and clickhouse-cityhash into $venv" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "lz4==$lz4_version" "clickhouse-cityhash==$cityhash_version" >&2
     fi
 }
 
