@@ -41,8 +41,16 @@ impl WriteUnit for Unit<'_> {
         Ok(self.0.insert_profiles(profiles).await?)
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        Ok(())
+    /// Each batch is one `INSERT` (one new part to merge) and one stored-id check: on the
+    /// chdb test server a million-event import took 27.9 s in batches of 2 000 and 21.3 s
+    /// in batches of 10 000 (16.0 s once a batch whose time span holds no stored rows
+    /// skipped the id lookups; 20 000: 14.1 s, but 187 MiB at peak against 126 MiB).
+    fn batch_rows(&self) -> usize {
+        10_000
+    }
+
+    async fn commit(self: Box<Self>) -> Result<u64, StorageError> {
+        Ok(0)
     }
 }
 

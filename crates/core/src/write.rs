@@ -35,8 +35,39 @@ pub trait WriteUnit: Send {
     /// Insert or replace profiles.
     async fn upsert_profiles(&mut self, profiles: &[NewProfile]) -> Result<(), StorageError>;
 
-    /// Make everything written through this unit visible.
-    async fn commit(self: Box<Self>) -> Result<(), StorageError>;
+    /// How many rows a batch of [`WriteUnit::insert_events`] should hold: 2 000 unless
+    /// the database is faster with larger ones (ClickHouse, where each batch is one
+    /// part).
+    fn batch_rows(&self) -> usize {
+        2_000
+    }
+
+    /// Make everything written through this unit visible. Returns how many of the events
+    /// that [`WriteUnit::insert_events`] counted as stored the commit found repeated (an
+    /// id given twice in a load that deferred that check) and did not keep.
+    async fn commit(self: Box<Self>) -> Result<u64, StorageError>;
+}
+
+/// What a bulk load knows before its first row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadHint {
+    /// The size of the input in bytes, when it is known (a file, not standard input).
+    pub input_bytes: Option<u64>,
+}
+
+impl LoadHint {
+    /// Below this much input a load is never treated as large.
+    pub const LARGE_INPUT_BYTES: u64 = 64 << 20;
+
+    /// Whether this load is large against `stored_bytes` already in the table: at least
+    /// [`LoadHint::LARGE_INPUT_BYTES`] of input, and at least as many bytes as the table
+    /// holds (an event takes about as many bytes in its input line as in a row-store
+    /// table with its indexes). Rebuilding the table's indexes once then costs less than
+    /// maintaining them row by row; an unknown size is never large.
+    pub fn is_large_against(&self, stored_bytes: u64) -> bool {
+        self.input_bytes
+            .is_some_and(|n| n >= Self::LARGE_INPUT_BYTES && n >= stored_bytes)
+    }
 }
 
 /// Where events and profiles are written.
@@ -50,26 +81,35 @@ pub trait EventWriter: Database {
     /// Start a unit of writes.
     async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, StorageError>;
 
+    /// Start the unit of one bulk load (an import). A backend may defer the maintenance
+    /// of secondary indexes to the unit's commit when the load is large
+    /// ([`LoadHint::is_large_against`]); by default this is [`EventWriter::begin`].
+    async fn begin_load(&self, hint: LoadHint) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
+        let _ = hint;
+        self.begin().await
+    }
+
     /// Number of events stored for a project.
     async fn count_events(&self, project_id: &str) -> Result<u64, StorageError>;
 
-    /// Refresh the query planner's statistics after a bulk load (nothing where the engine
-    /// keeps them itself).
+    /// Refresh the query planner's statistics after a bulk load, and whatever else keeps
+    /// reads fast after one (PostgreSQL's visibility map); nothing where the engine keeps
+    /// them itself.
     async fn analyze(&self) -> Result<(), StorageError>;
 
     /// Insert events in one unit of their own; returns how many were stored.
     async fn insert_events(&self, events: &[NewEvent]) -> Result<u64, StorageError> {
         let mut unit = self.begin().await?;
         let stored = unit.insert_events(events).await?;
-        unit.commit().await?;
-        Ok(stored)
+        let repeated = unit.commit().await?;
+        Ok(stored - repeated)
     }
 
     /// Insert or replace profiles in one unit of their own.
     async fn upsert_profiles(&self, profiles: &[NewProfile]) -> Result<(), StorageError> {
         let mut unit = self.begin().await?;
         unit.upsert_profiles(profiles).await?;
-        unit.commit().await
+        unit.commit().await.map(|_| ())
     }
 }
 

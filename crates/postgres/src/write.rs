@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use quarry_core::catalog::{ClientKind, ClientRecord, ProjectRecord};
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::storage::StorageError;
-use quarry_core::write::{CatalogWriter, Database, EventWriter, WriteUnit};
-use sqlx::{Connection as _, PgConnection, Postgres, Transaction};
+use quarry_core::write::{CatalogWriter, Database, EventWriter, LoadHint, WriteUnit};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, Postgres, Transaction};
 
 use crate::{Error, PostgresStorage, canonical_uuid, check_text, copy, map_err};
 
@@ -40,24 +40,101 @@ impl Database for PostgresStorage {
 }
 
 /// One transaction: an import is all or nothing.
-struct Unit(Transaction<'static, Postgres>);
+///
+/// A large load ([`LoadHint::is_large_against`]) drops the events table's secondary
+/// indexes when it starts and builds them again before it commits (`rebuild` holds their
+/// definitions): one sort per index instead of a B-tree insertion per row. Into an empty
+/// table it also drops the primary key and copies rows straight into `events`
+/// (`primary_key` holds the statement that adds it back, at commit, after removing ids
+/// the load repeated). Otherwise each batch goes through the staging table and
+/// `ON CONFLICT (id) DO NOTHING`, which needs the primary key.
+struct Unit {
+    tx: Transaction<'static, Postgres>,
+    rebuild: Vec<String>,
+    primary_key: Option<String>,
+}
 
 #[async_trait]
 impl WriteUnit for Unit {
     async fn insert_events(&mut self, events: &[NewEvent]) -> Result<u64, StorageError> {
-        Ok(insert_events(&mut self.0, events).await?)
+        if self.primary_key.is_some() {
+            return Ok(copy_events(&mut self.tx, events).await?);
+        }
+        Ok(insert_events(&mut self.tx, events).await?)
     }
 
     async fn upsert_profiles(&mut self, profiles: &[NewProfile]) -> Result<(), StorageError> {
         for p in profiles {
-            upsert_profile(&mut self.0, p).await?;
+            upsert_profile(&mut self.tx, p).await?;
         }
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
-        self.0.commit().await.map_err(map_err)
+    async fn commit(mut self: Box<Self>) -> Result<u64, StorageError> {
+        let mut repeated = 0;
+        if self.primary_key.is_some() || !self.rebuild.is_empty() {
+            // Index builds sort in memory up to this much (per build, inside this
+            // transaction only) instead of the server's default 64 MB.
+            sqlx::query("SET LOCAL maintenance_work_mem = '256MB'")
+                .execute(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+        }
+        if let Some(add) = self.primary_key.take() {
+            repeated = restore_primary_key(&mut self.tx, add).await?;
+        }
+        for definition in std::mem::take(&mut self.rebuild) {
+            // The definition is the server's own (pg_get_indexdef), never user text.
+            sqlx::raw_sql(AssertSqlSafe(definition))
+                .execute(&mut *self.tx)
+                .await
+                .map_err(map_err)?;
+        }
+        self.tx.commit().await.map_err(map_err)?;
+        Ok(repeated)
     }
+}
+
+/// The events table's indexes that a large load may drop: every one but the unique ones
+/// (the primary key, which skips stored ids, and any a user added to keep something unique).
+const DEFERRABLE_INDEXES: &str = "SELECT x.indexrelid::regclass::text, \
+    pg_get_indexdef(x.indexrelid) FROM pg_index x \
+    WHERE x.indrelid = 'events'::regclass AND NOT x.indisunique ORDER BY 1";
+
+/// The events table's primary key: its quoted name and its definition.
+const PRIMARY_KEY: &str = "SELECT quote_ident(conname), pg_get_constraintdef(oid) \
+    FROM pg_constraint WHERE conrelid = 'events'::regclass AND contype = 'p'";
+
+/// Add the primary key back after a load copied straight into `events`. When the load
+/// repeated an id, the first row copied with it stays (the table was emptied when the
+/// load began, so the copy order is the physical order) and the others are removed;
+/// returns how many were.
+async fn restore_primary_key(conn: &mut PgConnection, add: String) -> Result<u64, Error> {
+    // The statement is built from the server's own catalog (quote_ident,
+    // pg_get_constraintdef), never from user text.
+    let mut attempt = conn.begin().await?;
+    match sqlx::raw_sql(AssertSqlSafe(add.clone()))
+        .execute(&mut *attempt)
+        .await
+    {
+        Ok(_) => {
+            attempt.commit().await?;
+            return Ok(0);
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23505") => {
+            attempt.rollback().await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let removed =
+        sqlx::query("DELETE FROM events a USING events b WHERE a.id = b.id AND a.ctid > b.ctid")
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    sqlx::raw_sql(AssertSqlSafe(add))
+        .execute(&mut *conn)
+        .await?;
+    Ok(removed)
 }
 
 #[async_trait]
@@ -67,7 +144,20 @@ impl EventWriter for PostgresStorage {
     }
 
     async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
-        Ok(Box::new(Unit(self.pool.begin().await.map_err(map_err)?)))
+        Ok(Box::new(Unit {
+            tx: self.pool.begin().await.map_err(map_err)?,
+            rebuild: Vec::new(),
+            primary_key: None,
+        }))
+    }
+
+    /// A load at least as large as the table (with its indexes) takes the table's
+    /// exclusive lock, drops the secondary indexes and builds them before committing;
+    /// into an empty table it also copies straight into `events` without the primary key
+    /// ([`Unit`]). Reads of `events` wait until the load commits or rolls back
+    /// (docs/decisions.md). A smaller load is a plain [`EventWriter::begin`].
+    async fn begin_load(&self, hint: LoadHint) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
+        Ok(Box::new(begin_load(&self.pool, hint).await?))
     }
 
     async fn count_events(&self, project_id: &str) -> Result<u64, StorageError> {
@@ -79,8 +169,10 @@ impl EventWriter for PostgresStorage {
         Ok(n.max(0) as u64)
     }
 
+    /// `VACUUM` as well as `ANALYZE`: after a load the visibility map is empty, and every
+    /// index-only scan fetches each row's heap page until a vacuum sets it.
     async fn analyze(&self) -> Result<(), StorageError> {
-        sqlx::query("ANALYZE events, profiles")
+        sqlx::raw_sql("VACUUM ANALYZE events, profiles")
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
@@ -248,6 +340,70 @@ impl CatalogWriter for PostgresStorage {
     }
 }
 
+async fn begin_load(pool: &sqlx::PgPool, hint: LoadHint) -> Result<Unit, Error> {
+    let mut tx = pool.begin().await?;
+    let stored: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('events')")
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut unit = Unit {
+        tx,
+        rebuild: Vec::new(),
+        primary_key: None,
+    };
+    if !hint.is_large_against(stored.max(0) as u64) {
+        return Ok(unit);
+    }
+    let tx = &mut unit.tx;
+    // Locked first, so that no row can arrive between the check and the copy.
+    sqlx::query("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut **tx)
+        .await?;
+    let indexes: Vec<(String, String)> = sqlx::query_as(DEFERRABLE_INDEXES)
+        .fetch_all(&mut **tx)
+        .await?;
+    for (name, definition) in indexes {
+        // `regclass::text` quotes the name where it needs quoting.
+        sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX {name}")))
+            .execute(&mut **tx)
+            .await?;
+        unit.rebuild.push(definition);
+    }
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM events)")
+        .fetch_one(&mut **tx)
+        .await?;
+    let key: Option<(String, String)> = sqlx::query_as(PRIMARY_KEY)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let (true, Some((name, definition))) = (empty, key) {
+        // A fresh heap: rows are stored in the order they are copied.
+        sqlx::query("TRUNCATE events").execute(&mut **tx).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE events DROP CONSTRAINT {name}"
+        )))
+        .execute(&mut **tx)
+        .await?;
+        unit.primary_key = Some(format!(
+            "ALTER TABLE events ADD CONSTRAINT {name} {definition}"
+        ));
+    }
+    Ok(unit)
+}
+
+/// Copy events straight into `events` (a large load into an empty table, whose primary
+/// key is dropped until the load ends): every row is stored, repeated ids included, until
+/// [`restore_primary_key`].
+async fn copy_events(conn: &mut PgConnection, events: &[NewEvent]) -> Result<u64, Error> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let data = copy::event_rows(events)?;
+    let mut copy_in = conn.copy_in_raw(copy::COPY_EVENTS).await?;
+    for chunk in data.chunks(1 << 20) {
+        copy_in.send(chunk).await?;
+    }
+    Ok(copy_in.finish().await?)
+}
+
 /// Insert or replace a profile on an open connection or transaction.
 pub async fn upsert_profile(conn: &mut PgConnection, p: &NewProfile) -> Result<(), Error> {
     let what = || format!("profile {:?}", p.id);
@@ -305,7 +461,7 @@ pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent]) -> Resu
     // from COPY to INSERT, which they would not across autocommitted statements.
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(copy::STAGE).execute(&mut *tx).await?;
-    let mut copy_in = tx.copy_in_raw(copy::COPY).await?;
+    let mut copy_in = tx.copy_in_raw(copy::COPY_STAGE).await?;
     for chunk in data.chunks(1 << 20) {
         copy_in.send(chunk).await?;
     }

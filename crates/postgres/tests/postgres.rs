@@ -468,6 +468,70 @@ async fn import_batches_commit_with_the_callers_transaction() {
     pg.drop_databases().await;
 }
 
+/// The events table's indexes, by name, with whether each is unique.
+async fn event_indexes(store: &PostgresStorage) -> Vec<(String, bool)> {
+    sqlx::query_as(
+        "SELECT c.relname::text, x.indisunique FROM pg_index x \
+         JOIN pg_class c ON c.oid = x.indexrelid \
+         WHERE x.indrelid = 'events'::regclass ORDER BY 1",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+}
+
+/// A large load drops the secondary indexes (and, into an empty table, the primary key)
+/// only for its own duration: after a commit and after a failed load the table has the
+/// same indexes and key.
+#[tokio::test]
+async fn a_large_load_builds_the_indexes_it_dropped() {
+    use quarry_core::write::LoadHint;
+    let pg = Pg::new().await;
+    let store = pg.storage().await;
+    let indexes = event_indexes(&store).await;
+    assert_eq!(
+        indexes,
+        vec![
+            ("events_pkey".to_string(), true),
+            ("events_project_name_time".to_string(), false),
+            ("events_project_time".to_string(), false),
+        ]
+    );
+    let large = LoadHint {
+        input_bytes: Some(u64::MAX),
+    };
+    let rows: Vec<_> = (0..3)
+        .map(|i| ev(&format!("l{i}"), "x", "2024-04-15T12:00:00.000Z"))
+        .collect();
+
+    // Into the empty table, failed: nothing stored, every index back.
+    let mut unit = store.begin_load(large).await.unwrap();
+    assert_eq!(unit.insert_events(&rows).await.unwrap(), 3);
+    assert_eq!(unit.insert_events(&rows[..1]).await.unwrap(), 1);
+    drop(unit);
+    assert_eq!(event_indexes(&store).await, indexes);
+    assert_eq!(store.count_events("proj").await.unwrap(), 0);
+
+    let mut unit = store.begin_load(large).await.unwrap();
+    unit.insert_events(&rows).await.unwrap();
+    unit.insert_events(&rows[..1]).await.unwrap();
+    // The repeated id was counted by the copy, and is dropped by the commit.
+    assert_eq!(unit.commit().await.unwrap(), 1);
+    assert_eq!(event_indexes(&store).await, indexes);
+    assert_eq!(store.count_events("proj").await.unwrap(), 3);
+
+    // A small load changes no index: the hint decides.
+    let small = LoadHint {
+        input_bytes: Some(1024),
+    };
+    let mut unit = store.begin_load(small).await.unwrap();
+    unit.insert_events(&rows).await.unwrap();
+    assert_eq!(unit.commit().await.unwrap(), 0);
+    assert_eq!(event_indexes(&store).await, indexes);
+    store.close().await;
+    pg.drop_databases().await;
+}
+
 /// Run a hand-written query through `Storage::fetch`.
 async fn fetch(
     store: &PostgresStorage,

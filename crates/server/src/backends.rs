@@ -17,7 +17,7 @@ use quarry_core::catalog::{Catalog, ClientKind, ClientRecord, ProjectRecord};
 use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::sql::Dialect;
 use quarry_core::storage::Storage;
-use quarry_core::write::{CatalogWriter, Database, EventWriter, WriteUnit};
+use quarry_core::write::{CatalogWriter, Database, EventWriter, LoadHint, WriteUnit};
 
 use crate::Error;
 use crate::settings::Settings;
@@ -259,6 +259,11 @@ impl Databases {
     /// Start a unit of event and profile writes.
     pub async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, Error> {
         self.events.begin().await.map_err(Error::from)
+    }
+
+    /// Start the unit of one bulk load (an import of `hint`'s size).
+    pub async fn begin_load(&self, hint: LoadHint) -> Result<Box<dyn WriteUnit + '_>, Error> {
+        self.events.begin_load(hint).await.map_err(Error::from)
     }
 
     /// Refresh the planner's statistics after a bulk load. Without them SQLite answers a

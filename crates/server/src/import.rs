@@ -10,14 +10,11 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 use quarry_core::event::{NewEvent, NewProfile, flatten_properties};
 use quarry_core::time::parse_rfc3339;
-use quarry_core::write::WriteUnit;
+use quarry_core::write::{LoadHint, WriteUnit};
 use serde_json::Value;
 
 use crate::Error;
 use crate::backends::Databases;
-
-/// Rows per batch insert.
-const BATCH: usize = 2_000;
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +73,14 @@ impl Input {
         }
     }
 
+    /// The size in bytes of a file input.
+    fn size(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => None,
+            Input::File(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        }
+    }
+
     fn open(&self) -> Result<(Box<dyn BufRead>, Option<u64>), Error> {
         match self {
             Input::Stdin => Ok((Box::new(BufReader::new(std::io::stdin().lock())), None)),
@@ -91,18 +96,25 @@ impl Input {
 
 /// Rows an import can write.
 trait ImportRow: Sized + Sync {
+    /// Whether these rows are events (a large load of them may defer index maintenance).
+    const EVENTS: bool;
+
     /// Write one batch; returns the rows stored.
     #[allow(async_fn_in_trait)]
     async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error>;
 }
 
 impl ImportRow for NewEvent {
+    const EVENTS: bool = true;
+
     async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error> {
         unit.insert_events(batch).await.map_err(Error::from)
     }
 }
 
 impl ImportRow for NewProfile {
+    const EVENTS: bool = false;
+
     async fn write(unit: &mut dyn WriteUnit, batch: &[Self]) -> Result<u64, Error> {
         unit.upsert_profiles(batch).await.map_err(Error::from)?;
         Ok(batch.len() as u64)
@@ -129,7 +141,8 @@ pub(crate) async fn write_rows(
         NewEvent::write(unit.as_mut(), &rows).await?;
         on_batch(rows.len());
     }
-    unit.commit().await.map_err(Error::from)
+    unit.commit().await.map_err(Error::from)?;
+    Ok(())
 }
 
 /// Each non-blank line of `reader`, parsed, with its number; a bad line is an error naming it.
@@ -169,14 +182,22 @@ fn spool(input: &Input) -> Result<Option<tempfile::NamedTempFile>, Error> {
     Ok(Some(file))
 }
 
+/// Batches parsed ahead of the writer: the parser waits when this many are queued.
+const QUEUE: usize = 2;
+
 /// Stream the input line by line, parse each non-blank line with `parse`, and write it in
 /// batches that are kept only when every line was good: inside one unit where the store's
 /// units are atomic (SQLite, PostgreSQL); otherwise (ClickHouse) after a first pass has
 /// checked every line.
-async fn import_lines<T: ImportRow>(
+///
+/// A thread of the blocking pool reads and parses while the database writes the batch
+/// before (two cores busy instead of one; at most [`QUEUE`] batches wait between them).
+/// A bad line stops both: the parser sends its error in place of the next batch; a write
+/// error drops the queue, and the parser stops at its next batch.
+async fn import_lines<T: ImportRow + Send + 'static>(
     db: &Databases,
     input: &Input,
-    parse: impl Fn(&Value) -> Result<T, String> + Copy,
+    parse: impl Fn(&Value) -> Result<T, String> + Clone + Send + 'static,
 ) -> Result<ImportReport, Error> {
     let check_first = !db.atomic_writes();
     let spooled = if check_first { spool(input)? } else { None };
@@ -186,27 +207,65 @@ async fn import_lines<T: ImportRow>(
     };
     if check_first {
         let (reader, _) = input.open()?;
-        for row in parsed_lines(reader, parse, |_| {}) {
+        for row in parsed_lines(reader, parse.clone(), |_| {}) {
             row?;
         }
     }
-    let (reader, total_bytes) = input.open()?;
+    let total_bytes = input.size();
     let bar = progress(total_bytes);
-    let mut unit = db.begin().await?;
-    let mut batch: Vec<T> = Vec::with_capacity(BATCH);
+    let mut unit = if T::EVENTS {
+        db.begin_load(LoadHint {
+            input_bytes: total_bytes,
+        })
+        .await?
+    } else {
+        db.begin().await?
+    };
+    let size = unit.batch_rows();
+    let (batches, mut queue) = tokio::sync::mpsc::channel::<Result<Vec<T>, Error>>(QUEUE);
+    let parser_bar = bar.clone();
+    tokio::task::spawn_blocking(move || {
+        // Standard input's lock cannot cross threads: the input is opened here.
+        let reader = match input.open() {
+            Ok((reader, _)) => reader,
+            Err(e) => {
+                let _ = batches.blocking_send(Err(e));
+                return;
+            }
+        };
+        let mut batch: Vec<T> = Vec::with_capacity(size);
+        for row in parsed_lines(reader, parse, |n| parser_bar.inc(n as u64)) {
+            let full = match row {
+                Ok(row) => {
+                    batch.push(row);
+                    batch.len() >= size
+                }
+                Err(e) => {
+                    let _ = batches.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if full
+                && batches
+                    .blocking_send(Ok(std::mem::take(&mut batch)))
+                    .is_err()
+            {
+                return; // The writer has stopped.
+            }
+        }
+        if !batch.is_empty() {
+            let _ = batches.blocking_send(Ok(batch));
+        }
+    });
     let mut rows = 0u64;
     let mut stored = 0u64;
-    for row in parsed_lines(reader, parse, |n| bar.inc(n as u64)) {
-        batch.push(row?);
-        rows += 1;
-        if batch.len() >= BATCH {
-            stored += T::write(unit.as_mut(), &batch).await?;
-            batch.clear();
-            bar.set_message(format!("{rows} rows"));
-        }
+    while let Some(batch) = queue.recv().await {
+        let batch = batch?;
+        rows += batch.len() as u64;
+        stored += T::write(unit.as_mut(), &batch).await?;
+        bar.set_message(format!("{rows} rows"));
     }
-    stored += T::write(unit.as_mut(), &batch).await?;
-    unit.commit().await.map_err(Error::from)?;
+    stored -= unit.commit().await.map_err(Error::from)?;
     bar.finish_and_clear();
     Ok(ImportReport { rows, stored })
 }
@@ -218,7 +277,11 @@ pub async fn import_events(
     input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    import_lines(db, input, |v: &Value| NewEvent::from_json(v, project)).await
+    let project = project.map(str::to_owned);
+    import_lines(db, input, move |v: &Value| {
+        NewEvent::from_json(v, project.as_deref())
+    })
+    .await
 }
 
 /// Read one profile line: `{"id","projectId","firstName","lastName","email","avatar",
@@ -275,5 +338,9 @@ pub async fn import_profiles(
     input: &Input,
     project: Option<&str>,
 ) -> Result<ImportReport, Error> {
-    import_lines(db, input, |v: &Value| profile_from_json(v, project)).await
+    let project = project.map(str::to_owned);
+    import_lines(db, input, move |v: &Value| {
+        profile_from_json(v, project.as_deref())
+    })
+    .await
 }

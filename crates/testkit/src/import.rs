@@ -225,6 +225,71 @@ pub async fn reimport_is_harmless(b: &dyn Backend) {
     assert_eq!(store.insert_events(&[]).await.unwrap(), 0);
 }
 
+/// A large load (the one that defers index maintenance, and on PostgreSQL copies
+/// straight into an empty table) stores what a batch insert stores: hostile text and
+/// extreme numbers read back exactly; an id repeated within the load is stored once, the
+/// first row given with it kept; a second large load into the now non-empty table skips
+/// stored ids; and the indexes answer queries afterwards.
+pub async fn large_load_round_trips(b: &dyn Backend) {
+    let store = b.fresh().await;
+    let hostile: Vec<NewEvent> = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(i, h)| hostile_event(i, h))
+        .collect();
+    let mut repeat = hostile_event(0, "a later row with the first id");
+    repeat.name = "repeat".into();
+    let mut far = ev("far", "far", "1900-01-01T00:00:00.000Z");
+    far.duration = i64::MIN;
+    far.longitude = Some(5e-324);
+    far.imported_at = Some(ms("2299-12-31T23:59:59.999Z"));
+    let batches = vec![hostile.clone(), vec![repeat, far.clone()]];
+    let n = hostile.len() as u64;
+    assert_eq!(store.load_events(&batches, true).await.unwrap(), n + 1);
+    assert_eq!(store.raw_event_count().await, n as i64 + 1);
+    let out = events(&store, &format!("{ALL_FIELDS}&limit=100"), UTC, NOW).await;
+    let mut expected: Vec<Value> = hostile.iter().rev().map(expected_json).collect();
+    expected.push(expected_json(&far));
+    assert_eq!(out["data"], Value::Array(expected));
+    let out = events(&store, "event=repeat", UTC, NOW).await;
+    assert_eq!(out["meta"]["totalCount"], json!(0));
+
+    // Into a table that holds rows: stored ids are skipped.
+    let again = vec![vec![
+        hostile_event(1, "changed"),
+        ev("new", "x", "2024-04-16T12:00:00.000Z"),
+    ]];
+    assert_eq!(store.load_events(&again, true).await.unwrap(), 1);
+    assert_eq!(store.raw_event_count().await, n as i64 + 2);
+    let out = events(&store, "event=x", UTC, NOW).await;
+    assert_eq!(data_ids(&out), vec!["new".to_string()]);
+    // The unique index is back: a plain insert of a stored id stores nothing.
+    assert_eq!(store.insert_events(&hostile[..2]).await.unwrap(), 0);
+}
+
+/// A large load that fails (its unit dropped without a commit) leaves the table as it
+/// was: rows, unique ids and indexes. A store without load units (ClickHouse) keeps what
+/// it wrote, so this holds where writes are atomic.
+pub async fn failed_large_load_leaves_nothing(b: &dyn Backend) {
+    let store = b.fresh().await;
+    let before = vec![
+        ev("kept1", "x", "2024-04-15T12:00:00.000Z"),
+        ev("kept2", "x", "2024-04-15T13:00:00.000Z"),
+    ];
+    assert_eq!(store.insert_events(&before).await.unwrap(), 2);
+    let batches = vec![vec![ev("lost", "y", "2024-04-15T14:00:00.000Z")]];
+    if store.load_events(&batches, false).await.unwrap() != 0 {
+        return; // Not atomic: nothing to roll back.
+    }
+    assert_eq!(store.raw_event_count().await, 2);
+    assert_eq!(store.insert_events(&before).await.unwrap(), 0);
+    let out = events(&store, "event=x", UTC, NOW).await;
+    assert_eq!(
+        data_ids(&out),
+        vec!["kept2".to_string(), "kept1".to_string()]
+    );
+}
+
 /// Profiles with hostile text come back exactly under `includes=profile`, and replacing
 /// a profile replaces every field.
 pub async fn hostile_profiles_round_trip(b: &dyn Backend) {

@@ -27,7 +27,7 @@ use quarry_core::event::{NewEvent, NewEventMeta, NewProfile};
 use quarry_core::exec;
 use quarry_core::sql::{CellType, Query};
 use quarry_core::storage::Storage;
-use quarry_core::write::{CatalogWriter, EventWriter};
+use quarry_core::write::{CatalogWriter, EventWriter, LoadHint};
 
 /// One fresh database holding the tables of §2 (events, profiles, event_meta…).
 #[async_trait]
@@ -46,6 +46,19 @@ pub trait Db: Send + Sync {
 
     /// Rows of `events`, counted with plain SQL (panics if the table is gone).
     async fn raw_event_count(&self) -> i64;
+
+    /// Import `batches` as one load that the backend treats as large (indexes deferred
+    /// where it defers them), committed when `commit`, else dropped as a failed import
+    /// would be. Returns how many events were stored. By default each batch is inserted
+    /// on its own (a store without load units, where nothing is rolled back).
+    async fn load_events(&self, batches: &[Vec<NewEvent>], commit: bool) -> Result<u64, String> {
+        let _ = commit;
+        let mut stored = 0;
+        for batch in batches {
+            stored += self.insert_events(batch).await?;
+        }
+        Ok(stored)
+    }
 }
 
 // Scenarios hold `Box<dyn Db>` and pass `&store` to helpers taking `&dyn Db`.
@@ -69,6 +82,10 @@ impl<T: Db + ?Sized> Db for Box<T> {
 
     async fn raw_event_count(&self) -> i64 {
         (**self).raw_event_count().await
+    }
+
+    async fn load_events(&self, batches: &[Vec<NewEvent>], commit: bool) -> Result<u64, String> {
+        (**self).load_events(batches, commit).await
     }
 }
 
@@ -130,6 +147,23 @@ impl<S: Storage + EventWriter + CatalogWriter> Db for TraitDb<S> {
             columns: vec![CellType::Int],
         };
         self.store.fetch(&count).await.unwrap()[0][0].as_i64()
+    }
+
+    async fn load_events(&self, batches: &[Vec<NewEvent>], commit: bool) -> Result<u64, String> {
+        let err = |e: quarry_core::storage::StorageError| e.to_string();
+        // Larger than any table a test makes: a large load on every backend.
+        let hint = LoadHint {
+            input_bytes: Some(u64::MAX),
+        };
+        let mut unit = self.store.begin_load(hint).await.map_err(err)?;
+        let mut stored = 0;
+        for batch in batches {
+            stored += unit.insert_events(batch).await.map_err(err)?;
+        }
+        if !commit {
+            return Ok(0);
+        }
+        Ok(stored - unit.commit().await.map_err(err)?)
     }
 }
 

@@ -113,6 +113,8 @@ macro_rules! __scenarios {
             large_values_round_trip,
             numbers_and_times_round_trip,
             reimport_is_harmless,
+            large_load_round_trips,
+            failed_large_load_leaves_nothing,
             hostile_profiles_round_trip,
         ],
         }
