@@ -532,6 +532,27 @@ async fn a_large_load_builds_the_indexes_it_dropped() {
     pg.drop_databases().await;
 }
 
+/// Event queries are planned for their own parameters on every execution (a generic plan
+/// cannot see the time window), through the pool's whole life.
+#[tokio::test]
+async fn event_queries_get_custom_plans() {
+    let pg = Pg::new().await;
+    let store = pg.storage().await;
+    // More executions than the five after which PostgreSQL may go generic.
+    for _ in 0..8 {
+        let rows = fetch(
+            &store,
+            "SELECT current_setting('plan_cache_mode')",
+            vec![],
+            vec![CellType::Text],
+        )
+        .await;
+        assert_eq!(rows, vec![vec![Value::Text("force_custom_plan".into())]]);
+    }
+    store.close().await;
+    pg.drop_databases().await;
+}
+
 /// Run a hand-written query through `Storage::fetch`.
 async fn fetch(
     store: &PostgresStorage,
