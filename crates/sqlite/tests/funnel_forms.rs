@@ -1,7 +1,8 @@
 //! The funnel's formulations agree: on generated data (many equal timestamps, repeated
 //! step names, steps just inside and just outside the window) the running-max form that
 //! PostgreSQL and SQLite use and the self-join chains it replaced give, for every funnel,
-//! the levels of a brute-force search written here in Rust.
+//! the levels of a brute-force search written here in Rust. A chart's two forms of
+//! per-config aggregates agree too.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -142,4 +143,65 @@ async fn running_max_chains_and_brute_force_agree() {
         assert_eq!(chains, expected, "chains, {steps:?} window {window}");
     }
     assert!(nonempty > 20, "too few funnels past step 1: {nonempty}");
+}
+
+/// A chart of configs with different aggregates gives the same rows whether every
+/// aggregate runs in every config's group (`CASE`, what SQLite and PostgreSQL use) or
+/// each is filtered to its own configs (ClickHouse's `-If`, rendered here as
+/// `FILTER (WHERE …)`), with and without a previous period and a breakdown.
+#[tokio::test]
+async fn filtered_and_shared_config_aggregates_agree() {
+    use quarry_core::compile::{ChartForms, compile_chart_with};
+    use quarry_core::sql::dialect::ConfigAggregates;
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteStorage::connect(dir.path().join("c.db").to_str().unwrap())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let mut rng = Rng::xorshift(0x2545_f491_4f6c_dd1d);
+    let events: Vec<NewEvent> = (0..600)
+        .map(|i| {
+            let mut e = ev(
+                &format!("e{i:04}"),
+                NAMES[rng.below(4) as usize],
+                "2024-04-13T00:00:00.000Z",
+            );
+            e.created_at = T0 + rng.below(6 * 86_400_000) as i64;
+            e.profile_id = format!("u{}", rng.below(40));
+            e.session_id = format!("s{}", rng.below(90));
+            e.country = ["SE", "DE", ""][rng.below(3) as usize].into();
+            e.properties = quarry_testkit::props(&[("total", &rng.below(100).to_string())]);
+            e
+        })
+        .collect();
+    db.insert_events(&events).await.unwrap();
+    let configs = r#"[{"name":"a"},{"name":"b","segment":"user"},{"name":"c","segment":"session"},{"name":"d","segment":"property_sum","property":"properties.total"},{"name":"a","segment":"user_average"},{"name":"*","segment":"property_average","property":"properties.total"}]"#;
+    let ctx = ctx(chrono_tz::UTC, "2024-04-20T00:00:00.000Z");
+    let mut compared = 0;
+    for extra in ["", "&previous=true", r#"&breakdowns=[{"name":"country"}]"#] {
+        let qs =
+            format!("events={configs}&startDate=2024-04-13&endDate=2024-04-19&interval=day{extra}");
+        let req = decode::decode_chart(&qs).unwrap();
+        let rows = |configs| {
+            let forms = ChartForms {
+                configs,
+                ..ChartForms::of(Dialect::Sqlite)
+            };
+            let plan = compile_chart_with(&req, &ctx, Dialect::Sqlite, forms).unwrap();
+            let db = &db;
+            async move {
+                assert_eq!(
+                    plan.query.sql.contains("FILTER (WHERE"),
+                    configs == ConfigAggregates::Filtered
+                );
+                db.fetch(&plan.query).await.unwrap()
+            }
+        };
+        let shared = rows(ConfigAggregates::Shared).await;
+        let filtered = rows(ConfigAggregates::Filtered).await;
+        assert!(shared.len() > 20, "{qs}: {} rows", shared.len());
+        assert_eq!(filtered, shared, "{qs}");
+        compared += shared.len();
+    }
+    assert!(compared > 100);
 }

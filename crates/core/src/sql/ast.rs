@@ -326,6 +326,9 @@ pub enum Expr {
     EpochMs(TimeColumn),
     /// An aggregate; `None` argument means `count(*)`.
     Agg(Agg, Option<Box<Expr>>),
+    /// An aggregate over the rows where the condition holds (ClickHouse `-If`, SQL
+    /// `FILTER (WHERE …)`).
+    AggIf(Agg, Option<Box<Expr>>, Box<Expr>),
     /// An engine's funnel aggregate.
     WindowFunnel(Box<WindowFunnel>),
     /// A window function.
@@ -360,6 +363,31 @@ impl Expr {
     /// An aggregate over one argument.
     pub fn agg(a: Agg, e: Expr) -> Expr {
         Expr::Agg(a, Some(Box::new(e)))
+    }
+
+    /// This expression with each of its aggregates taken only over the rows where `cond`
+    /// holds. Aggregates already filtered, and window functions, are left as they are.
+    pub fn filtered(self, cond: &Expr) -> Expr {
+        let f = |e: Expr| e.filtered(cond);
+        let fb = |e: Box<Expr>| Box::new(e.filtered(cond));
+        match self {
+            Expr::Agg(a, arg) => Expr::AggIf(a, arg, Box::new(cond.clone())),
+            Expr::Binary(a, op, b) => Expr::Binary(fb(a), op, fb(b)),
+            Expr::And(items) => Expr::And(items.into_iter().map(f).collect()),
+            Expr::Or(items) => Expr::Or(items.into_iter().map(f).collect()),
+            Expr::Not(e) => Expr::Not(fb(e)),
+            Expr::IsNull(e, not) => Expr::IsNull(fb(e), not),
+            Expr::InList(e, list, not) => {
+                Expr::InList(fb(e), list.into_iter().map(f).collect(), not)
+            }
+            Expr::Case(arms, else_) => Expr::Case(
+                arms.into_iter().map(|(w, t)| (f(w), f(t))).collect(),
+                else_.map(fb),
+            ),
+            Expr::Call(func, args) => Expr::Call(func, args.into_iter().map(f).collect()),
+            Expr::Between(e, lo, hi) => Expr::Between(fb(e), fb(lo), fb(hi)),
+            other => other,
+        }
     }
 
     /// `count(*)`.

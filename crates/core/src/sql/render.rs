@@ -402,6 +402,7 @@ impl Renderer<'_> {
             Expr::Call(f, args) => self.d.call(self, *f, args),
             Expr::EpochMs(col) => self.d.epoch_ms(self, *col),
             Expr::Agg(a, arg) => self.d.aggregate(self, *a, arg.as_deref()),
+            Expr::AggIf(a, arg, cond) => self.d.aggregate_if(self, *a, arg.as_deref(), cond),
             Expr::WindowFunnel(f) => f.engine.window_funnel(self, f),
             Expr::Window(w, arg, partition, order) => {
                 match w {

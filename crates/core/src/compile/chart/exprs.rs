@@ -4,6 +4,7 @@
 use crate::compile::field_text;
 use crate::request::{Field, Segment};
 use crate::sql::ast::{Agg, Expr, Func, Item, Op, Params};
+use crate::sql::dialect::ConfigAggregates;
 use crate::time::{BucketGrid, Interval};
 
 /// The offset (or hour remainder) in force at `t`, as a CASE over the plan's segments.
@@ -184,6 +185,23 @@ pub(super) fn combined_agg(segment: Segment) -> Expr {
         }
         Segment::PropertyMin => zero_if_null(Expr::agg(Agg::Min, Expr::Col("pmin"))),
         Segment::PropertyMax => zero_if_null(Expr::agg(Agg::Max, Expr::Col("pmax"))),
+    }
+}
+
+/// [`per_config`] of aggregates: in [`ConfigAggregates::Filtered`] form each arm's
+/// aggregates count only the rows of the arm's configs.
+pub(super) fn per_config_agg(values: Vec<Expr>, form: ConfigAggregates) -> Expr {
+    match (per_config(values), form) {
+        (Expr::Case(arms, else_), ConfigAggregates::Filtered) => Expr::Case(
+            arms.into_iter()
+                .map(|(cond, value)| {
+                    let value = value.filtered(&cond);
+                    (cond, value)
+                })
+                .collect(),
+            else_,
+        ),
+        (value, _) => value,
     }
 }
 

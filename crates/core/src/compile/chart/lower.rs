@@ -6,8 +6,8 @@
 //! in that order too: changing it renumbers every snapshot.
 
 use super::exprs::{
-    bucket_expr, combined_agg, distinct_key, item, label_expr, partial_aggs, per_config, plain,
-    property_value, segment_agg, star,
+    bucket_expr, combined_agg, distinct_key, item, label_expr, partial_aggs, per_config,
+    per_config_agg, plain, property_value, segment_agg, star,
 };
 use super::latest::Latest;
 use super::{BREAKDOWN_ALIASES, ChartForms};
@@ -329,10 +329,16 @@ impl Lowering<'_> {
         let (source, value) = if self.forms.distinct == DistinctCounts::Grouped
             && segments.iter().any(|s| distinct_key(*s).is_some())
         {
-            let value = per_config(segments.iter().map(|s| combined_agg(*s)).collect());
+            let value = per_config_agg(
+                segments.iter().map(|s| combined_agg(*s)).collect(),
+                self.forms.configs,
+            );
             (self.by_distinct_id(source), value)
         } else {
-            let value = per_config(segments.iter().map(|s| segment_agg(*s)).collect());
+            let value = per_config_agg(
+                segments.iter().map(|s| segment_agg(*s)).collect(),
+                self.forms.configs,
+            );
             (source, value)
         };
         let mut grouped = Select {

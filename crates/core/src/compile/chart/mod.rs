@@ -19,7 +19,7 @@ use crate::error::{ParamError, RequestError};
 use crate::request::ChartRequest;
 use crate::sql::CellType;
 use crate::sql::ast::Params;
-use crate::sql::dialect::{DistinctCounts, LatestEvent};
+use crate::sql::dialect::{ConfigAggregates, DistinctCounts, LatestEvent};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
 use crate::time::{self, BucketGrid, Interval, Window};
@@ -117,6 +117,8 @@ pub struct ChartForms {
     pub distinct: DistinctCounts,
     /// How `one_event_per_user` finds the latest events.
     pub latest: LatestEvent,
+    /// How each config's value is aggregated when configs differ.
+    pub configs: ConfigAggregates,
 }
 
 impl ChartForms {
@@ -126,6 +128,7 @@ impl ChartForms {
         ChartForms {
             distinct: rules.distinct_counts(),
             latest: rules.latest_event(),
+            configs: rules.config_aggregates(),
         }
     }
 }

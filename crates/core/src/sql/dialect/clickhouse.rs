@@ -1,7 +1,9 @@
 //! ClickHouse: OpenPanel's tables (`created_at DateTime64(3)`, `properties Map(String,
 //! String)`), server-side parameters `{pN:Type}`, `windowFunnel` and `ARRAY JOIN`.
 
-use super::{DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN, arg, function};
+use super::{
+    ConfigAggregates, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN, arg, function,
+};
 use crate::sql::Dialect;
 use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use crate::sql::render::Renderer;
@@ -93,6 +95,46 @@ impl DialectRules for ClickHouse {
         if count {
             r.push(")");
         }
+    }
+
+    /// The `-If` combinator: `countIf(cond)`, `uniqExactIf(x, cond)`, `sumIf(x, cond)`.
+    fn aggregate_if(&self, r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>, cond: &Expr) {
+        let name = match a {
+            Agg::Count => "countIf",
+            Agg::CountDistinct => "uniqExactIf",
+            Agg::Sum => "sumIf",
+            Agg::Min => "minIf",
+            Agg::Max => "maxIf",
+            Agg::Avg => "avgIf",
+        };
+        // Float64 as in `aggregate`.
+        let count = matches!(a, Agg::Count | Agg::CountDistinct);
+        if count {
+            r.push("toFloat64(");
+        }
+        r.push(name);
+        r.push("(");
+        match arg {
+            Some(e) if a == Agg::Sum => {
+                r.push("toFloat64(");
+                r.expr(e);
+                r.push("), ");
+            }
+            Some(e) => {
+                r.expr(e);
+                r.push(", ");
+            }
+            None => {}
+        }
+        r.expr(cond);
+        r.push(")");
+        if count {
+            r.push(")");
+        }
+    }
+
+    fn config_aggregates(&self) -> ConfigAggregates {
+        ConfigAggregates::Filtered
     }
 
     fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn) {

@@ -24,6 +24,20 @@ pub enum FunnelStrategy {
     RunningMax,
 }
 
+/// How a chart of several event configs (grouped by config) computes each config's value
+/// when the configs' aggregates differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigAggregates {
+    /// `CASE WHEN cfg = 0 THEN count() WHEN cfg = 1 THEN uniqExact(…) … END`: every
+    /// aggregate is computed in every group, and the CASE picks one. Free where the
+    /// engine evaluates only the chosen aggregate's input per row (SQLite, PostgreSQL).
+    Shared,
+    /// Each arm's aggregates filtered to its own configs (`uniqExactIf(…, cfg = 1)`):
+    /// ClickHouse computes every aggregate of the CASE on every row of every group, so
+    /// the unfiltered form hashes ids and sums values of rows that are never used.
+    Filtered,
+}
+
 /// How a chart counts distinct ids (`user`, `session`, `user_average` segments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistinctCounts {
@@ -144,6 +158,19 @@ pub trait DialectRules: Sync {
             None => r.push("*"),
         }
         r.push(")");
+    }
+
+    /// Render an aggregate over the rows where `cond` holds: `agg(…) FILTER (WHERE cond)`.
+    fn aggregate_if(&self, r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>, cond: &Expr) {
+        self.aggregate(r, a, arg);
+        r.push(" FILTER (WHERE ");
+        r.expr(cond);
+        r.push(")");
+    }
+
+    /// How a chart of several event configs computes each config's value.
+    fn config_aggregates(&self) -> ConfigAggregates {
+        ConfigAggregates::Shared
     }
 
     /// A timestamp column as epoch milliseconds: each engine stores times differently.
