@@ -239,6 +239,63 @@ impl ClickHouseStorage {
         Ok(())
     }
 
+    /// Add [`schema::EVENTS_BY_NAME`], a projection of `events` ordered by project, event
+    /// name and time, and build it for the parts already stored (waiting for that
+    /// mutation). ClickHouse keeps it up to date on every insert and merge, and reads it
+    /// instead of the table when it reads fewer granules: a chart of an event that is 0.1 %
+    /// of the rows no longer reads nearly every granule of its days. Changes the table
+    /// (also OpenPanel's), costs about the table's size again on disk; removed with
+    /// [`schema::DROP_EVENTS_BY_NAME`]. Quarry's SQL is the same with or without it.
+    pub async fn add_events_by_name_projection(&self) -> Result<String, Error> {
+        let present: u64 = self
+            .client
+            .clone()
+            .with_database("system")
+            .query_raw(
+                "SELECT count() FROM system.projections WHERE database = {db:String} \
+                 AND table = 'events' AND name = {name:String}",
+            )
+            .param("db", &self.database)
+            .param("name", schema::EVENTS_BY_NAME)
+            .fetch_one()
+            .await?;
+        if present == 0 {
+            self.client
+                .query_raw(&format!(
+                    "ALTER TABLE events ADD PROJECTION IF NOT EXISTS {} \
+                     (SELECT * ORDER BY project_id, name, created_at)",
+                    schema::EVENTS_BY_NAME
+                ))
+                .execute()
+                .await?;
+        }
+        // Parts written before the projection existed get it too (a no-op when they have
+        // it); `mutations_sync` waits for the mutation to finish.
+        self.client
+            .clone()
+            .with_setting("mutations_sync", "1")
+            .query_raw(&format!(
+                "ALTER TABLE events MATERIALIZE PROJECTION {}",
+                schema::EVENTS_BY_NAME
+            ))
+            .execute()
+            .await?;
+        Ok(if present == 0 {
+            format!(
+                "added projection {} to {}.events (remove it with: {})",
+                schema::EVENTS_BY_NAME,
+                self.database,
+                schema::DROP_EVENTS_BY_NAME
+            )
+        } else {
+            format!(
+                "projection {} of {}.events is present",
+                schema::EVENTS_BY_NAME,
+                self.database
+            )
+        })
+    }
+
     /// The column names of a table of this database (empty when it does not exist).
     async fn columns(&self, table: &str) -> Result<HashSet<String>, Error> {
         let names: Vec<String> = self

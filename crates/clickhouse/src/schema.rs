@@ -53,6 +53,12 @@ PARTITION BY toYYYYMM(created_at)
 ORDER BY (project_id, toDate(created_at), created_at, name)
 SETTINGS index_granularity = 8192";
 
+/// The projection `quarry migrate --events-by-name` adds to `events`.
+pub const EVENTS_BY_NAME: &str = "quarry_events_by_name";
+
+/// How to remove it again.
+pub const DROP_EVENTS_BY_NAME: &str = "ALTER TABLE events DROP PROJECTION quarry_events_by_name";
+
 /// `profiles`: read with `FINAL`, so the last row written for `(project_id, id)` wins.
 ///
 /// OpenPanel declares `ReplacingMergeTree(created_at)` partitioned by month: a version

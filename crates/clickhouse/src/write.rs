@@ -26,6 +26,10 @@ impl Database for ClickHouseStorage {
 
     /// HTTP: nothing to close.
     async fn close(&self) {}
+
+    async fn add_events_by_name(&self) -> Result<String, StorageError> {
+        Ok(self.add_events_by_name_projection().await?)
+    }
 }
 
 /// Batches written as they come.

@@ -21,6 +21,15 @@ pub trait Database: Send + Sync + std::fmt::Debug {
 
     /// Close the connections (graceful end of a command).
     async fn close(&self);
+
+    /// Make sure the events can be read in (project, event name, time) order, so a chart
+    /// or funnel of a rare event reads only that event's rows; only when asked for
+    /// (`quarry migrate --events-by-name`), since it may change a table Quarry did not
+    /// create. Returns what was done, in words. By default: nothing to do (SQLite and
+    /// PostgreSQL index events by name already).
+    async fn add_events_by_name(&self) -> Result<String, StorageError> {
+        Ok("events are indexed by project, name and time already".into())
+    }
 }
 
 /// Batches of one import or seed, written all or nothing where the database allows

@@ -169,6 +169,12 @@ impl Databases {
         Ok(())
     }
 
+    /// Make the events readable by project, name and time where the store needs a
+    /// structure for it (`quarry migrate --events-by-name`).
+    pub async fn add_events_by_name(&self) -> Result<String, Error> {
+        self.events.add_events_by_name().await.map_err(Error::from)
+    }
+
     /// What the HTTP server reads through.
     pub fn backends(&self, clock: Clock) -> Backends {
         Backends {

@@ -253,6 +253,12 @@ fn migrate_creates_the_schema_and_is_idempotent() {
     assert!(db.path("q.db").exists());
     db.ok(&["migrate"]);
     assert_eq!(db.count("p1"), 0);
+    // SQLite indexes events by name already: the ClickHouse layout flag changes nothing.
+    let out = db.ok(&["migrate", "--events-by-name"]);
+    assert!(
+        out.contains("indexed by project, name and time already"),
+        "{out}"
+    );
 }
 
 #[test]
