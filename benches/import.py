@@ -28,20 +28,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def sh(*args, env=None, **kw):
-    return subprocess.run(args, check=True, env=env, **kw)
-
-
-def start(script, env):
-    out = subprocess.run([os.path.join(ROOT, "scripts", script)], check=True,
-                         capture_output=True, text=True, env=env).stdout
-    return dict(re.findall(r"^export (\w+)='?([^'\n]*)'?$", out, re.M))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export import log, sh, start  # noqa: E402
 
 
 def psql(url, *sql):

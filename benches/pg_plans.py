@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import time
 import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export import Server, log, sh, start  # noqa: E402
 DE = '"filters":[{"name":"country","operator":"is","value":["DE"]}]'
 REQUESTS = {
     "users per day": ("charts", '[{"name":"screen_view","segment":"user"}]', ""),
@@ -46,48 +47,6 @@ REQUESTS = {
         "funnel", '[{"name":"screen_view",' + DE + '},{"name":"sign_up"},{"name":"purchase"}]',
         None),
 }
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def sh(*args, env=None, **kw):
-    return subprocess.run(args, check=True, env=env, **kw)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start(script, env):
-    out = subprocess.run([os.path.join(ROOT, "scripts", script)], check=True,
-                         capture_output=True, text=True, env=env).stdout
-    return dict(re.findall(r"^export (\w+)='?([^'\n]*)'?$", out, re.M))
-
-
-class Server:
-    def __init__(self, binary, env, work, name):
-        self.port = free_port()
-        self.log = open(os.path.join(work, f"serve.{name}.log"), "w")
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--bind", f"127.0.0.1:{self.port}"],
-            env={**env, "QUARRY_RATE_LIMIT": "off"}, stdout=self.log, stderr=self.log)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{name} did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 def get(port, path, headers):
@@ -158,7 +117,7 @@ def main():
         env.update(started)
         url = env["DATABASE_URL"].rsplit("/", 1)[0] + "/bench"
         sh("psql", "-X", "-q", env["DATABASE_URL"], "-c", "CREATE DATABASE bench")
-        qenv = {**env, "QUARRY_DATABASE_URL": url, "RUST_LOG": "error"}
+        qenv = {**env, "QUARRY_DATABASE_URL": url, "RUST_LOG": "error", "QUARRY_RATE_LIMIT": "off"}
         sh(quarry, "migrate", env=qenv, stdout=subprocess.DEVNULL)
         sh(quarry, "import", data, "--project", "bench", env=qenv,
            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -65,72 +65,12 @@ impl DialectRules for ClickHouse {
     }
 
     fn aggregate(&self, r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>) {
-        let name = match a {
-            Agg::Count => "count",
-            Agg::CountDistinct => "uniqExact",
-            Agg::Sum => "sum",
-            Agg::Min => "min",
-            Agg::Max => "max",
-            Agg::Avg => "avg",
-        };
-        // Float64, not UInt64: ClickHouse 25+ types a CASE mixing UInt64 and Float64
-        // branches (a chart's per-config values) as a Variant, which sum() rejects. Sums
-        // convert their argument, as they are also rendered as window functions.
-        let count = matches!(a, Agg::Count | Agg::CountDistinct);
-        if count {
-            r.push("toFloat64(");
-        }
-        r.push(name);
-        r.push("(");
-        match arg {
-            Some(e) if a == Agg::Sum => {
-                r.push("toFloat64(");
-                r.expr(e);
-                r.push(")");
-            }
-            Some(e) => r.expr(e),
-            None => {}
-        }
-        r.push(")");
-        if count {
-            r.push(")");
-        }
+        aggregate(r, a, arg, None);
     }
 
     /// The `-If` combinator: `countIf(cond)`, `uniqExactIf(x, cond)`, `sumIf(x, cond)`.
     fn aggregate_if(&self, r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>, cond: &Expr) {
-        let name = match a {
-            Agg::Count => "countIf",
-            Agg::CountDistinct => "uniqExactIf",
-            Agg::Sum => "sumIf",
-            Agg::Min => "minIf",
-            Agg::Max => "maxIf",
-            Agg::Avg => "avgIf",
-        };
-        // Float64 as in `aggregate`.
-        let count = matches!(a, Agg::Count | Agg::CountDistinct);
-        if count {
-            r.push("toFloat64(");
-        }
-        r.push(name);
-        r.push("(");
-        match arg {
-            Some(e) if a == Agg::Sum => {
-                r.push("toFloat64(");
-                r.expr(e);
-                r.push("), ");
-            }
-            Some(e) => {
-                r.expr(e);
-                r.push(", ");
-            }
-            None => {}
-        }
-        r.expr(cond);
-        r.push(")");
-        if count {
-            r.push(")");
-        }
+        aggregate(r, a, arg, Some(cond));
     }
 
     fn config_aggregates(&self) -> ConfigAggregates {
@@ -278,6 +218,49 @@ fn matching_indices(r: &mut Renderer<'_>, conds: &[Option<&Expr>]) {
         r.push(")");
     }
     r.push("])");
+}
+
+/// An aggregate, with the `-If` combinator when `cond` is given.
+fn aggregate(r: &mut Renderer<'_>, a: Agg, arg: Option<&Expr>, cond: Option<&Expr>) {
+    let name = match a {
+        Agg::Count => "count",
+        Agg::CountDistinct => "uniqExact",
+        Agg::Sum => "sum",
+        Agg::Min => "min",
+        Agg::Max => "max",
+        Agg::Avg => "avg",
+    };
+    // Float64, not UInt64: ClickHouse 25+ types a CASE mixing UInt64 and Float64
+    // branches (a chart's per-config values) as a Variant, which sum() rejects. Sums
+    // convert their argument, as they are also rendered as window functions.
+    let count = matches!(a, Agg::Count | Agg::CountDistinct);
+    if count {
+        r.push("toFloat64(");
+    }
+    r.push(name);
+    if cond.is_some() {
+        r.push("If");
+    }
+    r.push("(");
+    match arg {
+        Some(e) if a == Agg::Sum => {
+            r.push("toFloat64(");
+            r.expr(e);
+            r.push(")");
+        }
+        Some(e) => r.expr(e),
+        None => {}
+    }
+    if let Some(cond) = cond {
+        if arg.is_some() {
+            r.push(", ");
+        }
+        r.expr(cond);
+    }
+    r.push(")");
+    if count {
+        r.push(")");
+    }
 }
 
 #[cfg(test)]
