@@ -236,27 +236,51 @@ def offset_pages(quarry, url, now_ms, rounds):
     return rows
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+def build_quarry():
+    """Build the release binary; its path and the commit it was built from (marked when
+    the sources under crates/ differ from it)."""
     log("building quarry (release)")
     sh("cargo", "build", "--release", "-q", "-p", "quarry-server", cwd=ROOT)
     quarry = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                           "release", "quarry")
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                          text=True).stdout.strip()
-    work = tempfile.mkdtemp(prefix="quarry-export-bench.")
+    if subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml"], cwd=ROOT,
+                      capture_output=True, text=True).stdout.strip():
+        rev += " + uncommitted changes"
+    return quarry, rev
+
+
+def clean_env():
+    """This process's environment without Quarry's settings or the databases' URLs (the
+    benches start their own servers)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
     env.pop("DATABASE_URL", None)
     env.pop("CLICKHOUSE_URL", None)
+    return env
+
+
+def generate(n, path):
+    """N events of project `bench` over the 45 days before now (benches/backends_gen.py);
+    returns the `now` they end at, in ms."""
+    now_ms = int(time.time()) * 1000
+    sh("python3", os.path.join(ROOT, "benches", "backends_gen.py"), "--events", str(n),
+       "--now-ms", str(now_ms), "--days", "45", "--seed", "42", "--project", "bench",
+       "--out", path)
+    log(f"generated {n} events ({os.path.getsize(path) / 1e6:.0f} MB)")
+    return now_ms
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    quarry, rev = build_quarry()
+    work = tempfile.mkdtemp(prefix="quarry-export-bench.")
+    env = clean_env()
     servers, started = [], {}
     try:
-        now_ms = int(time.time()) * 1000
         data = os.path.join(work, "events.ndjson")
-        sh("python3", os.path.join(ROOT, "benches", "backends_gen.py"), "--events", str(n),
-           "--now-ms", str(now_ms), "--days", "45", "--seed", "42", "--project", "bench",
-           "--out", data)
-        log(f"generated {n} events")
+        now_ms = generate(n, data)
         started["pg"] = start("start-postgres.sh", env)
         started["ch"] = start("start-clickhouse.sh", env)
         env.update(started["pg"])

@@ -29,7 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import log, sh, start  # noqa: E402
+from export import build_quarry, clean_env, generate, log, sh, start  # noqa: E402
 
 
 def psql(url, *sql):
@@ -95,30 +95,15 @@ def main():
     args = ap.parse_args()
     backends = args.backends.split(",")
 
-    log("building quarry (release)")
-    sh("cargo", "build", "--release", "-q", "-p", "quarry-server", cwd=ROOT)
-    quarry = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
-                          "release", "quarry")
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml"],
-                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    if dirty:
-        rev += " + uncommitted changes"
+    quarry, rev = build_quarry()
     binaries = [("quarry", quarry)] + ([("base", args.base)] if args.base else [])
 
     work = tempfile.mkdtemp(prefix="quarry-import-bench.")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    env.pop("DATABASE_URL", None)
-    env.pop("CLICKHOUSE_URL", None)
+    env = clean_env()
     started = {}
     try:
-        now_ms = int(time.time()) * 1000
         data = os.path.join(work, "events.ndjson")
-        sh("python3", os.path.join(ROOT, "benches", "backends_gen.py"), "--events",
-           str(args.events), "--now-ms", str(now_ms), "--days", "45", "--seed", "42",
-           "--project", "bench", "--out", data)
-        log(f"generated {args.events} events ({os.path.getsize(data) / 1e6:.0f} MB)")
+        generate(args.events, data)
         started["pg"] = start("start-postgres.sh", env)
         env.update(started["pg"])
         if "ch" in backends:

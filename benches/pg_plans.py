@@ -32,12 +32,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import Server, log, sh, start  # noqa: E402
+from export import Server, build_quarry, clean_env, generate, log, sh, start  # noqa: E402
 DE = '"filters":[{"name":"country","operator":"is","value":["DE"]}]'
 REQUESTS = {
     "users per day": ("charts", '[{"name":"screen_view","segment":"user"}]', ""),
@@ -93,26 +92,14 @@ def main():
     ap.add_argument("--warm", type=int, default=50)
     ap.add_argument("--base")
     args = ap.parse_args()
-    log("building quarry (release)")
-    sh("cargo", "build", "--release", "-q", "-p", "quarry-server", cwd=ROOT)
-    quarry = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
-                          "release", "quarry")
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip()
-    if subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml"], cwd=ROOT,
-                      capture_output=True, text=True).stdout.strip():
-        rev += " + uncommitted changes"
+    quarry, rev = build_quarry()
     work = tempfile.mkdtemp(prefix="quarry-pg-bench.")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARRY_")}
-    env.pop("DATABASE_URL", None)
+    env = clean_env()
     servers = []
     started = None
     try:
-        now_ms = int(time.time()) * 1000
         data = os.path.join(work, "events.ndjson")
-        sh("python3", os.path.join(ROOT, "benches", "backends_gen.py"), "--events",
-           str(args.events), "--now-ms", str(now_ms), "--days", "45", "--seed", "42",
-           "--project", "bench", "--out", data)
+        generate(args.events, data)
         started = start("start-postgres.sh", env)
         env.update(started)
         url = env["DATABASE_URL"].rsplit("/", 1)[0] + "/bench"
@@ -160,8 +147,14 @@ def main():
                     rows, ms = psql_timed(url, naive_sql(country))
                     times[("naive", k)].append(ms)
                     got = {d["date"][:10]: d["count"] for d in answer["series"][0]["data"]}
+                    # Days without a user: absent from the SQL or counted 0; 0 in Quarry's.
                     got = {d: n for d, n in got.items() if n}
+                    rows = {d: n for d, n in rows.items() if n}
                     checks[k] = got == rows
+                    if got != rows:
+                        diff = sorted(d for d in set(got) | set(rows) if got.get(d) != rows.get(d))
+                        log(f"{k}: Quarry and the naive SQL differ on {diff[:5]}: "
+                            f"{[(got.get(d), rows.get(d)) for d in diff[:5]]}")
         print(f"\n{args.events} events on PostgreSQL 15, commit {rev}; {args.warm} requests of "
               f"each kind per server before {args.rounds} timed rounds; medians, ms. "
               f"Reproduce: benches/pg_plans.py --events {args.events} --rounds {args.rounds}"

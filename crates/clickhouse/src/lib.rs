@@ -247,10 +247,8 @@ impl ClickHouseStorage {
     /// (also OpenPanel's), costs about the table's size again on disk; removed with
     /// [`schema::DROP_EVENTS_BY_NAME`]. Quarry's SQL is the same with or without it.
     pub async fn add_events_by_name_projection(&self) -> Result<String, Error> {
-        let present: u64 = self
-            .client
-            .clone()
-            .with_database("system")
+        let system = self.client.clone().with_database("system");
+        let present: u64 = system
             .query_raw(
                 "SELECT count() FROM system.projections WHERE database = {db:String} \
                  AND table = 'events' AND name = {name:String}",
@@ -262,37 +260,51 @@ impl ClickHouseStorage {
         if present == 0 {
             self.client
                 .query_raw(&format!(
-                    "ALTER TABLE events ADD PROJECTION IF NOT EXISTS {} \
+                    "ALTER TABLE events ADD PROJECTION {} \
                      (SELECT * ORDER BY project_id, name, created_at)",
                     schema::EVENTS_BY_NAME
                 ))
                 .execute()
                 .await?;
         }
-        // Parts written before the projection existed get it too (a no-op when they have
-        // it); `mutations_sync` waits for the mutation to finish.
-        self.client
-            .clone()
-            .with_setting("mutations_sync", "1")
-            .query_raw(&format!(
-                "ALTER TABLE events MATERIALIZE PROJECTION {}",
-                schema::EVENTS_BY_NAME
-            ))
-            .execute()
+        // Parts written before the projection existed (or whose build an earlier run did
+        // not finish) get it; a run where every part has it rebuilds nothing.
+        let missing: u64 = system
+            .query_raw(
+                "SELECT count() FROM system.parts WHERE database = {db:String} \
+                 AND table = 'events' AND active AND NOT has(projections, {name:String})",
+            )
+            .param("db", &self.database)
+            .param("name", schema::EVENTS_BY_NAME)
+            .fetch_one()
             .await?;
-        Ok(if present == 0 {
-            format!(
-                "added projection {} to {}.events (remove it with: {})",
+        if missing > 0 {
+            // `mutations_sync` waits for the mutation to finish.
+            self.client
+                .clone()
+                .with_setting("mutations_sync", "1")
+                .query_raw(&format!(
+                    "ALTER TABLE events MATERIALIZE PROJECTION {}",
+                    schema::EVENTS_BY_NAME
+                ))
+                .execute()
+                .await?;
+        }
+        let events = format!("{}.events", self.database);
+        Ok(match (present, missing) {
+            (0, _) => format!(
+                "added projection {} to {events} (remove it with: {})",
                 schema::EVENTS_BY_NAME,
-                self.database,
                 schema::DROP_EVENTS_BY_NAME
-            )
-        } else {
-            format!(
-                "projection {} of {}.events is present",
-                schema::EVENTS_BY_NAME,
-                self.database
-            )
+            ),
+            (_, 0) => format!(
+                "projection {} of {events} is present",
+                schema::EVENTS_BY_NAME
+            ),
+            (_, n) => format!(
+                "projection {} of {events} is present; built it for {n} parts without it",
+                schema::EVENTS_BY_NAME
+            ),
         })
     }
 

@@ -70,23 +70,23 @@ impl<'a> Tuple<'a> {
         Tuple { out }
     }
 
-    fn field(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let len = i32::try_from(bytes.len())
-            .map_err(|_| Error::Unsupported("a value longer than 2 GiB".into()))?;
+    /// A field's length prefix: its byte count, which COPY reads as an `int4`.
+    fn length(&mut self, n: usize) -> Result<(), Error> {
+        let len =
+            i32::try_from(n).map_err(|_| Error::Unsupported("a value longer than 2 GiB".into()))?;
         self.out.extend_from_slice(&len.to_be_bytes());
-        self.out.extend_from_slice(bytes);
         Ok(())
     }
 
     fn text(&mut self, s: &str) -> Result<(), Error> {
-        self.field(s.as_bytes())
+        self.length(s.len())?;
+        self.out.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 
     /// `jsonb`'s binary form: a version byte (1), then the JSON text.
     fn jsonb(&mut self, json: &str) -> Result<(), Error> {
-        let len = i32::try_from(json.len() + 1)
-            .map_err(|_| Error::Unsupported("a value longer than 2 GiB".into()))?;
-        self.out.extend_from_slice(&len.to_be_bytes());
+        self.length(json.len() + 1)?;
         self.out.push(1);
         self.out.extend_from_slice(json.as_bytes());
         Ok(())

@@ -81,14 +81,13 @@ impl Input {
         }
     }
 
-    fn open(&self) -> Result<(Box<dyn BufRead>, Option<u64>), Error> {
+    fn open(&self) -> Result<Box<dyn BufRead>, Error> {
         match self {
-            Input::Stdin => Ok((Box::new(BufReader::new(std::io::stdin().lock())), None)),
+            Input::Stdin => Ok(Box::new(BufReader::new(std::io::stdin().lock()))),
             Input::File(path) => {
                 let f = std::fs::File::open(path)
                     .map_err(|e| Error::Input(format!("cannot open {}: {e}", path.display())))?;
-                let size = f.metadata().ok().map(|m| m.len());
-                Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size))
+                Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
             }
         }
     }
@@ -206,7 +205,7 @@ async fn import_lines<T: ImportRow + Send + 'static>(
         None => input.clone(),
     };
     if check_first {
-        let (reader, _) = input.open()?;
+        let reader = input.open()?;
         for row in parsed_lines(reader, parse.clone(), |_| {}) {
             row?;
         }
@@ -227,7 +226,7 @@ async fn import_lines<T: ImportRow + Send + 'static>(
     tokio::task::spawn_blocking(move || {
         // Standard input's lock cannot cross threads: the input is opened here.
         let reader = match input.open() {
-            Ok((reader, _)) => reader,
+            Ok(reader) => reader,
             Err(e) => {
                 let _ = batches.blocking_send(Err(e));
                 return;
