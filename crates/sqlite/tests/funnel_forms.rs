@@ -148,11 +148,13 @@ async fn running_max_chains_and_brute_force_agree() {
 /// A chart of configs with different aggregates gives the same rows whether every
 /// aggregate runs in every config's group (`CASE`, what SQLite and PostgreSQL use) or
 /// each is filtered to its own configs (ClickHouse's `-If`, rendered here as
-/// `FILTER (WHERE …)`), with and without a previous period and a breakdown.
+/// `FILTER (WHERE …)`), and whether the rows come from one scan repeated per config or
+/// from one scan per config joined by `UNION ALL` (ClickHouse's form), with and without a
+/// previous period and a breakdown, with configs that overlap.
 #[tokio::test]
-async fn filtered_and_shared_config_aggregates_agree() {
+async fn config_aggregate_and_row_forms_agree() {
     use quarry_core::compile::{ChartForms, compile_chart_with};
-    use quarry_core::sql::dialect::ConfigAggregates;
+    use quarry_core::sql::dialect::{ConfigAggregates, ConfigRows};
     let dir = tempfile::tempdir().unwrap();
     let db = SqliteStorage::connect(dir.path().join("c.db").to_str().unwrap())
         .await
@@ -175,16 +177,24 @@ async fn filtered_and_shared_config_aggregates_agree() {
         })
         .collect();
     db.insert_events(&events).await.unwrap();
-    let configs = r#"[{"name":"a"},{"name":"b","segment":"user"},{"name":"c","segment":"session"},{"name":"d","segment":"property_sum","property":"properties.total"},{"name":"a","segment":"user_average"},{"name":"*","segment":"property_average","property":"properties.total"}]"#;
+    // Configs sharing names (one scan repeated in every form), and configs of distinct
+    // names (`*` overlaps the others), which ConfigRows::UnionAll reads one scan each.
+    let shared_names = r#"[{"name":"a"},{"name":"b","segment":"user"},{"name":"c","segment":"session"},{"name":"d","segment":"property_sum","property":"properties.total"},{"name":"a","segment":"user_average"},{"name":"*","segment":"property_average","property":"properties.total"},{"name":"b","segment":"one_event_per_user"},{"name":"c","segment":"event","filters":[{"name":"country","operator":"is","value":["SE"]}]}]"#;
+    let own_names = r#"[{"name":"a","segment":"one_event_per_user"},{"name":"b","segment":"user"},{"name":"c","segment":"session","filters":[{"name":"country","operator":"is","value":["SE"]}]},{"name":"d","segment":"property_sum","property":"properties.total"},{"name":"*","segment":"property_average","property":"properties.total"}]"#;
     let ctx = ctx(chrono_tz::UTC, "2024-04-20T00:00:00.000Z");
     let mut compared = 0;
-    for extra in ["", "&previous=true", r#"&breakdowns=[{"name":"country"}]"#] {
+    let requests = [shared_names, own_names].into_iter().flat_map(|configs| {
+        ["", "&previous=true", r#"&breakdowns=[{"name":"country"}]"#].map(|extra| (configs, extra))
+    });
+    for (configs, extra) in requests {
         let qs =
             format!("events={configs}&startDate=2024-04-13&endDate=2024-04-19&interval=day{extra}");
         let req = decode::decode_chart(&qs).unwrap();
-        let rows = |configs| {
+        let configs_of_own_names = configs == own_names;
+        let rows = |configs, rows| {
             let forms = ChartForms {
                 configs,
+                rows,
                 ..ChartForms::of(Dialect::Sqlite)
             };
             let plan = compile_chart_with(&req, &ctx, Dialect::Sqlite, forms).unwrap();
@@ -194,13 +204,28 @@ async fn filtered_and_shared_config_aggregates_agree() {
                     plan.query.sql.contains("FILTER (WHERE"),
                     configs == ConfigAggregates::Filtered
                 );
+                assert_eq!(
+                    plan.query.sql.contains(") AS u\n"),
+                    rows == ConfigRows::UnionAll && configs_of_own_names,
+                    "{}",
+                    plan.query.sql
+                );
                 db.fetch(&plan.query).await.unwrap()
             }
         };
-        let shared = rows(ConfigAggregates::Shared).await;
-        let filtered = rows(ConfigAggregates::Filtered).await;
+        let shared = rows(ConfigAggregates::Shared, ConfigRows::Expand).await;
         assert!(shared.len() > 20, "{qs}: {} rows", shared.len());
-        assert_eq!(filtered, shared, "{qs}");
+        for (configs, form) in [
+            (ConfigAggregates::Filtered, ConfigRows::Expand),
+            (ConfigAggregates::Shared, ConfigRows::UnionAll),
+            (ConfigAggregates::Filtered, ConfigRows::UnionAll),
+        ] {
+            assert_eq!(
+                rows(configs, form).await,
+                shared,
+                "{qs}: {configs:?}, {form:?}"
+            );
+        }
         compared += shared.len();
     }
     assert!(compared > 100);

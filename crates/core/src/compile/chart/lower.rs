@@ -14,8 +14,10 @@ use super::{BREAKDOWN_ALIASES, ChartForms};
 use crate::compile::filter::{distinct_names, event_match};
 use crate::compile::{Context, epoch_ms};
 use crate::request::{ChartRequest, EventName, Segment};
-use crate::sql::ast::{Cte, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, Win};
-use crate::sql::dialect::{DistinctCounts, LatestEvent};
+use crate::sql::ast::{
+    Body, Cte, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, Win,
+};
+use crate::sql::dialect::{ConfigRows, DistinctCounts, LatestEvent};
 use crate::time::{BucketGrid, Window};
 
 /// The statement, in the given forms.
@@ -57,6 +59,22 @@ pub(super) fn lower(
     stmt
 }
 
+/// A config's condition as `WHERE` conjuncts: none for `*` without filters.
+fn condition(cond: &Expr) -> Option<Expr> {
+    match cond {
+        Expr::And(v) if v.is_empty() => None,
+        c => Some(c.clone()),
+    }
+}
+
+/// Whether a segment reads `profile_id`.
+fn counts_users(segment: Segment) -> bool {
+    matches!(
+        segment,
+        Segment::User | Segment::UserAverage | Segment::OneEventPerUser
+    )
+}
+
 /// What every level reads: the request, its windows and grids, the forms, and what
 /// follows from them.
 struct Lowering<'a> {
@@ -86,12 +104,15 @@ impl Lowering<'_> {
             && self.forms.latest == LatestEvent::MaxTime
     }
 
-    /// Level 1: one pass over the table, a row per event and config it matches, with
+    /// Level 1: the rows of every config, one per event and config it matches, with
     /// `cfg, period, bucket`, the breakdown labels and the values segments aggregate; and
-    /// the names of the value columns, which level 1b carries through.
+    /// the names of the value columns, which level 1b carries through. With several
+    /// configs the rows come from one scan repeated per config ([`ConfigRows::Expand`])
+    /// or from one scan per config ([`ConfigRows::UnionAll`], see [`Self::union_of_scans`]).
     fn scan(&self, params: &mut Params) -> (Select, Vec<&'static str>) {
         let req = self.req;
-        let (mut filter, cur_start) = self.scan_filter(params);
+        let union = self.union_of_scans();
+        let (mut filter, cur_start) = self.scan_filter(!union, params);
         let mut scan = Select::default();
         let conds: Vec<Expr> = req
             .events
@@ -102,13 +123,14 @@ impl Lowering<'_> {
         if conds.len() == 1 {
             scan.from = Some(base);
             scan.item(Expr::Int(0), "cfg");
-            if !matches!(&conds[0], Expr::And(v) if v.is_empty()) {
-                filter.push(conds[0].clone());
-            }
+            filter.extend(condition(&conds[0]));
+        } else if union {
+            scan.from = Some(base);
+            scan.item(Expr::Col("cfg"), "cfg");
         } else {
             scan.from = Some(Source::Expand {
                 source: Box::new(base),
-                matches: conds,
+                matches: conds.clone(),
                 alias: "cfg",
             });
             scan.items.push(plain(Expr::Col("cfg")));
@@ -136,14 +158,69 @@ impl Lowering<'_> {
             let label = label_expr(&b.field, params);
             scan.item(label, alias);
         }
-        let cols = self.scan_values(&mut scan, params);
+        let (cols, values) = self.scan_values(&mut scan, params);
+        if union {
+            scan = self.per_config_scans(scan, &conds, &values);
+        }
         (scan, cols)
     }
 
+    /// [`ConfigRows::UnionAll`], where it applies: several configs, each of its own event
+    /// name. Configs that share a name keep one scan repeated per config: a scan per
+    /// config (or per name, repeated) reads the same rows again, which costs more than the
+    /// `ARRAY JOIN` saves (docs/performance.md).
+    fn union_of_scans(&self) -> bool {
+        let events = &self.req.events;
+        self.forms.rows == ConfigRows::UnionAll
+            && events.len() > 1
+            && events
+                .iter()
+                .enumerate()
+                .all(|(k, e)| events[..k].iter().all(|o| o.name != e.name))
+    }
+
+    /// [`ConfigRows::UnionAll`]: `scan` once per config, each with `cfg` its index, its
+    /// config's condition added to the `WHERE`, its own property value as `pv`, and the
+    /// ids its segment does not count replaced by `''` (so they are not read).
+    fn per_config_scans(&self, scan: Select, conds: &[Expr], values: &[Expr]) -> Select {
+        let branches = conds
+            .iter()
+            .enumerate()
+            .map(|(k, cond)| {
+                let segment = self.segments[k];
+                let mut branch = scan.clone();
+                for it in &mut branch.items {
+                    match it.alias {
+                        Some("cfg") => it.expr = Expr::Int(k as i64),
+                        Some("pv") => it.expr = values[k].clone(),
+                        Some("profile_id") if !counts_users(segment) => it.expr = Expr::Str(""),
+                        Some("session_id") if segment != Segment::Session => {
+                            it.expr = Expr::Str("")
+                        }
+                        _ => {}
+                    }
+                }
+                branch.filter.extend(condition(cond));
+                branch
+            })
+            .collect();
+        Select {
+            items: vec![star()],
+            from: Some(Source::Subquery(
+                Box::new(Statement {
+                    ctes: Vec::new(),
+                    body: Body::UnionAll(branches),
+                }),
+                "u",
+            )),
+            ..Select::default()
+        }
+    }
+
     /// Level 1's conditions before the configs' own: the project, the time range of the
-    /// periods and the configs' names; and the current window's start, which tells the
+    /// periods and (with `names`) the configs' names; and the current window's start, which tells the
     /// periods apart.
-    fn scan_filter(&self, params: &mut Params) -> (Vec<Expr>, Expr) {
+    fn scan_filter(&self, names: bool, params: &mut Params) -> (Vec<Expr>, Expr) {
         let window = self.window;
         let project = params.text(self.ctx.project_id.clone());
         let cur_start = params.ts(window.start);
@@ -170,7 +247,9 @@ impl Lowering<'_> {
                 filter.push(created.op(Op::LtEq, cur_end));
             }
         }
-        filter.extend(self.name_filter(params));
+        if names {
+            filter.extend(self.name_filter(params));
+        }
         (filter, cur_start)
     }
 
@@ -193,16 +272,17 @@ impl Lowering<'_> {
     }
 
     /// The columns segments aggregate, after level 1's keys and labels: `profile_id`,
-    /// `session_id` and `pv`, whose names it returns, then `ts` (and `event_id`) for
-    /// `one_event_per_user`.
-    fn scan_values(&self, scan: &mut Select, params: &mut Params) -> Vec<&'static str> {
+    /// `session_id` and `pv`, whose names it returns with each config's property value
+    /// (NULL for configs without one; empty when no config has one), then `ts` (and
+    /// `event_id`) for `one_event_per_user`.
+    fn scan_values(
+        &self,
+        scan: &mut Select,
+        params: &mut Params,
+    ) -> (Vec<&'static str>, Vec<Expr>) {
         let mut cols: Vec<&'static str> = Vec::new();
-        if self.needs(|s| {
-            matches!(
-                s,
-                Segment::User | Segment::UserAverage | Segment::OneEventPerUser
-            )
-        }) {
+        let mut pv = Vec::new();
+        if self.needs(counts_users) {
             scan.item(Expr::Col("profile_id"), "profile_id");
             cols.push("profile_id");
         }
@@ -220,8 +300,9 @@ impl Lowering<'_> {
                     _ => Expr::Null,
                 })
                 .collect();
-            scan.item(per_config(values), "pv");
+            scan.item(per_config(values.clone()), "pv");
             cols.push("pv");
+            pv = values;
         }
         if self.needs(|s| s == Segment::OneEventPerUser) {
             scan.item(epoch_ms("created_at"), "ts");
@@ -229,7 +310,7 @@ impl Lowering<'_> {
                 scan.item(Expr::call(Func::IdText, vec![Expr::Col("id")]), "event_id");
             }
         }
-        cols
+        (cols, pv)
     }
 
     /// Level 1b: for `one_event_per_user`, each user's latest matching event per config

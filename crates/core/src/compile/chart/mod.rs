@@ -19,7 +19,7 @@ use crate::error::{ParamError, RequestError};
 use crate::request::ChartRequest;
 use crate::sql::CellType;
 use crate::sql::ast::Params;
-use crate::sql::dialect::{ConfigAggregates, DistinctCounts, LatestEvent};
+use crate::sql::dialect::{ConfigAggregates, ConfigRows, DistinctCounts, LatestEvent};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
 use crate::time::{self, BucketGrid, Interval, Window};
@@ -119,6 +119,8 @@ pub struct ChartForms {
     pub latest: LatestEvent,
     /// How each config's value is aggregated when configs differ.
     pub configs: ConfigAggregates,
+    /// Where the rows of several configs come from.
+    pub rows: ConfigRows,
 }
 
 impl ChartForms {
@@ -129,6 +131,7 @@ impl ChartForms {
             distinct: rules.distinct_counts(),
             latest: rules.latest_event(),
             configs: rules.config_aggregates(),
+            rows: rules.config_rows(),
         }
     }
 }

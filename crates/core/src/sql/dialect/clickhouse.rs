@@ -2,7 +2,8 @@
 //! String)`), server-side parameters `{pN:Type}`, `windowFunnel` and `ARRAY JOIN`.
 
 use super::{
-    ConfigAggregates, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN, arg, function,
+    ConfigAggregates, ConfigRows, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN,
+    arg, function,
 };
 use crate::sql::Dialect;
 use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
@@ -75,6 +76,10 @@ impl DialectRules for ClickHouse {
 
     fn config_aggregates(&self) -> ConfigAggregates {
         ConfigAggregates::Filtered
+    }
+
+    fn config_rows(&self) -> ConfigRows {
+        ConfigRows::UnionAll
     }
 
     fn epoch_ms(&self, r: &mut Renderer<'_>, col: TimeColumn) {

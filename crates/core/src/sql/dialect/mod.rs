@@ -38,6 +38,22 @@ pub enum ConfigAggregates {
     Filtered,
 }
 
+/// Where the rows of a chart of several event configs come from: every event once per
+/// config it matches, tagged with the config's index `cfg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigRows {
+    /// One scan whose rows are repeated per matching config (a cross join with a constant
+    /// table; ClickHouse's `ARRAY JOIN`): the table is read once, and every row carries
+    /// every config's columns.
+    Expand,
+    /// One scan per config, joined by `UNION ALL`, when each config has an event name of
+    /// its own (otherwise [`ConfigRows::Expand`]): each reads only its config's rows (its
+    /// name and filters in its own `WHERE`) and only the columns its segment needs.
+    /// ClickHouse skips the `ARRAY JOIN` and its per-row arrays and, for configs that sum
+    /// no property, the `properties` map (docs/performance.md).
+    UnionAll,
+}
+
 /// How a chart counts distinct ids (`user`, `session`, `user_average` segments).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistinctCounts {
@@ -171,6 +187,11 @@ pub trait DialectRules: Sync {
     /// How a chart of several event configs computes each config's value.
     fn config_aggregates(&self) -> ConfigAggregates {
         ConfigAggregates::Shared
+    }
+
+    /// Where a chart of several event configs reads its rows from.
+    fn config_rows(&self) -> ConfigRows {
+        ConfigRows::Expand
     }
 
     /// A timestamp column as epoch milliseconds: each engine stores times differently.
