@@ -17,9 +17,10 @@ answer check. Everything runs on this machine, interleaved in rounds, medians re
  3. ClickHouse, single-event charts and a funnel, SQL alone: the statement Quarry
     compiles (`quarry compile`) against hand-written SQL of the same meaning; engine
     `elapsed`.
- 4. ClickHouse, a rare event (purchase, property_sum, 30 days) after `quarry migrate
-    --events-by-name`: Quarry's SQL against an OpenPanel-style query on the plain table
-    (`optimize_use_projections = 0`); engine `elapsed`.
+ 4. ClickHouse after `quarry migrate --events-by-name`: a rare event (purchase,
+    property_sum, 30 days), Quarry's SQL against an OpenPanel-style query on the plain
+    table (`optimize_use_projections = 0`), engine `elapsed`; and the whole requests of
+    2. again, OpenPanel's queries on the plain table.
  5. PostgreSQL in steady state: WARM requests of every kind through `quarry serve` first,
     then timed rounds against naive SQL of the same meaning (psql `\\timing`).
  6. SQLite: the same requests through `quarry serve` on the same rows, against
@@ -130,10 +131,10 @@ def openpanel_queries(w, events, breakdown):
     return out
 
 
-def http_sql(url, database, sql):
+def http_sql(url, database, sql, settings=None):
     """Rows and wall ms of one statement over ClickHouse's HTTP interface."""
-    req = urllib.request.Request(f"{url}/?database={database}",
-                                 data=(sql + "\nFORMAT JSONCompact").encode())
+    query = urllib.parse.urlencode({"database": database, **(settings or {})})
+    req = urllib.request.Request(f"{url}/?{query}", data=(sql + "\nFORMAT JSONCompact").encode())
     t0 = time.perf_counter()
     with urllib.request.urlopen(req) as resp:
         body = json.loads(resp.read())
@@ -178,8 +179,13 @@ def same_whole(q, o, breakdown):
     return True
 
 
-def ch_whole_requests(quarry_port, headers, url, w, rounds):
+def ch_whole_requests(quarry_port, headers, url, w, rounds, layout=False):
+    """With `layout`, after `--events-by-name`: Quarry's server lets ClickHouse use the
+    projection, and OpenPanel's queries run on OpenPanel's table as it ships
+    (`optimize_use_projections = 0`)."""
     rows = []
+    settings = {"optimize_use_projections": "0"} if layout else {}
+    suffix = ", `--events-by-name` projection" if layout else ""
     for title, breakdown in (("3 events (event, user, property_sum) + previous period", None),
                              ("… with a `country` breakdown", "country")):
         qs = {"projectId": "bench", "events": dumps(THREE), "interval": "day",
@@ -197,7 +203,7 @@ def ch_whole_requests(quarry_port, headers, url, w, rounds):
             results = []
             ms_o = 0.0
             for q in queries:
-                data, ms = http_sql(url, "openpanel", q[2])
+                data, ms = http_sql(url, "openpanel", q[2], settings)
                 results.append((q, data))
                 ms_o += ms
             if not first_quarry:
@@ -208,7 +214,8 @@ def ch_whole_requests(quarry_port, headers, url, w, rounds):
         same = same_whole(quarry_answer(body, breakdown), openpanel_answer(results, breakdown),
                           breakdown)
         mq, mo = statistics.median(tq), statistics.median(to)
-        rows.append((f"ClickHouse: {title}", f"OpenPanel: {len(queries)} queries, {mo:.0f} ms",
+        rows.append((f"ClickHouse: {title}{suffix}",
+                     f"OpenPanel: {len(queries)} queries, {mo:.0f} ms",
                      f"1 request, {mq:.0f} ms", mq / mo, same, "≤ 0.6×"))
     return rows
 
@@ -586,6 +593,8 @@ def main():
         sh(quarry, "migrate", "--events-by-name", env=shapes["ch"], stdout=subprocess.DEVNULL)
         projection_secs = time.perf_counter() - t0
         rows += ch_rare(quarry, url, w, now_iso, args.rounds)
+        log("ClickHouse: whole requests with the projection")
+        rows += ch_whole_requests(ports["ch"], hdrs["ch"], url, w, args.rounds, layout=True)
 
         # 5.–6. PostgreSQL and SQLite.
         rows += pg_and_sqlite(ports, hdrs, f"{pg_base}/bench", w, args.rounds, args.warm)
