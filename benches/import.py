@@ -52,6 +52,15 @@ def timed_import(quarry, data, env, work):
     return secs, kb
 
 
+def stop_databases(started, env):
+    """Stop the servers `start` started (`started`: {"pg"|"ch": their environment})."""
+    if "ch" in started:
+        subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
+                        started["ch"]["CLICKHOUSE_PID"]], env=env)
+    if "pg" in started:
+        subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
+
+
 class Stores:
     """A fresh, empty store per import."""
 
@@ -181,11 +190,7 @@ def main():
             print(f"\nPostgreSQL's own path (COPY, primary key and indexes, VACUUM ANALYZE): "
                   f"{c:.1f} s; `quarry import` ÷ that: {t / c:.2f}×")
     finally:
-        if "ch" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
-                            started["ch"]["CLICKHOUSE_PID"]], env=env)
-        if "pg" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
+        stop_databases(started, env)
         shutil.rmtree(work, ignore_errors=True)
 
 

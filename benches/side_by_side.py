@@ -286,25 +286,26 @@ def numbers(kind, quarry_rows, hand_rows):
             [(int(r[0]), int(r[1])) for r in hand_rows])
 
 
+def alternate(url, first, second, rounds):
+    """Two statements (SQL, settings) in alternating order, 2 untimed rounds then
+    `rounds` timed: each one's last rows and median engine `elapsed`."""
+    pair = {"a": first, "b": second}
+    times, rows = {"a": [], "b": []}, {}
+    for r in range(rounds + 2):
+        for tag in ("a", "b") if r % 2 == 0 else ("b", "a"):
+            rows[tag], ms = ch_run(url, "openpanel", *pair[tag])
+            if r >= 2:
+                times[tag].append(ms)
+    return (rows["a"], rows["b"], statistics.median(times["a"]),
+            statistics.median(times["b"]))
+
+
 def ch_single(quarry, url, w, now_iso, rounds):
     rows = []
     for title, endpoint, qs, hand, kind in single_charts(w):
         sql, params = compile_sql(quarry, endpoint, qs, "bench", now_iso)
-        tq, th = [], []
-        for r in range(rounds + 2):
-            pair = [("q", sql, params), ("h", hand, {})]
-            if r % 2:
-                pair.reverse()
-            for tag, s, p in pair:
-                data, ms = ch_run(url, "openpanel", s, p)
-                if r >= 2:
-                    (tq if tag == "q" else th).append(ms)
-                if tag == "q":
-                    q_rows = data
-                else:
-                    h_rows = data
+        q_rows, h_rows, mq, mh = alternate(url, (sql, params), (hand, {}), rounds)
         a, b = numbers(kind, q_rows, h_rows)
-        mq, mh = statistics.median(tq), statistics.median(th)
         rows.append((f"ClickHouse: {title}", f"hand-written SQL, {mh:.1f} ms",
                      f"Quarry's SQL, {mq:.1f} ms", mq / mh, a == b, "≤ 1.05×"))
     return rows
@@ -318,22 +319,10 @@ def ch_rare(quarry, url, w, now_iso, rounds):
                  f"FROM events WHERE project_id = 'bench' AND name = 'purchase' AND "
                  f"{w.between()} AND properties['total'] IS NOT NULL AND "
                  f"notEmpty(properties['total']) GROUP BY date ORDER BY date")
-    off = {"optimize_use_projections": "0"}
-    tq, to = [], []
-    for r in range(rounds + 2):
-        pair = [("q", sql, {**params, "optimize_use_projections": "1"}), ("o", openpanel, off)]
-        if r % 2:
-            pair.reverse()
-        for tag, s, p in pair:
-            data, ms = ch_run(url, "openpanel", s, p)
-            if r >= 2:
-                (tq if tag == "q" else to).append(ms)
-            if tag == "q":
-                q_rows = data
-            else:
-                o_rows = data
+    q_rows, o_rows, mq, mo = alternate(
+        url, (sql, {**params, "optimize_use_projections": "1"}),
+        (openpanel, {"optimize_use_projections": "0"}), rounds)
     a, b = numbers("series", q_rows, o_rows)
-    mq, mo = statistics.median(tq), statistics.median(to)
     return [("ClickHouse: purchase total per day, `--events-by-name` projection",
              f"OpenPanel's query on its table, {mo:.1f} ms", f"Quarry's SQL, {mq:.1f} ms",
              mq / mo, a == b, "≤ 0.2×")]
@@ -634,13 +623,8 @@ def main():
     finally:
         for s in servers:
             s.stop()
-        if "ch" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
-                            started["ch"]["CLICKHOUSE_PID"]], env=env)
-        if "pg" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
+        imports.stop_databases(started, env)
         shutil.rmtree(work, ignore_errors=True)
-
 
 
 if __name__ == "__main__":
