@@ -90,7 +90,7 @@ def numbers(name, quarry_rows, raw_rows):
 def main():
     quarry, url, database, project, now, *rest = sys.argv[1:]
     rounds = int(rest[0]) if rest else 15
-    print(f"| query | Quarry's SQL, ms | hand-written, ms | Quarry ÷ hand-written | same numbers |")
+    print("| query | Quarry's SQL, ms | hand-written, ms | Quarry ÷ hand-written | same numbers |")
     print("|---|---:|---:|---:|---|")
     for name, (endpoint, qs) in REQUESTS.items():
         sql, params = compile_sql(quarry, endpoint, qs, project, now)
