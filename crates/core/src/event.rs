@@ -491,8 +491,6 @@ pub fn field_json(kind: FieldKind, value: crate::sql::Value) -> Value {
     }
 }
 
-/// The path of the first text in `v` (a value or an object key) holding a NUL character.
-///
 /// Whether a NUL character is in any string or key of `v`.
 fn holds_nul(v: &Value) -> bool {
     match v {
@@ -505,6 +503,8 @@ fn holds_nul(v: &Value) -> bool {
     }
 }
 
+/// The path of the first text in `v` (a value or an object key) holding a NUL character.
+///
 /// PostgreSQL cannot store or compare text containing NUL, and no backend stores one (an
 /// import line containing NUL is refused), so a NUL in a request is refused on every
 /// backend alike rather than reaching a database.

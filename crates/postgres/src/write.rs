@@ -54,6 +54,17 @@ struct Unit {
     primary_key: Option<String>,
 }
 
+impl Unit {
+    /// A plain unit: one transaction, indexes kept.
+    fn new(tx: Transaction<'static, Postgres>) -> Unit {
+        Unit {
+            tx,
+            rebuild: Vec::new(),
+            primary_key: None,
+        }
+    }
+}
+
 #[async_trait]
 impl WriteUnit for Unit {
     async fn insert_events(&mut self, events: &[NewEvent]) -> Result<u64, StorageError> {
@@ -144,11 +155,9 @@ impl EventWriter for PostgresStorage {
     }
 
     async fn begin(&self) -> Result<Box<dyn WriteUnit + '_>, StorageError> {
-        Ok(Box::new(Unit {
-            tx: self.pool.begin().await.map_err(map_err)?,
-            rebuild: Vec::new(),
-            primary_key: None,
-        }))
+        Ok(Box::new(Unit::new(
+            self.pool.begin().await.map_err(map_err)?,
+        )))
     }
 
     /// A load at least as large as the table (with its indexes) takes the table's
@@ -345,11 +354,7 @@ async fn begin_load(pool: &sqlx::PgPool, hint: LoadHint) -> Result<Unit, Error> 
     let stored: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('events')")
         .fetch_one(&mut *tx)
         .await?;
-    let mut unit = Unit {
-        tx,
-        rebuild: Vec::new(),
-        primary_key: None,
-    };
+    let mut unit = Unit::new(tx);
     if !hint.is_large_against(stored.max(0) as u64) {
         return Ok(unit);
     }
@@ -396,8 +401,13 @@ async fn copy_events(conn: &mut PgConnection, events: &[NewEvent]) -> Result<u64
     if events.is_empty() {
         return Ok(0);
     }
-    let data = copy::event_rows(events)?;
-    let mut copy_in = conn.copy_in_raw(copy::COPY_EVENTS).await?;
+    copy_in(conn, copy::COPY_EVENTS, &copy::event_rows(events)?).await
+}
+
+/// Send `data` (a whole binary COPY stream) with `statement`, in 1 MiB messages; returns
+/// the rows the server copied.
+async fn copy_in(conn: &mut PgConnection, statement: &str, data: &[u8]) -> Result<u64, Error> {
+    let mut copy_in = conn.copy_in_raw(statement).await?;
     for chunk in data.chunks(1 << 20) {
         copy_in.send(chunk).await?;
     }
@@ -461,11 +471,7 @@ pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent]) -> Resu
     // from COPY to INSERT, which they would not across autocommitted statements.
     let mut tx = conn.begin().await?;
     sqlx::raw_sql(copy::STAGE).execute(&mut *tx).await?;
-    let mut copy_in = tx.copy_in_raw(copy::COPY_STAGE).await?;
-    for chunk in data.chunks(1 << 20) {
-        copy_in.send(chunk).await?;
-    }
-    copy_in.finish().await?;
+    copy_in(&mut tx, copy::COPY_STAGE, &data).await?;
     let stored = sqlx::query(copy::MOVE)
         .execute(&mut *tx)
         .await?

@@ -294,7 +294,6 @@ const EVENT_COLUMNS: &str = "id, name, device_id, profile_id, project_id, sessio
     properties, created_at, country, city, region, longitude, latitude, os, os_version, \
     browser, browser_version, device, brand, model, duration, path, origin, referrer, \
     referrer_name, referrer_type, sdk_name, sdk_version, imported_at";
-const EVENT_COLUMN_COUNT: usize = 29;
 
 /// Rows per `INSERT` statement: one statement (one trip to sqlx's worker thread, one
 /// parse) per this many rows instead of per row. 29 parameters a row keeps a full
@@ -303,7 +302,8 @@ const ROWS_PER_INSERT: usize = 500;
 
 /// `INSERT OR IGNORE … VALUES (…), (…)` for `rows` events.
 fn insert_sql(rows: usize) -> String {
-    let row = format!("({})", vec!["?"; EVENT_COLUMN_COUNT].join(", "));
+    let columns = EVENT_COLUMNS.split(", ").count();
+    let row = format!("({})", vec!["?"; columns].join(", "));
     format!(
         "INSERT OR IGNORE INTO events ({EVENT_COLUMNS}) VALUES {}",
         vec![row; rows].join(", ")
@@ -312,37 +312,37 @@ fn insert_sql(rows: usize) -> String {
 
 fn bind_event<'q>(
     q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
-    e: &NewEvent,
+    e: &'q NewEvent,
 ) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
     let props = serde_json::to_string(&e.properties).unwrap_or_else(|_| "{}".into());
-    q.bind(e.id.clone())
-        .bind(e.name.clone())
-        .bind(e.device_id.clone())
-        .bind(e.profile_id.clone())
-        .bind(e.project_id.clone())
-        .bind(e.session_id.clone())
+    q.bind(&e.id)
+        .bind(&e.name)
+        .bind(&e.device_id)
+        .bind(&e.profile_id)
+        .bind(&e.project_id)
+        .bind(&e.session_id)
         .bind(props)
         .bind(e.created_at)
-        .bind(e.country.clone())
-        .bind(e.city.clone())
-        .bind(e.region.clone())
+        .bind(&e.country)
+        .bind(&e.city)
+        .bind(&e.region)
         .bind(e.longitude)
         .bind(e.latitude)
-        .bind(e.os.clone())
-        .bind(e.os_version.clone())
-        .bind(e.browser.clone())
-        .bind(e.browser_version.clone())
-        .bind(e.device.clone())
-        .bind(e.brand.clone())
-        .bind(e.model.clone())
+        .bind(&e.os)
+        .bind(&e.os_version)
+        .bind(&e.browser)
+        .bind(&e.browser_version)
+        .bind(&e.device)
+        .bind(&e.brand)
+        .bind(&e.model)
         .bind(e.duration)
-        .bind(e.path.clone())
-        .bind(e.origin.clone())
-        .bind(e.referrer.clone())
-        .bind(e.referrer_name.clone())
-        .bind(e.referrer_type.clone())
-        .bind(e.sdk_name.clone())
-        .bind(e.sdk_version.clone())
+        .bind(&e.path)
+        .bind(&e.origin)
+        .bind(&e.referrer)
+        .bind(&e.referrer_name)
+        .bind(&e.referrer_type)
+        .bind(&e.sdk_name)
+        .bind(&e.sdk_version)
         .bind(e.imported_at)
 }
 
@@ -354,10 +354,12 @@ pub async fn insert_events(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
     let mut stored = 0;
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let full = chunk.len() == ROWS_PER_INSERT;
-        let sql = if full {
-            FULL.get_or_init(|| insert_sql(ROWS_PER_INSERT)).clone()
+        let remainder;
+        let sql: &str = if full {
+            FULL.get_or_init(|| insert_sql(ROWS_PER_INSERT))
         } else {
-            insert_sql(chunk.len())
+            remainder = insert_sql(chunk.len());
+            &remainder
         };
         // Only the full statement is worth keeping prepared; a batch's remainder is rare.
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(full);

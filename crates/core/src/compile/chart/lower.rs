@@ -218,8 +218,8 @@ impl Lowering<'_> {
     }
 
     /// Level 1's conditions before the configs' own: the project, the time range of the
-    /// periods and (with `names`) the configs' names; and the current window's start, which tells the
-    /// periods apart.
+    /// periods and (with `names`) the configs' names; and the current window's start,
+    /// which tells the periods apart.
     fn scan_filter(&self, names: bool, params: &mut Params) -> (Vec<Expr>, Expr) {
         let window = self.window;
         let project = params.text(self.ctx.project_id.clone());

@@ -1,13 +1,12 @@
-//! `GET /export/charts` in one statement and one pass over the table.
+//! `GET /export/charts` in one statement.
 //!
 //! The reference implementation runs one query per event config and per period. Here
 //! both periods are read in one statement: an `Expand` repeats a row once per config it
 //! matches (a cross join with a constant table, or ClickHouse's `ARRAY JOIN`), or, where
 //! the dialect prefers it and every config has its own event name, one scan per config
 //! joined by `UNION ALL` ([`ConfigRows`]); then one `GROUP BY` computes every config's
-//! segment. With breakdowns, window functions rank the
-//! combinations of each config by their current-period total and keep the top
-//! `limit + offset` in SQL. Bucket indexes are integer arithmetic over the timezone's
+//! segment. With breakdowns, window functions rank the combinations of each config by
+//! their current-period total and keep the top `limit + offset` in SQL. Bucket indexes are integer arithmetic over the timezone's
 //! offset segments (see [`crate::time`]), identical on every engine.
 //!
 //! Result columns: `cfg, period, bucket, b0…bN, value, series`.
