@@ -39,6 +39,26 @@ def psql(url, *sql):
     return sh(*args, capture_output=True, text=True).stdout
 
 
+def event_indexes(url):
+    """The CREATE INDEX statements of the events table's secondary indexes, as Quarry's
+    migrations made them: the COPY baseline drops and builds the same ones."""
+    out = sh("psql", "-X", "-q", "-A", "-t", url, "-c",
+             "SELECT indexdef FROM pg_indexes WHERE tablename = 'events' "
+             "AND indexname <> 'events_pkey' ORDER BY indexname",
+             capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line]
+
+
+def bare_events(url):
+    """Empty the events table and drop its indexes and key; returns the statements that
+    build the indexes again."""
+    indexes = event_indexes(url)
+    names = ", ".join(d.split()[2] for d in indexes)
+    psql(url, f"DROP INDEX {names}", "ALTER TABLE events DROP CONSTRAINT events_pkey",
+         "TRUNCATE events")
+    return indexes
+
+
 def timed_import(quarry, data, env, work):
     """Wall seconds and peak RSS (KiB) of one `quarry import`."""
     stats = os.path.join(work, "time.txt")
@@ -138,10 +158,7 @@ def main():
                         with open(dump, "w") as f:
                             sh("psql", "-X", "-q", url, "-c",
                                "COPY events TO STDOUT", stdout=f)
-                        sh("psql", "-X", "-q", url, "-c", "DROP INDEX events_project_time, "
-                           "events_project_name_time", "-c",
-                           "ALTER TABLE events DROP CONSTRAINT events_pkey", "-c",
-                           "TRUNCATE events", stdout=subprocess.DEVNULL)
+                        indexes = bare_events(url)
                         # The bare table, empty, kept as the template of the baseline.
                         psql(env["DATABASE_URL"], "CREATE DATABASE copy_template "
                              f"TEMPLATE {name}")
@@ -154,11 +171,7 @@ def main():
                     with open(dump) as f:
                         sh("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url,
                            "-c", "COPY events FROM STDIN", stdin=f)
-                    psql(url, "ALTER TABLE events ADD PRIMARY KEY (id)",
-                         "CREATE INDEX events_project_time ON events "
-                         "(project_id, created_at DESC, id)",
-                         "CREATE INDEX events_project_name_time ON events "
-                         "(project_id, name, created_at)",
+                    psql(url, "ALTER TABLE events ADD PRIMARY KEY (id)", *indexes,
                          "VACUUM ANALYZE events")
                     copy_times.append(time.perf_counter() - t0)
                     log(f"round {r + 1}: pg COPY + indexes + VACUUM ANALYZE: "

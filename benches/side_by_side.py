@@ -470,15 +470,12 @@ def copy_path(env, pg_url, work):
     base = env["DATABASE_URL"]
     imports.psql(base, "CREATE DATABASE copybase TEMPLATE bench")
     url = pg_url.rsplit("/", 1)[0] + "/copybase"
-    imports.psql(url, "DROP INDEX events_project_time, events_project_name_time",
-                 "ALTER TABLE events DROP CONSTRAINT events_pkey", "TRUNCATE events")
+    indexes = imports.bare_events(url)
     t0 = time.perf_counter()
     with open(dump) as f:
         sh("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", "COPY events FROM STDIN",
            stdin=f)
-    imports.psql(url, "ALTER TABLE events ADD PRIMARY KEY (id)",
-                 "CREATE INDEX events_project_time ON events (project_id, created_at DESC, id)",
-                 "CREATE INDEX events_project_name_time ON events (project_id, name, created_at)",
+    imports.psql(url, "ALTER TABLE events ADD PRIMARY KEY (id)", *indexes,
                  "VACUUM ANALYZE events")
     secs = time.perf_counter() - t0
     imports.psql(base, "DROP DATABASE copybase")

@@ -101,6 +101,14 @@ impl WriteUnit for Unit {
                 .await
                 .map_err(map_err)?;
         }
+        // A write reports its rows stored only once they are durable, whatever the
+        // server's `synchronous_commit`; and VACUUM (after an import) cannot mark a page
+        // all-visible while the commit of a row on it is not yet flushed, so index-only
+        // scans would keep fetching heap pages. One flush per unit (an import is one).
+        sqlx::query("SET LOCAL synchronous_commit = on")
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
         self.tx.commit().await.map_err(map_err)?;
         Ok(repeated)
     }
