@@ -11,13 +11,14 @@ use crate::compile::{self, Context, EventsPlan, Paging, Span};
 use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
 use crate::event::EventField;
+use crate::explain::{self, Explanation};
 use crate::export::Layout;
 use crate::request::{
     ChartRequest, EventsRequest, Filter, FilterValues, FunnelRequest, Operator, TimeSpec,
 };
 use crate::response::{ChartResponse, EventsResponse, FunnelResponse};
 use crate::shape;
-use crate::sql::{Row, Value};
+use crate::sql::{Query, Row, Value};
 use crate::storage::{RowStream, Storage, StorageError};
 
 /// Why a request could not be answered.
@@ -74,7 +75,17 @@ async fn with_first_event(
     spec: &TimeSpec,
     ctx: &Context,
 ) -> Result<Context, StorageError> {
+    Ok(first_event_lookup(store, spec, ctx).await?.0)
+}
+
+/// The context with `range=all`'s start looked up, and the lookup it ran, if any.
+async fn first_event_lookup(
+    store: &dyn Storage,
+    spec: &TimeSpec,
+    ctx: &Context,
+) -> Result<(Context, Option<Query>), StorageError> {
     let mut ctx = ctx.clone();
+    let mut ran = None;
     if compile::needs_first_event(spec) {
         let q = compile::compile_first_event(&ctx.project_id, store.dialect());
         let rows = store.fetch(&q).await?;
@@ -82,8 +93,9 @@ async fn with_first_event(
             Value::Int(ms) => Some(*ms),
             _ => None,
         });
+        ran = Some(q);
     }
-    Ok(ctx)
+    Ok((ctx, ran))
 }
 
 /// Answer a chart request.
@@ -503,4 +515,72 @@ impl EventsWalk {
             metas,
         }))
     }
+}
+
+/// Each statement with its parameters and the engine's plan of it (`explain=true`);
+/// nothing but the plans runs.
+async fn explain_all(
+    store: &dyn Storage,
+    statements: Vec<(&'static str, Query)>,
+) -> Result<Explanation, ExecError> {
+    let dialect = store.dialect();
+    let mut out = Vec::with_capacity(statements.len());
+    for (purpose, query) in statements {
+        let rows = store.fetch(&explain::plan_query(&query, dialect)).await?;
+        out.push(explain::Statement {
+            purpose,
+            plan: explain::plan_text(&rows, dialect),
+            params: query.params.iter().map(Into::into).collect(),
+            sql: query.sql,
+        });
+    }
+    Ok(Explanation {
+        dialect: dialect.name(),
+        statements: out,
+    })
+}
+
+/// What a chart request runs, and how (`explain=true`). `range=all` looks up the project's
+/// first event, as the request would, since the chart's SQL depends on it.
+pub async fn explain_chart(
+    store: &dyn Storage,
+    req: &ChartRequest,
+    ctx: &Context,
+) -> Result<Explanation, ExecError> {
+    let (ctx, lookup) = first_event_lookup(store, &req.time, ctx).await?;
+    let plan = compile::compile_chart(req, &ctx, store.dialect())?;
+    let first = lookup.map(|q| ("first_event", q));
+    explain_all(
+        store,
+        first.into_iter().chain([("chart", plan.query)]).collect(),
+    )
+    .await
+}
+
+/// What a funnel request runs, and how (`explain=true`).
+pub async fn explain_funnel(
+    store: &dyn Storage,
+    req: &FunnelRequest,
+    ctx: &Context,
+) -> Result<Explanation, ExecError> {
+    let (ctx, lookup) = first_event_lookup(store, &req.time, ctx).await?;
+    let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
+    let first = lookup.map(|q| ("first_event", q));
+    explain_all(
+        store,
+        first.into_iter().chain([("funnel", plan.query)]).collect(),
+    )
+    .await
+}
+
+/// What an events request runs, and how (`explain=true`): its page (a keyset page's first
+/// span) and its count. The profile and metadata lookups that follow a page depend on its
+/// rows and are not shown.
+pub async fn explain_events(
+    store: &dyn Storage,
+    req: &EventsRequest,
+    ctx: &Context,
+) -> Result<Explanation, ExecError> {
+    let plan = compile::compile_events(req, ctx, store.dialect())?;
+    explain_all(store, vec![("page", plan.page), ("count", plan.count)]).await
 }

@@ -17,6 +17,7 @@ pub mod decode;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod explain;
 pub mod export;
 pub mod format;
 pub mod pattern;

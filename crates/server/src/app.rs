@@ -48,6 +48,8 @@ struct State {
     limits: Limits,
     gate: Gate,
     timeout: Duration,
+    /// `explain=true` is answered (else it is a 400 naming `explain`).
+    explain: bool,
 }
 
 /// A built server, bound to its port, ready to run.
@@ -109,7 +111,9 @@ impl Application {
             },
             gate,
             timeout: settings.query_timeout,
+            explain: settings.explain,
         });
+        let explorer = settings.explorer;
         let addr = listener.local_addr().map_err(crate::Error::Io)?;
         let server = actix_server::Server::build()
             .shutdown_timeout(10)
@@ -118,6 +122,7 @@ impl Application {
                 let app = App::new()
                     .app_data(state)
                     .wrap(actix_web::middleware::from_fn(trace_request))
+                    .configure(|cfg| pages(cfg, explorer))
                     .route("/export/events", web::get().to(events))
                     .route("/export/charts", web::get().to(charts))
                     .route("/export/funnel", web::get().to(funnel))
@@ -169,6 +174,27 @@ async fn trace_request(
     let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
     tracing::info!(%method, %path, status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
     res
+}
+
+/// The explorer page and its files (unless switched off), and the OpenAPI document.
+fn pages(cfg: &mut web::ServiceConfig, explorer: bool) {
+    use crate::assets;
+    cfg.route(
+        "/openapi.json",
+        web::get().to(|| async { assets::OPENAPI.respond() }),
+    );
+    if explorer {
+        cfg.route("/", web::get().to(|| async { assets::INDEX.respond() }))
+            .route(
+                "/explorer/{file}",
+                web::get().to(|file: web::Path<String>| async move {
+                    match assets::explorer_file(&file) {
+                        Some(asset) => asset.respond(),
+                        None => ApiError::NotFound.error_response(),
+                    }
+                }),
+            );
+    }
 }
 
 async fn healthz() -> HttpResponse {
@@ -342,6 +368,24 @@ async fn decode_off_thread<R: Send + 'static>(
     }
 }
 
+/// What an admitted request asks for: its answer, or (`explain=true`) its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Answer,
+    Explain,
+}
+
+/// `explain`, when this server answers it.
+fn decode_ask(state: &State, query: &str) -> Result<Ask, RequestError> {
+    match decode::decode_explain(query)? {
+        false => Ok(Ask::Answer),
+        true if state.explain => Ok(Ask::Explain),
+        true => {
+            Err(ParamError::invalid("explain", "explain is switched off on this server").into())
+        }
+    }
+}
+
 /// The request's own decoding, then project access. A request with several problems names
 /// every one, `projectId is required` included (§4.2).
 async fn admit<R: Send + 'static>(
@@ -351,19 +395,27 @@ async fn admit<R: Send + 'static>(
     decode: fn(&str, Limits) -> Result<R, RequestError>,
     project_of: impl Fn(&R) -> Option<String>,
     tz_of: impl Fn(&R) -> Option<Tz>,
-) -> Result<(R, Context), ApiError> {
+) -> Result<(R, Context, Ask), ApiError> {
     let no_default = client.project_id.as_deref().is_none_or(str::is_empty);
     let missing = || ParamError::missing("projectId", "projectId is required");
-    let request = match decode_off_thread(state, req.query_string(), decode).await {
-        Ok(r) => r,
-        Err(ApiError::Request(mut e)) => {
+    let ask = decode_ask(state, req.query_string());
+    let (request, ask) = match (
+        decode_off_thread(state, req.query_string(), decode).await,
+        ask,
+    ) {
+        (Ok(r), Ok(ask)) => (r, ask),
+        (Ok(_), Err(e)) => return Err(ApiError::Request(e)),
+        (Err(ApiError::Request(mut e)), ask) => {
             let named = e.details.iter().any(|d| d.param == "projectId");
             if no_default && !named && decode::requested_project(req.query_string()).is_none() {
                 e.details.insert(0, missing());
             }
+            if let Err(bad) = ask {
+                e.details.extend(bad.details);
+            }
             return Err(ApiError::Request(e));
         }
-        Err(other) => return Err(other),
+        (Err(other), _) => return Err(other),
     };
     let requested = project_of(&request);
     if requested.is_none() && no_default {
@@ -377,7 +429,7 @@ async fn admit<R: Send + 'static>(
         now: (state.backends.clock)(),
         first_event: None,
     };
-    Ok((request, ctx))
+    Ok((request, ctx, ask))
 }
 
 /// The flow shared by the export endpoints: authentication, the client's rate limit and
@@ -394,7 +446,7 @@ async fn export<R, F, Fut>(
 ) -> HttpResponse
 where
     R: Send + 'static,
-    F: FnOnce(R, Context, Slot) -> Fut,
+    F: FnOnce(R, Context, Slot, Ask) -> Fut,
     Fut: std::future::Future<Output = Result<HttpResponse, ApiError>>,
 {
     let client = match authenticate(state, req).await {
@@ -420,8 +472,8 @@ where
         return with_quota(refused.error_response(), quota);
     };
     let result = async {
-        let (request, ctx) = admit(state, req, &client, decode, project_of, tz_of).await?;
-        run(request, ctx, slot).await
+        let (request, ctx, ask) = admit(state, req, &client, decode, project_of, tz_of).await?;
+        run(request, ctx, slot, ask).await
     }
     .await;
     let resp = match result {
@@ -460,7 +512,12 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         decode::decode_events,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx, slot| async move {
+        |r, ctx, slot, ask| async move {
+            if ask == Ask::Explain {
+                let _held = slot;
+                return json_within(timeout, exec::explain_events(b.store.as_ref(), &r, &ctx))
+                    .await;
+            }
             let stream = match r.format {
                 Some(Format::Stream(f)) => Some(f),
                 Some(Format::Json) => None,
@@ -498,9 +555,14 @@ async fn charts(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         decode::decode_chart_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx, slot| async move {
+        |r, ctx, slot, ask| async move {
             let _held = slot;
-            json_within(timeout, exec::chart(store.as_ref(), &r, &ctx)).await
+            match ask {
+                Ask::Answer => json_within(timeout, exec::chart(store.as_ref(), &r, &ctx)).await,
+                Ask::Explain => {
+                    json_within(timeout, exec::explain_chart(store.as_ref(), &r, &ctx)).await
+                }
+            }
         },
     )
     .await
@@ -515,9 +577,14 @@ async fn funnel(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         decode::decode_funnel_with,
         |r| r.project_id.clone(),
         |r| r.timezone,
-        |r, ctx, slot| async move {
+        |r, ctx, slot, ask| async move {
             let _held = slot;
-            json_within(timeout, exec::funnel(store.as_ref(), &r, &ctx)).await
+            match ask {
+                Ask::Answer => json_within(timeout, exec::funnel(store.as_ref(), &r, &ctx)).await,
+                Ask::Explain => {
+                    json_within(timeout, exec::explain_funnel(store.as_ref(), &r, &ctx)).await
+                }
+            }
         },
     )
     .await

@@ -72,6 +72,14 @@ pub struct Global {
     /// Budgets and guards (docs/limits.md).
     #[command(flatten)]
     pub limits: crate::settings::LimitOverrides,
+    /// Serve the explorer page at `/` (default true).
+    #[arg(long, env = "QUARRY_EXPLORER", global = true, value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub explorer: Option<bool>,
+    /// Answer `explain=true` requests with the SQL and the engine's plan (default true).
+    #[arg(long, env = "QUARRY_EXPLAIN", global = true, value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub explain: Option<bool>,
 }
 
 impl Global {
@@ -86,6 +94,8 @@ impl Global {
             rate_limit: self.rate_limit.clone(),
             auth_failure_limit: self.auth_failure_limit.clone(),
             limits: self.limits.clone(),
+            explorer: self.explorer,
+            explain: self.explain,
         };
         Settings::load(given, self.config.as_deref()).map_err(Error::Config)
     }

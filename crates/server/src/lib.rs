@@ -8,6 +8,7 @@
 //! [`Storage`]: quarry_core::storage::Storage
 
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod backends;
 pub mod catalog_cache;

@@ -141,6 +141,10 @@ pub struct Settings {
     pub auth_failure_limit: Option<RateLimit>,
     /// Budgets and guards (docs/limits.md).
     pub limits: Limits,
+    /// Serve the explorer page at `/` (default on).
+    pub explorer: bool,
+    /// Answer `explain=true` with the compiled SQL and the engine's plan (default on).
+    pub explain: bool,
 }
 
 /// Budgets of one request and guards of the HTTP server: every input that scales work
@@ -196,6 +200,8 @@ impl Default for Settings {
                 window: Duration::from_secs(10),
             }),
             limits: Limits::default(),
+            explorer: true,
+            explain: true,
         }
     }
 }
@@ -361,6 +367,8 @@ pub struct Overrides {
     /// The `[limits]` table.
     #[serde(default)]
     pub limits: LimitOverrides,
+    pub explorer: Option<bool>,
+    pub explain: Option<bool>,
 }
 
 impl Overrides {
@@ -375,6 +383,8 @@ impl Overrides {
             max_page_size: self.max_page_size.or(other.max_page_size),
             query_timeout: self.query_timeout.or(other.query_timeout),
             rate_limit: self.rate_limit.or(other.rate_limit),
+            explorer: self.explorer.or(other.explorer),
+            explain: self.explain.or(other.explain),
         }
     }
 }
@@ -425,6 +435,8 @@ impl Settings {
             rate_limit,
             auth_failure_limit,
             limits,
+            explorer: o.explorer.unwrap_or(d.explorer),
+            explain: o.explain.unwrap_or(d.explain),
         })
     }
 }

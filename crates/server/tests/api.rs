@@ -16,7 +16,7 @@ use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Query};
 use quarry_core::storage::{RowStream, Storage, StorageError, rows_at_once};
-use quarry_server::Backends;
+use quarry_server::{Backends, Settings};
 use serde_json::{Value, json};
 use support::*;
 
@@ -284,8 +284,9 @@ async fn unknown_routes_are_json_404s() {
     let not_found =
         json!({"error": "Not Found", "code": "not_found", "message": "No such endpoint"});
     for path in [
-        "/",
         "/export",
+        "/explorer/",
+        "/explorer/nothing.js",
         "/export/nothing",
         "/export/events/extra",
         "/api/export/events",
@@ -1913,4 +1914,220 @@ async fn an_unreachable_catalog_is_503_not_401() {
     app.get(&Ep::Events.url(""), Creds::NONE)
         .await
         .assert(401, &unauthorized(BAD_CLIENT_ID));
+}
+
+// ---- explain=true --------------------------------------------------------------------
+
+/// The real storage, recording the SQL of every statement it is asked to run.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn Storage>,
+    ran: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Storage for Recording {
+    fn dialect(&self) -> Dialect {
+        self.inner.dialect()
+    }
+
+    async fn fetch(&self, query: &Query) -> Result<Vec<Row>, StorageError> {
+        self.ran.lock().unwrap().push(query.sql.clone());
+        self.inner.fetch(query).await
+    }
+
+    async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
+        self.ran.lock().unwrap().push(query.sql.clone());
+        self.inner.stream(query).await
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.inner.ping().await
+    }
+}
+
+/// What an explained request ran: only the engine's plans of its statements (and the
+/// first-event lookup of `range=all_time`, whose answer its SQL depends on).
+#[tokio::test]
+async fn explain_returns_each_statement_its_parameters_and_the_engines_plan() {
+    let recording = Arc::new(std::sync::Mutex::new(None::<Arc<Recording>>));
+    let keep = recording.clone();
+    let app = spawn_over(settings(), move |db| {
+        let store = Arc::new(Recording {
+            inner: db.backends(clock()).store,
+            ran: std::sync::Mutex::new(Vec::new()),
+        });
+        *keep.lock().unwrap() = Some(store.clone());
+        Some(store)
+    })
+    .await;
+    let store = recording.lock().unwrap().clone().unwrap();
+    let dialect = store.dialect();
+    let prefix = match dialect {
+        Dialect::Postgres => "EXPLAIN ",
+        Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+        Dialect::ClickHouse => "EXPLAIN indexes = 1 ",
+    };
+    let cases = [
+        (Ep::Charts.url("explain=true"), vec!["chart"]),
+        (Ep::Funnel.url("explain=1"), vec!["funnel"]),
+        (
+            Ep::Events.url("explain=true&event=screen_view"),
+            vec!["page", "count"],
+        ),
+        (
+            format!(
+                "/export/charts?events={}&range=all_time&explain=true",
+                enc(r#"[{"name":"screen_view"}]"#)
+            ),
+            vec!["first_event", "chart"],
+        ),
+        // A streamed format is explained, not streamed.
+        (
+            Ep::Events.url("format=csv&explain=true"),
+            vec!["page", "count"],
+        ),
+    ];
+    for (url, purposes) in cases {
+        store.ran.lock().unwrap().clear();
+        let r = app.get(&url, READ).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        assert_eq!(r.header("content-type"), Some("application/json"), "{url}");
+        let body = r.json();
+        assert_eq!(body["dialect"], dialect.name(), "{url}");
+        let statements = body["statements"].as_array().unwrap();
+        let got: Vec<&str> = statements
+            .iter()
+            .map(|s| s["purpose"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, purposes, "{url}");
+        let ran = store.ran.lock().unwrap().clone();
+        for s in statements {
+            let sql = s["sql"].as_str().unwrap();
+            assert!(sql.contains("FROM events"), "{url}: {sql}");
+            // The project is a bound parameter, never text in the SQL.
+            assert!(!sql.contains("'abc'"), "{url}: {sql}");
+            assert_eq!(
+                s["params"][0],
+                json!({"type": "text", "value": "abc"}),
+                "{url}"
+            );
+            let plan = s["plan"].as_str().unwrap();
+            assert!(
+                plan.contains("events"),
+                "{url}: the plan names the table: {plan}"
+            );
+            // The plan is the engine's plan of this very statement.
+            assert!(ran.contains(&format!("{prefix}{sql}")), "{url}: {ran:?}");
+        }
+        // Nothing but the plans (and the first-event lookup) ran.
+        let plans = ran.iter().filter(|q| q.starts_with("EXPLAIN")).count();
+        let others: Vec<&String> = ran.iter().filter(|q| !q.starts_with("EXPLAIN")).collect();
+        assert_eq!(plans, statements.len(), "{url}: {ran:?}");
+        assert_eq!(
+            others.len(),
+            usize::from(purposes[0] == "first_event"),
+            "{url}: {others:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn explain_is_checked_like_any_parameter() {
+    let app = spawn().await;
+    for ep in ENDPOINTS {
+        // Authentication and project access come first, as for the request itself.
+        let r = app.get(&ep.url("explain=true"), Creds::NONE).await;
+        assert_eq!(r.status, 401, "{ep:?}");
+        let r = app.get(&ep.url("explain=true&projectId=xyz"), READ).await;
+        r.assert(403, &forbidden());
+        app.get(&ep.url("explain=maybe"), READ).await.assert(
+            400,
+            &bad_request(
+                "invalid_parameter",
+                "explain",
+                "expected true or false, got \"maybe\"",
+            ),
+        );
+        // Every problem of a request is named, explain's too.
+        let body = app.get(&ep.bad_url("explain=maybe"), READ).await.json();
+        let params: Vec<&str> = body["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["param"].as_str().unwrap())
+            .collect();
+        assert_eq!(params.last(), Some(&"explain"), "{ep:?}: {body}");
+        assert!(params.len() >= 2, "{ep:?}: {body}");
+        // `explain=false` is the request itself.
+        let plain = app.get(&ep.url(""), READ).await;
+        let explicit = app.get(&ep.url("explain=false"), READ).await;
+        assert_eq!(
+            (plain.status, &plain.body),
+            (explicit.status, &explicit.body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn explain_can_be_switched_off() {
+    let app = spawn_with(Settings {
+        explain: false,
+        ..settings()
+    })
+    .await;
+    for ep in ENDPOINTS {
+        app.get(&ep.url("explain=true"), READ).await.assert(
+            400,
+            &bad_request(
+                "invalid_parameter",
+                "explain",
+                "explain is switched off on this server",
+            ),
+        );
+        assert_eq!(app.get(&ep.url("explain=false"), READ).await.status, 200);
+    }
+}
+
+// ---- The explorer page and the OpenAPI document ------------------------------------------
+
+#[tokio::test]
+async fn the_explorer_page_and_its_files_are_served_unless_switched_off() {
+    let app = spawn().await;
+    let page = app.get("/", Creds::NONE).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.body.starts_with("<!doctype html>"), "{}", page.body);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"));
+    for (path, media) in [
+        ("/explorer/explorer.js", "text/javascript; charset=utf-8"),
+        ("/explorer/explorer.css", "text/css; charset=utf-8"),
+        ("/openapi.json", "application/json"),
+    ] {
+        let r = app.get(path, Creds::NONE).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some(media), "{path}");
+    }
+    assert_eq!(
+        app.get("/openapi.json", Creds::NONE).await.json()["openapi"],
+        "3.1.0"
+    );
+
+    let off = spawn_with(Settings {
+        explorer: false,
+        ..settings()
+    })
+    .await;
+    for path in ["/", "/explorer/explorer.js"] {
+        off.get(path, Creds::NONE).await.assert(
+            404,
+            &json!({"error": "Not Found", "code": "not_found", "message": "No such endpoint"}),
+        );
+    }
+    // The document describes the API, which is still there.
+    assert_eq!(off.get("/openapi.json", Creds::NONE).await.status, 200);
 }

@@ -83,6 +83,14 @@ pub const MAX_ID_BYTES: usize = 256;
 /// answered with the first ones (its size is already bounded by the URL).
 pub const MAX_DETAILS: usize = 100;
 
+/// `explain` (`true` or `false`, default false): whether a request asks for the SQL it
+/// compiles to and the engine's plan instead of its answer. Any endpoint reads it.
+pub fn decode_explain(query: &str) -> Result<bool, crate::error::RequestError> {
+    let mut p = parse_query(query, Limits::default());
+    let explain = p.boolean("explain").unwrap_or(false);
+    p.finish(explain)
+}
+
 /// The project a query string asks for (`projectId`, else `project_id`), if any, when the
 /// rest of it may not decode: the server names `projectId is required` beside the other
 /// problems of a request (§4.2).
