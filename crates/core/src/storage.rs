@@ -4,6 +4,8 @@
 //! it ([`CellType`](crate::sql::CellType)) into core's [`Value`](crate::sql::Value)s. It never builds SQL: everything it runs
 //! comes from this crate's compiler, so all backends answer the same questions.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use async_trait::async_trait;
 use futures_util::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
@@ -47,6 +49,74 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
 
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// How the connection pool of queries is used (for `/metrics`); `None` when the
+    /// backend has none of its own to report (ClickHouse speaks HTTP).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// A connection pool's use, as `/metrics` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+    /// Queries waiting for a connection now.
+    pub waiting: u64,
+    /// Connections handed to queries so far.
+    pub acquired: u64,
+    /// Seconds queries spent waiting for those connections, in all.
+    pub wait_seconds: f64,
+}
+
+/// The waits for a pool's connections, counted by the backend around each acquisition.
+#[derive(Debug, Default)]
+pub struct PoolWaits {
+    waiting: AtomicU64,
+    acquired: AtomicU64,
+    wait_nanos: AtomicU64,
+}
+
+impl PoolWaits {
+    /// Run `acquire`, counting the wait (also when the future is dropped mid-wait).
+    pub async fn acquire<T, E>(
+        &self,
+        acquire: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        struct Waiting<'a>(&'a AtomicU64);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        let started = std::time::Instant::now();
+        let result = acquire.await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.wait_nanos.fetch_add(nanos, Ordering::Relaxed);
+        if result.is_ok() {
+            self.acquired.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// The status of a pool of `size` connections (`idle` of them idle, at most `max`).
+    pub fn status(&self, size: u32, idle: u32, max: u32) -> PoolStatus {
+        PoolStatus {
+            size,
+            idle,
+            max,
+            waiting: self.waiting.load(Ordering::Relaxed),
+            acquired: self.acquired.load(Ordering::Relaxed),
+            wait_seconds: self.wait_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        }
+    }
 }
 
 /// The rows of one query as they arrive ([`Storage::stream`]).

@@ -18,6 +18,7 @@ mod copy;
 
 use std::ops::DerefMut;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +26,7 @@ use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::CellType;
 use quarry_core::sql::Row;
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{PoolStatus, PoolWaits, RowStream, Storage, StorageError, row_channel};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Arguments, AssertSqlSafe, PgConnection, Postgres, Row as _};
@@ -37,6 +38,8 @@ pub struct PostgresStorage {
     catalog: PostgresCatalog,
     /// Where cancellations are sent from: never a connection an event query may hold.
     control: PgPool,
+    /// Waits for `pool`'s connections by queries (`/metrics`).
+    waits: Arc<PoolWaits>,
 }
 
 /// Projects and clients of a [`PostgresStorage`]'s database, read through a pool of their
@@ -213,6 +216,7 @@ impl PostgresStorage {
             pool,
             catalog: PostgresCatalog { pool: catalog },
             control,
+            waits: Arc::default(),
         }
     }
 
@@ -306,7 +310,11 @@ impl Storage for PostgresStorage {
         for p in &query.params {
             bind(&mut args, p)?;
         }
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let mut conn = self
+            .waits
+            .acquire(self.pool.acquire())
+            .await
+            .map_err(map_err)?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut *conn)
             .await
@@ -333,7 +341,11 @@ impl Storage for PostgresStorage {
         // A transaction only to lift the statement timeout for this statement alone
         // (`SET LOCAL`): the reader bounds its wait for each chunk, and dropping the
         // stream cancels the statement.
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let mut tx = self
+            .waits
+            .acquire(self.pool.begin())
+            .await
+            .map_err(map_err)?;
         sqlx::query("SET LOCAL statement_timeout = 0")
             .execute(&mut *tx)
             .await
@@ -381,6 +393,15 @@ impl Storage for PostgresStorage {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let p = &self.pool;
+        let idle = u32::try_from(p.num_idle()).unwrap_or(u32::MAX);
+        Some(
+            self.waits
+                .status(p.size(), idle, p.options().get_max_connections()),
+        )
     }
 }
 

@@ -24,6 +24,8 @@ use tokio::sync::Semaphore;
 
 use crate::auth::{AuthError, Authenticator};
 use crate::error::{ApiError, Throttle};
+use crate::metrics::{Gauges, Metrics};
+use crate::observed::Observed;
 use crate::ratelimit::{Quota, RateLimiter};
 use crate::settings::Settings;
 use crate::slots::{ClientSlots, Slot};
@@ -50,6 +52,7 @@ struct State {
     timeout: Duration,
     /// `explain=true` is answered (else it is a 400 naming `explain`).
     explain: bool,
+    metrics: Arc<Metrics>,
 }
 
 /// A built server, bound to its port, ready to run.
@@ -83,12 +86,16 @@ impl Application {
             crate::Error::Config(format!("cannot listen on {}: {e}", settings.bind))
         })?;
         let port = listener.local_addr().map_err(crate::Error::Io)?.port();
-        // Client and project lookups are cached briefly; see catalog_cache.rs.
+        let metrics = Arc::new(Metrics::default());
+        // Client and project lookups are cached briefly; see catalog_cache.rs. Every
+        // query is timed and logged (observed.rs).
         let backends = Backends {
             catalog: Arc::new(crate::catalog_cache::CachedCatalog::new(
                 backends.catalog,
                 Duration::from_secs(2),
             )),
+            store: Observed::wrap(backends.store, metrics.clone()),
+            meta: Observed::wrap(backends.meta, metrics.clone()),
             ..backends
         };
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
@@ -112,6 +119,7 @@ impl Application {
             gate,
             timeout: settings.query_timeout,
             explain: settings.explain,
+            metrics,
         });
         let explorer = settings.explorer;
         let addr = listener.local_addr().map_err(crate::Error::Io)?;
@@ -127,6 +135,7 @@ impl Application {
                     .route("/export/charts", web::get().to(charts))
                     .route("/export/funnel", web::get().to(funnel))
                     .route("/healthz", web::get().to(healthz))
+                    .route("/metrics", web::get().to(metrics_page))
                     .route("/readyz", web::get().to(readyz))
                     .route(&format!("{REFUSED_PATH}{{code:.*}}"), web::to(refused))
                     .default_service(web::to(|| async { ApiError::NotFound.error_response() }));
@@ -161,19 +170,87 @@ impl Application {
     }
 }
 
-/// One span per request: method, path, status, latency. Headers (and so secrets) are
-/// never recorded.
+/// The longest `X-Request-Id` taken from a client; a longer or odd one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The request's id: the client's `X-Request-Id` when it is short printable text without
+/// spaces or quotes (it goes into logs and a response header), else a fresh one.
+fn request_id(headers: &HeaderMap) -> String {
+    let given = header(headers, "x-request-id").filter(|id| {
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    });
+    match given {
+        Some(id) => id.to_string(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    }
+}
+
+/// One span per request, with its id on every log line inside it; the id is echoed in
+/// `X-Request-Id`. Counts the request in `/metrics` by route and status. Headers (and so
+/// secrets) and the query string are never logged.
 async fn trace_request(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use tracing::Instrument as _;
     let started = Instant::now();
-    let method = req.method().to_string();
-    let path = req.path().to_string();
-    let res = next.call(req).await;
-    let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
-    tracing::info!(%method, %path, status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
-    res
+    let id = request_id(req.headers());
+    let metrics = req
+        .app_data::<web::Data<State>>()
+        .map(|s| s.metrics.clone());
+    let in_flight = metrics.as_ref().map(Metrics::begin);
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
+    async move {
+        let mut res = next.call(req).await;
+        let elapsed = started.elapsed();
+        let status = res.as_ref().map(|r| r.status().as_u16()).unwrap_or(500);
+        if let Ok(r) = &mut res {
+            let route = crate::metrics::route_label(r.request().match_pattern().as_deref());
+            if let Some(m) = &metrics {
+                m.request(route, status, elapsed);
+            }
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+                r.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static("x-request-id"),
+                    v,
+                );
+            }
+        }
+        tracing::info!(
+            status,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+        drop(in_flight);
+        res
+    }
+    .instrument(span)
+    .await
+}
+
+/// `/metrics`: Prometheus' text format (metrics.rs).
+async fn metrics_page(state: web::Data<State>) -> HttpResponse {
+    let b = &state.backends;
+    let mut pools = Vec::new();
+    for store in [&b.store, &b.meta] {
+        let name = store.dialect().name();
+        if let Some(p) = store.pool_status()
+            && !pools.iter().any(|(n, _)| *n == name)
+        {
+            pools.push((name, p));
+        }
+    }
+    let gauges = Gauges {
+        pools,
+        auth_cache: state.auth.cache_counts(),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges))
 }
 
 /// The explorer page and its files (unless switched off), and the OpenAPI document.
@@ -451,7 +528,7 @@ where
 {
     let client = match authenticate(state, req).await {
         Ok(client) => client,
-        Err((e, quota)) => return with_quota(e.error_response(), quota),
+        Err((e, quota)) => return with_quota(refuse(state, &e), quota),
     };
     let quota = state
         .limiter
@@ -462,14 +539,14 @@ where
             retry_after: q.reset_secs,
             throttle: Throttle::Requests,
         };
-        return with_quota(refused.error_response(), quota);
+        return with_quota(refuse(state, &refused), quota);
     }
     let Some(slot) = state.slots.try_take(&client.id) else {
         let refused = ApiError::RateLimited {
             retry_after: 1,
             throttle: Throttle::Concurrency,
         };
-        return with_quota(refused.error_response(), quota);
+        return with_quota(refuse(state, &refused), quota);
     };
     let result = async {
         let (request, ctx, ask) = admit(state, req, &client, decode, project_of, tz_of).await?;
@@ -478,9 +555,17 @@ where
     .await;
     let resp = match result {
         Ok(r) => r,
-        Err(e) => e.error_response(),
+        Err(e) => refuse(state, &e),
     };
     with_quota(resp, quota)
+}
+
+/// The response of an error, a 429 counted by the limit it met.
+fn refuse(state: &State, e: &ApiError) -> HttpResponse {
+    if let Some(throttle) = e.throttle() {
+        state.metrics.refused(throttle);
+    }
+    e.error_response()
 }
 
 /// A JSON answer computed under the query timeout.
@@ -506,6 +591,7 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let accept = header(req.headers(), "accept").and_then(ExportFormat::from_accept);
     let timeout = state.timeout;
     let streams = state.streams.clone();
+    let metrics = state.metrics.clone();
     export(
         &state,
         &req,
@@ -533,7 +619,7 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
                         });
                     };
                     let hold = (slot, running);
-                    crate::stream::respond(b, r, ctx, format, timeout, hold).await
+                    crate::stream::respond(b, r, ctx, format, timeout, hold, metrics).await
                 }
                 None => {
                     let _held = slot;

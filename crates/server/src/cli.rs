@@ -29,9 +29,28 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How log lines are written (to standard error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, with the request's span (and its id) in each.
+    Json,
+}
+
 /// Configuration shared by every command (flags, then environment, then the file).
 #[derive(Debug, Args)]
 pub struct Global {
+    /// Log lines as text or JSON (levels from `RUST_LOG`, default `warn,quarry_server=info`).
+    #[arg(
+        long,
+        env = "QUARRY_LOG_FORMAT",
+        global = true,
+        value_enum,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
     /// A TOML file with any of the settings below (snake_case keys).
     #[arg(long, env = "QUARRY_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -307,7 +326,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     let settings = cli.global.settings()?;
     match cli.command {
         Command::Demo { db, events } => demo(settings, db, events).await,
-        Command::Serve => serve(settings).await,
+        Command::Serve => serve(settings, cli.global.log_format).await,
         Command::Migrate { events_by_name } => migrate(&settings, events_by_name).await,
         Command::Projects(ProjectsCommand::Create {
             id,
@@ -674,14 +693,16 @@ async fn seed_into(store: &Databases, opts: &SeedOptions) -> Result<(), Error> {
     store.analyze().await
 }
 
-async fn serve(settings: Settings) -> Result<(), Error> {
+/// Serve; the address goes to standard error, as a log line when logs are JSON (so that
+/// every line there is JSON).
+async fn serve(settings: Settings, logs: LogFormat) -> Result<(), Error> {
     let db = catalog_store(&settings).await?;
     let app = Application::build_with(settings.clone(), db.backends(system_clock()))?;
-    tracing::info!(port = app.port(), "listening");
-    eprintln!(
-        "Quarry listening on http://{}",
-        bound(&settings.bind, app.port())
-    );
+    let address = format!("http://{}", bound(&settings.bind, app.port()));
+    match logs {
+        LogFormat::Json => tracing::info!(%address, "Quarry listening"),
+        LogFormat::Text => eprintln!("Quarry listening on {address}"),
+    }
     app.run_until_stopped().await.map_err(Error::Io)
 }
 

@@ -65,6 +65,17 @@ pub enum Throttle {
     Streams,
 }
 
+impl ApiError {
+    /// The limit a 429 met.
+    pub fn throttle(&self) -> Option<Throttle> {
+        match self {
+            ApiError::RateLimited { throttle, .. } => Some(*throttle),
+            ApiError::Auth(AuthError::Busy) => Some(Throttle::Verifications),
+            _ => None,
+        }
+    }
+}
+
 impl Throttle {
     fn message(self, retry_after: u64) -> String {
         let what = match self {

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod metrics;
+pub mod observed;
 pub mod ratelimit;
 pub mod settings;
 pub mod slots;

@@ -1,6 +1,7 @@
 //! The `quarry` binary: parse the command line, set up logging, run.
 
 use clap::Parser;
+use quarry_server::cli::LogFormat;
 
 /// Rows are decoded on one thread and freed on another (a streamed export encodes on the
 /// blocking pool): glibc's allocator serialises such frees on its arena locks, which cost
@@ -11,13 +12,19 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[actix_web::main]
 async fn main() {
     let cli = quarry_server::cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,quarry_server=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,quarry_server=info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.global.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
     if let Err(e) = quarry_server::cli::run(cli).await {
         eprintln!("error: {e}");
         std::process::exit(1);

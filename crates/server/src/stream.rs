@@ -14,6 +14,7 @@
 //! complete export. A client that goes away closes the channel, and the task drops the
 //! walk, which stops its query on the server.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
@@ -27,6 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::backends::Backends;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::slots::Slot;
 
 type Chunk = Result<Bytes, std::io::Error>;
@@ -50,6 +52,8 @@ pub(crate) struct Producer {
     ahead: Option<Result<Option<Batch>, ApiError>>,
     done: bool,
     rows: u64,
+    /// Where rows sent are counted (the server's `/metrics`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// An encoder's fault: a 500 (logged), never the client's.
@@ -78,6 +82,15 @@ impl Producer {
             ahead: None,
             done: false,
             rows: 0,
+            metrics: None,
+        }
+    }
+
+    /// Count the rows this pipeline encodes in `metrics`.
+    pub(crate) fn counted(self, metrics: Arc<Metrics>) -> Producer {
+        Producer {
+            metrics: Some(metrics),
+            ..self
         }
     }
 
@@ -126,6 +139,9 @@ impl Producer {
             return Ok((!out.is_empty()).then(|| Bytes::from(out)));
         };
         self.rows += batch.len() as u64;
+        if let Some(m) = &self.metrics {
+            m.rows_streamed(batch.len() as u64);
+        }
         let mut encoder = self.encoder.take().ok_or_else(encoder_lost)?;
         let encode = tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(batch.len() * 256);
@@ -200,12 +216,13 @@ pub(crate) async fn respond(
     format: ExportFormat,
     timeout: Duration,
     hold: Hold,
+    metrics: Arc<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::batch_for(format))
         .map_err(ExecError::from)?;
     let encoder = Encoder::new(format, &walk.layout()).map_err(encoding)?;
-    let mut producer = Producer::new(walk, encoder, backends, Some(timeout));
+    let mut producer = Producer::new(walk, encoder, backends, Some(timeout)).counted(metrics);
     let mut head = producer.start()?;
     if let Some(first) = producer.read().await? {
         head.extend_from_slice(&first);

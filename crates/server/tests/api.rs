@@ -2131,3 +2131,71 @@ async fn the_explorer_page_and_its_files_are_served_unless_switched_off() {
     // The document describes the API, which is still there.
     assert_eq!(off.get("/openapi.json", Creds::NONE).await.status, 200);
 }
+
+// ---- /metrics --------------------------------------------------------------------------
+
+/// The value of one series in a `/metrics` text.
+fn series_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_refusals_queries_and_streamed_rows() {
+    let app = spawn_with(rate_limited(2, 600)).await;
+    for _ in 0..3 {
+        app.get(&Ep::Charts.url(""), READ).await;
+    }
+    let r = app.get("/export/events?format=ndjson", READ).await;
+    assert_eq!(
+        r.status, 429,
+        "the third request was refused, so is this one"
+    );
+    let text = app.get("/metrics", Creds::NONE).await;
+    assert_eq!(text.status, 200);
+    assert_eq!(
+        text.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let m = |series: &str| series_value(&text.body, series).unwrap_or(-1.0);
+    assert_eq!(
+        m(r#"quarry_http_requests_total{route="/export/charts",status="200"}"#),
+        2.0
+    );
+    assert_eq!(
+        m(r#"quarry_http_requests_total{route="/export/charts",status="429"}"#),
+        1.0
+    );
+    assert_eq!(
+        m(r#"quarry_http_requests_total{route="/export/events",status="429"}"#),
+        1.0
+    );
+    assert_eq!(m(r#"quarry_rate_limited_total{limit="requests"}"#), 2.0);
+    assert_eq!(
+        m(r#"quarry_http_request_duration_seconds_count{route="/export/charts"}"#),
+        3.0
+    );
+    let backend = app.db.backends(clock()).store.dialect().name();
+    let ok = format!(r#"quarry_query_duration_seconds_count{{backend="{backend}",outcome="ok"}}"#);
+    assert!(m(&ok) >= 2.0, "{}", text.body);
+
+    // Rows of a streamed export are counted.
+    let app = spawn().await;
+    let r = app.get("/export/events?format=ndjson", READ).await;
+    assert_eq!(r.status, 200);
+    let rows = r.body.lines().count() as f64;
+    assert!(rows > 0.0);
+    let text = app.get("/metrics", Creds::NONE).await.body;
+    assert_eq!(
+        series_value(&text, "quarry_rows_streamed_total"),
+        Some(rows),
+        "{text}"
+    );
+    if backend != "clickhouse" {
+        let acquired = format!(r#"quarry_db_pool_acquired_total{{backend="{backend}"}}"#);
+        assert!(
+            series_value(&text, &acquired).unwrap_or(0.0) >= 1.0,
+            "{text}"
+        );
+    }
+}

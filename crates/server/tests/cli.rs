@@ -1431,3 +1431,157 @@ fn a_million_row_stream_keeps_the_servers_memory_flat() {
     });
     drop(server);
 }
+
+/// Operations, through `quarry serve` as deployed: JSON log lines (`QUARRY_LOG_FORMAT`),
+/// each line of a request carrying its id (the client's `X-Request-Id` or a fresh one,
+/// echoed), the SQL at debug level with parameter values redacted, `/metrics` counting
+/// the requests made, and no client secret anywhere: not in the logs, the metrics, or
+/// `explain`.
+#[test]
+fn logs_carry_request_ids_and_no_secret_reaches_logs_metrics_or_explain() {
+    let db = Db::with_p1();
+    let (id, secret) =
+        parse_client(&db.ok(&["clients", "create", "--type", "read", "--project", "p1"]));
+    let marker = "needle-7f3a";
+    let line = format!(
+        r#"{{"name":"screen_view","profileId":"u1","createdAt":"2024-04-15T09:00:00Z","properties":{{"plan":"{marker}"}}}}"#
+    );
+    db.run_stdin(&["import", "-", "--project", "p1"], &format!("{line}\n"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let log = db.path("server.log");
+    let mut server = Child(
+        db.cmd(&["serve", "--bind", &bind, "--rate-limit", "off"])
+            .env("QUARRY_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,quarry_server=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{bind}");
+    let filter = format!(r#"[{{"name":"properties.plan","operator":"is","value":["{marker}"]}}]"#);
+    let (metrics, explain, fresh) = runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let started = std::time::Instant::now();
+        while http.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(started.elapsed().as_secs() < 30, "the server did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let get = |url: String, secret: &str, request_id: Option<&str>| {
+            let mut req = http
+                .get(url)
+                .header("openpanel-client-id", &id)
+                .header("openpanel-client-secret", secret);
+            if let Some(r) = request_id {
+                req = req.header("x-request-id", r);
+            }
+            req.send()
+        };
+        let chart = format!(
+            "{base}/export/charts?events=[{{\"name\":\"screen_view\",\"filters\":{filter}}}]\
+             &startDate=2024-04-01&endDate=2024-04-30"
+        );
+        let r = get(chart.clone(), &secret, Some("req-given-1"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-request-id"], "req-given-1");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["series"][0]["metrics"]["sum"], 1, "{body}");
+        // A wrong secret, and an id that is not fit for a header: a fresh id instead.
+        let r = get(
+            chart.clone(),
+            "sec_wrongwrongwrongwrong",
+            Some("bad id with \"quotes\""),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 401);
+        let fresh = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert!(fresh.len() == 32 && is_lower_hex(&fresh), "{fresh}");
+        let explain: Value = get(format!("{chart}&explain=true"), &secret, None)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(explain["statements"][0]["plan"].is_string(), "{explain}");
+        let metrics = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (metrics, explain.to_string(), fresh)
+    });
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let logs = std::fs::read_to_string(&log).unwrap();
+
+    // /metrics counted what was asked of it.
+    for line in [
+        "quarry_http_requests_total{route=\"/export/charts\",status=\"200\"} 2",
+        "quarry_http_requests_total{route=\"/export/charts\",status=\"401\"} 1",
+        "quarry_http_request_duration_seconds_count{route=\"/export/charts\"} 3",
+        "quarry_auth_cache_total{result=\"miss\"} 2",
+        "quarry_auth_cache_total{result=\"hit\"} 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    assert!(
+        metrics.contains("quarry_query_duration_seconds_count{backend=\"sqlite\",outcome=\"ok\"}")
+    );
+
+    // Every line of the given request carries its id; its SQL is logged, its values not.
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let of_request: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["spans"][0]["id"] == "req-given-1")
+        .collect();
+    assert!(of_request.len() >= 3, "{logs}");
+    assert!(
+        of_request.iter().any(|l| l["fields"]["sql"]
+            .as_str()
+            .is_some_and(|s| s.contains("FROM events"))),
+        "{logs}"
+    );
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["fields"]["message"] == "request" && l["fields"]["status"] == 200)
+    );
+    // The generated id echoed is the one the request's lines carry.
+    assert!(
+        lines.iter().any(|l| l["span"]["id"] == fresh.as_str()),
+        "{fresh}: {logs}"
+    );
+    assert!(
+        !logs.contains(marker),
+        "a parameter value reached the log:\n{logs}"
+    );
+
+    for (what, text) in [
+        ("logs", &logs),
+        ("metrics", &metrics),
+        ("explain", &explain),
+    ] {
+        assert!(!text.contains(&secret), "the secret reached the {what}");
+        assert!(
+            !text.contains("sec_wrongwrong"),
+            "a presented secret reached the {what}"
+        );
+    }
+}

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::{CellType, Row, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{PoolStatus, PoolWaits, RowStream, Storage, StorageError, row_channel};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -38,6 +38,8 @@ pub struct SqliteStorage {
     pool: SqlitePool,
     catalog: SqliteCatalog,
     query_timeout: Option<Duration>,
+    /// Waits for `pool`'s connections by queries (`/metrics`).
+    waits: Arc<PoolWaits>,
 }
 
 /// Projects and clients of a [`SqliteStorage`]'s file, read through a pool of their own
@@ -140,6 +142,7 @@ impl SqliteStorage {
             pool,
             catalog: SqliteCatalog { pool: catalog },
             query_timeout: options.query_timeout,
+            waits: Arc::default(),
         })
     }
 
@@ -266,7 +269,11 @@ impl Storage for SqliteStorage {
         for p in &query.params {
             bind(&mut args, p)?;
         }
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let mut conn = self
+            .waits
+            .acquire(self.pool.acquire())
+            .await
+            .map_err(map_err)?;
         // Declared after `conn`, so dropped before it: the interrupt is requested before
         // the connection starts its way back to the pool.
         let _interrupt = arm(&mut conn, self.query_timeout).await?;
@@ -282,7 +289,11 @@ impl Storage for SqliteStorage {
         for p in &query.params {
             bind(&mut args, p)?;
         }
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        let mut conn = self
+            .waits
+            .acquire(self.pool.acquire())
+            .await
+            .map_err(map_err)?;
         let interrupt = arm(&mut conn, None).await?;
         let (tx, rows) = row_channel();
         let (sql, columns) = (query.sql.clone(), query.columns.clone());
@@ -307,6 +318,15 @@ impl Storage for SqliteStorage {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let p = &self.pool;
+        let idle = u32::try_from(p.num_idle()).unwrap_or(u32::MAX);
+        Some(
+            self.waits
+                .status(p.size(), idle, p.options().get_max_connections()),
+        )
     }
 }
 

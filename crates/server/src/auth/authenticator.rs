@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use quarry_core::catalog::{Catalog, ClientKind, ClientRecord};
@@ -32,6 +33,9 @@ pub struct Authenticator {
     scrypt: Arc<tokio::sync::Semaphore>,
     verifiers: Verifiers,
     verify: fn(&str, &str) -> bool,
+    /// Secret checks answered by a cache, and by running scrypt (`/metrics`).
+    hits: Arc<AtomicU64>,
+    misses: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -73,7 +77,17 @@ impl Authenticator {
             scrypt: Arc::new(tokio::sync::Semaphore::new(turns)),
             verifiers: Verifiers::start(turns),
             verify,
+            hits: Arc::default(),
+            misses: Arc::default(),
         }
+    }
+
+    /// Secret checks answered so far from a cache (hits) and by scrypt (misses).
+    pub fn cache_counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether this client id and secret verified recently (a cheap check, before any
@@ -125,11 +139,14 @@ impl Authenticator {
         }
         let secret = secret.ok_or(AuthError::BadSecret)?;
         if self.verified.contains(&client.id, secret, &stored) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(client);
         }
         if self.failed.contains(&client.id, secret, &stored) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Err(AuthError::BadSecret);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
 
         let turn = if wait.is_zero() {
             self.scrypt.clone().try_acquire_owned().ok()
