@@ -21,7 +21,11 @@ use crate::settings::{Overrides, SecretUrl, Settings};
 
 /// Quarry: the OpenPanel Export API over ClickHouse, PostgreSQL or SQLite.
 #[derive(Debug, Parser)]
-#[command(name = "quarry", version, about)]
+#[command(
+    name = "quarry",
+    version,
+    about = "Quarry: the OpenPanel Export API over ClickHouse, PostgreSQL or SQLite"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -216,6 +220,15 @@ pub enum Command {
         /// The query string, e.g. 'events=[{"name":"screen_view"}]&range=7d'.
         query: String,
     },
+    /// Print a shell completion script, e.g.
+    /// `quarry completions bash > ~/.local/share/bash-completion/completions/quarry`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `quarry man > ~/.local/share/man/man1/quarry.1`.
+    Man,
 }
 
 /// `quarry projects …`
@@ -323,6 +336,12 @@ fn now_ms() -> i64 {
 
 /// Run a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    // Generated from the definition alone: no settings needed, none can fail them.
+    match cli.command {
+        Command::Completions { shell } => return completions(shell),
+        Command::Man => return man_page(),
+        _ => {}
+    }
     let settings = cli.global.settings()?;
     match cli.command {
         Command::Demo { db, events } => demo(settings, db, events).await,
@@ -385,6 +404,76 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         } => compile_command(
             &settings, dialect, endpoint, &project, &timezone, now, &query,
         ),
+        Command::Completions { .. } | Command::Man => Ok(()),
+    }
+}
+
+/// `quarry completions <shell>`.
+fn completions(shell: clap_complete::Shell) -> Result<(), Error> {
+    use clap::CommandFactory as _;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "quarry", &mut out);
+    print_bytes(&out)
+}
+
+/// Write to standard output; a reader that went away early (`| head`) is no failure.
+fn print_bytes(bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// `quarry man`: the page of `quarry` with a section per command.
+fn man_page() -> Result<(), Error> {
+    use clap::CommandFactory as _;
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    man.render_options_section(&mut out)?;
+    // One section per command, with its own options.
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = sub.get_name().to_string();
+        let full = format!("quarry {name}");
+        let sub = sub.clone().display_name(full.clone()).bin_name(full);
+        let page = clap_mangen::Man::new(sub);
+        out.extend_from_slice(format!(".SH \"QUARRY {}\"\n", name.to_uppercase()).as_bytes());
+        page.render_description_section(&mut out)?;
+        page.render_synopsis_section(&mut out)?;
+        page.render_options_section(&mut out)?;
+        page.render_subcommands_section(&mut out)?;
+    }
+    // Every setting that is also an environment variable.
+    out.extend_from_slice(b".SH ENVIRONMENT\n");
+    for arg in cmd.get_arguments() {
+        let (Some(env), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let entry = format!(
+            ".TP\n\\fB{}\\fR\n\\-\\-{}: {}\n",
+            roff(&env.to_string_lossy()),
+            roff(long),
+            roff(&help)
+        );
+        out.extend_from_slice(entry.as_bytes());
+    }
+    man.render_version_section(&mut out)?;
+    print_bytes(&out)
+}
+
+/// Text for a roff line: backslashes and hyphens escaped, no leading control character.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.starts_with(['.', '\'']) {
+        true => format!("\\&{escaped}"),
+        false => escaped,
     }
 }
 

@@ -211,6 +211,8 @@ fn help_lists_every_command() {
         "seed",
         "export",
         "compile",
+        "completions",
+        "man",
     ] {
         assert!(
             r.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
@@ -242,6 +244,67 @@ fn help_lists_every_command() {
         }
     }
     // Nothing was created by asking for help.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// Completions and the man page come from the command line's definition: every command
+/// is in each, and neither needs (or reads) the settings.
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| -> Run {
+        bare(dir.path())
+            .args(args)
+            // A config file that does not exist: settings are never loaded.
+            .env("QUARRY_CONFIG", "/nonexistent/quarry.toml")
+            .output()
+            .unwrap()
+            .into()
+    };
+    let commands = [
+        "demo",
+        "serve",
+        "migrate",
+        "projects",
+        "clients",
+        "import",
+        "event-meta",
+        "seed",
+        "export",
+        "compile",
+        "completions",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert!(r.ok && r.stderr.is_empty(), "{shell}: {r:?}");
+        for cmd in commands {
+            assert!(r.stdout.contains(cmd), "{shell} completions lack {cmd}");
+        }
+        assert!(r.stdout.contains("database-url"), "{shell}");
+    }
+    // The bash script parses.
+    let script = dir.path().join("quarry.bash");
+    std::fs::write(&script, run(&["completions", "bash"]).stdout).unwrap();
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    std::fs::remove_file(&script).unwrap();
+
+    let man = run(&["man"]);
+    assert!(man.ok, "{man:?}");
+    assert!(man.stdout.contains(".TH quarry 1"), "{}", man.stdout);
+    for cmd in commands {
+        let section = format!(".SH \"QUARRY {}\"", cmd.to_uppercase());
+        assert!(
+            man.stdout.contains(&section),
+            "the man page lacks {section}"
+        );
+    }
+    assert!(man.stdout.contains("QUARRY_DATABASE_URL"));
+    assert!(!run(&["completions", "tcsh"]).ok);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
