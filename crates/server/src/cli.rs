@@ -860,13 +860,17 @@ async fn demo(mut settings: Settings, db: PathBuf, events: usize) -> Result<(), 
         "-H 'openpanel-client-id: {id}' -H 'openpanel-client-secret: {}'",
         secret.expose()
     );
-    println!("Quarry demo is serving {addr}");
+    // The page first: it is where a newcomer starts.
+    println!("Quarry demo is serving {addr}/ : open it in a browser to explore the data");
     println!();
     println!("  client id:     {id}");
     println!("  client secret: {}", secret.expose());
     println!("  project:       {DEMO_PROJECT}");
     println!();
-    println!("Try:");
+    if !settings.explorer {
+        println!("(The explorer page is switched off: --explorer false.)");
+    }
+    println!("The API is described at {addr}/openapi.json. Try:");
     println!("  curl -s '{addr}/export/events?projectId={DEMO_PROJECT}&limit=3' {auth}");
     println!(
         "  curl -s -G '{addr}/export/charts' --data-urlencode 'projectId={DEMO_PROJECT}' --data-urlencode 'events=[{{\"name\":\"screen_view\"}}]' --data-urlencode 'breakdowns=[{{\"name\":\"country\"}}]' --data-urlencode 'range=7d' --data-urlencode 'limit=3' {auth}"
