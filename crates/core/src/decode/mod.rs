@@ -25,6 +25,7 @@ pub use events::{decode_events, include_names};
 pub use filter::{is_number_text, parse_field};
 pub use funnel::{decode_funnel, decode_funnel_with};
 
+pub use params::parameters_read;
 use params::parse_query;
 
 /// Limits that come from configuration rather than from the request: the page size and
@@ -91,9 +92,58 @@ pub fn decode_explain(query: &str) -> Result<bool, crate::error::RequestError> {
     p.finish(explain)
 }
 
+/// The top-level query parameters an endpoint (`events`, `charts`, `funnel`) reads,
+/// `explain` included, in the order it reads them: found by decoding a request, since
+/// every decoder reads each of its parameters whatever the request holds.
+pub fn parameters(endpoint: &str) -> Vec<&'static str> {
+    let every = "explain=true";
+    let mut names = match endpoint {
+        "events" => parameters_read(|| {
+            let _ = decode_events(every, Limits::default());
+        }),
+        "charts" => parameters_read(|| {
+            let _ = decode_chart(every);
+        }),
+        "funnel" => parameters_read(|| {
+            let _ = decode_funnel(every);
+        }),
+        _ => return Vec::new(),
+    };
+    names.extend(parameters_read(|| {
+        let _ = decode_explain(every);
+    }));
+    names
+}
+
 /// The project a query string asks for (`projectId`, else `project_id`), if any, when the
 /// rest of it may not decode: the server names `projectId is required` beside the other
 /// problems of a request (§4.2).
 pub fn requested_project(query: &str) -> Option<String> {
     parse_query(query, Limits::default()).project_id()
+}
+
+#[cfg(test)]
+mod parameter_list_tests {
+    /// The surface of the API: a parameter added or dropped is a change of the OpenAPI
+    /// document too (crates/server/tests/openapi.rs compares them).
+    #[test]
+    fn each_endpoint_lists_what_it_reads() {
+        let all = |ep| super::parameters(ep).join(" ");
+        assert_eq!(
+            all("events"),
+            "projectId project_id event start end page limit includes filters profileId \
+             timezone fields cursor count format explain"
+        );
+        assert_eq!(
+            all("charts"),
+            "projectId project_id events series breakdowns interval range startDate endDate \
+             previous chartType metric limit offset timezone explain"
+        );
+        assert_eq!(
+            all("funnel"),
+            "projectId project_id events series range startDate endDate funnelWindow \
+             funnelGroup timezone explain"
+        );
+        assert!(super::parameters("nothing").is_empty());
+    }
 }

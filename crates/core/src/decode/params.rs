@@ -21,6 +21,32 @@ pub(super) struct Params {
     pub(super) spent: Spent,
 }
 
+thread_local! {
+    /// The names read while [`parameters_read`] runs on this thread.
+    static READ: std::cell::RefCell<Option<Vec<&'static str>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn record(names: &[&'static str]) {
+    READ.with(|r| {
+        if let Some(read) = r.borrow_mut().as_mut() {
+            for n in names {
+                if !read.contains(n) {
+                    read.push(n);
+                }
+            }
+        }
+    });
+}
+
+/// The top-level parameters `decode` reads, in the order it first reads them: what a
+/// document of the API must list (the server's OpenAPI test compares them).
+pub fn parameters_read(decode: impl FnOnce()) -> Vec<&'static str> {
+    READ.with(|r| *r.borrow_mut() = Some(Vec::new()));
+    decode();
+    READ.with(|r| r.borrow_mut().take()).unwrap_or_default()
+}
+
 pub(super) fn parse_query(query: &str, limits: Limits) -> Params {
     let (map, bad) = qs::parse_lenient(query);
     Params {
@@ -80,6 +106,7 @@ impl Params {
 
     /// The first present key among `names`, with the name used.
     pub(super) fn get(&mut self, names: &[&'static str]) -> Option<(&'static str, Value)> {
+        record(names);
         for n in names {
             // A value that could not be decoded is reported when the request reads it.
             if self.bad.iter().any(|e| e.param() == *n) {
