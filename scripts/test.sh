@@ -40,6 +40,11 @@ cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
 scripts/check-snapshots.sh
 
+# The explorer page in Debian's Chromium, against the demo server the tests above built
+# (installs chromium and playwright-core when missing; screenshots in
+# target/browser-artifacts/).
+scripts/browser-test.sh target/debug/quarry
+
 # The server's HTTP integration and abuse tests again on the other two shapes of §1.
 QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --test abuse --test export --locked
 QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --test abuse --test export --locked

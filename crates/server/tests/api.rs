@@ -2101,6 +2101,7 @@ async fn the_explorer_page_and_its_files_are_served_unless_switched_off() {
         Some("text/html; charset=utf-8")
     );
     assert!(page.body.starts_with("<!doctype html>"), "{}", page.body);
+    assert!(page.body.contains("/explorer/explorer.js"), "{}", page.body);
     let csp = page.header("content-security-policy").unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"));
     for (path, media) in [
