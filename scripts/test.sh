@@ -45,6 +45,11 @@ scripts/check-snapshots.sh
 # target/browser-artifacts/).
 scripts/browser-test.sh target/debug/quarry
 
+# Every operation of the OpenAPI document against the demo server: its examples and
+# generated cases, no 5xx, every response valid against the document (schemathesis from
+# PyPI, pinned in tests/openapi/requirements.txt, into .venv/schemathesis).
+scripts/schemathesis.sh target/debug/quarry
+
 # The server's HTTP integration and abuse tests again on the other two shapes of §1.
 QUARRY_TEST_BACKEND=postgres cargo test -p quarry-server --test api --test abuse --test export --locked
 QUARRY_TEST_BACKEND=clickhouse cargo test -p quarry-server --test api --test abuse --test export --locked
