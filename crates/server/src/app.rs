@@ -490,6 +490,8 @@ async fn admit<R: Send + 'static>(
             if let Err(bad) = ask {
                 e.details.extend(bad.details);
             }
+            // The decoder kept at most this many; what was added here stays within it.
+            e.details.truncate(decode::MAX_DETAILS);
             return Err(ApiError::Request(e));
         }
         (Err(other), _) => return Err(other),

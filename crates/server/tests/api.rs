@@ -2200,3 +2200,23 @@ async fn metrics_count_requests_refusals_queries_and_streamed_rows() {
         );
     }
 }
+
+/// A 400 names at most `MAX_DETAILS` problems (docs/limits.md), also when the server adds
+/// `projectId is required` and `explain`'s to the decoder's (already full) list.
+#[tokio::test]
+async fn a_400_names_at_most_max_details_problems_whatever_is_added() {
+    let app = spawn().await;
+    let values = serde_json::to_string(&vec!["x"; 100]).unwrap();
+    let events = format!(
+        r#"[{{"name":"sign_up","filters":[{{"name":"has_profile","operator":"is","value":{values}}}]}},{{"name":"purchase"}}]"#
+    );
+    let url = format!("/export/funnel?events={}&explain=maybe", enc(&events));
+    for creds in [READ, ROOT] {
+        let body = app.get(&url, creds).await.json();
+        let details = body["details"].as_array().unwrap();
+        assert_eq!(details.len(), quarry_core::decode::MAX_DETAILS, "{body}");
+    }
+    // The root client's first problem is the missing project.
+    let body = app.get(&url, ROOT).await.json();
+    assert_eq!(body["details"][0]["param"], "projectId");
+}
