@@ -195,25 +195,28 @@ const ALL_FIELDS: &str = "sessionId,properties,region,longitude,latitude,osVersi
 // ---------------------------------------------------------------------------------------
 // --help, migrate, configuration
 
+/// Every command of `quarry`.
+const COMMANDS: [&str; 12] = [
+    "demo",
+    "serve",
+    "migrate",
+    "projects",
+    "clients",
+    "import",
+    "event-meta",
+    "seed",
+    "export",
+    "compile",
+    "completions",
+    "man",
+];
+
 #[test]
 fn help_lists_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let r: Run = bare(dir.path()).arg("--help").output().unwrap().into();
     assert!(r.ok, "{r:?}");
-    for cmd in [
-        "demo",
-        "serve",
-        "migrate",
-        "projects",
-        "clients",
-        "import",
-        "event-meta",
-        "seed",
-        "export",
-        "compile",
-        "completions",
-        "man",
-    ] {
+    for cmd in COMMANDS {
         assert!(
             r.stdout.lines().any(|l| l.trim_start().starts_with(cmd)),
             "--help does not list {cmd}:\n{}",
