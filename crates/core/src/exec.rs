@@ -540,20 +540,31 @@ async fn explain_all(
     })
 }
 
-/// What a chart request runs, and how (`explain=true`). `range=all` looks up the project's
-/// first event, as the request would, since the chart's SQL depends on it.
+/// What a chart or funnel request runs, and how: `range=all_time` looks up the project's
+/// first event first, as the request would, since the statement depends on it.
+async fn explain_timed(
+    store: &dyn Storage,
+    time: &TimeSpec,
+    ctx: &Context,
+    purpose: &'static str,
+    compile: impl FnOnce(&Context) -> Result<Query, RequestError>,
+) -> Result<Explanation, ExecError> {
+    let (ctx, lookup) = first_event_lookup(store, time, ctx).await?;
+    let query = compile(&ctx)?;
+    let first = lookup.map(|q| ("first_event", q));
+    explain_all(store, first.into_iter().chain([(purpose, query)]).collect()).await
+}
+
+/// What a chart request runs, and how (`explain=true`).
 pub async fn explain_chart(
     store: &dyn Storage,
     req: &ChartRequest,
     ctx: &Context,
 ) -> Result<Explanation, ExecError> {
-    let (ctx, lookup) = first_event_lookup(store, &req.time, ctx).await?;
-    let plan = compile::compile_chart(req, &ctx, store.dialect())?;
-    let first = lookup.map(|q| ("first_event", q));
-    explain_all(
-        store,
-        first.into_iter().chain([("chart", plan.query)]).collect(),
-    )
+    let dialect = store.dialect();
+    explain_timed(store, &req.time, ctx, "chart", |ctx| {
+        Ok(compile::compile_chart(req, ctx, dialect)?.query)
+    })
     .await
 }
 
@@ -563,13 +574,10 @@ pub async fn explain_funnel(
     req: &FunnelRequest,
     ctx: &Context,
 ) -> Result<Explanation, ExecError> {
-    let (ctx, lookup) = first_event_lookup(store, &req.time, ctx).await?;
-    let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
-    let first = lookup.map(|q| ("first_event", q));
-    explain_all(
-        store,
-        first.into_iter().chain([("funnel", plan.query)]).collect(),
-    )
+    let dialect = store.dialect();
+    explain_timed(store, &req.time, ctx, "funnel", |ctx| {
+        Ok(compile::compile_funnel(req, ctx, dialect)?.query)
+    })
     .await
 }
 

@@ -1,14 +1,15 @@
 //! `explain=true`: what a request compiles to and how the engine would run it.
 //!
 //! [`plan_query`] wraps a compiled statement in the engine's own `EXPLAIN` (PostgreSQL's
-//! `EXPLAIN`, SQLite's `EXPLAIN QUERY PLAN`, ClickHouse's `EXPLAIN indexes = 1`) with the
-//! same parameters, so the plan shown is the plan of the very statement and values the
+//! `EXPLAIN`, SQLite's `EXPLAIN QUERY PLAN`, ClickHouse's `EXPLAIN indexes = 1`; each
+//! dialect's [`plan_statement`](crate::sql::DialectRules::plan_statement)) with the same
+//! parameters, so the plan shown is the plan of the very statement and values the
 //! request would run; [`plan_text`] turns the rows it returns into text. The statements
 //! themselves are sequenced in [`crate::exec`].
 
 use serde::Serialize;
 
-use crate::sql::{CellType, Dialect, Param, Query, Row, Value};
+use crate::sql::{Dialect, Param, Query, Row, Value};
 
 /// The answer to `explain=true`: every statement the request runs, in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -62,48 +63,39 @@ impl From<&Param> for ParamValue {
 
 /// The statement that asks the engine for `query`'s plan, with `query`'s parameters.
 pub fn plan_query(query: &Query, dialect: Dialect) -> Query {
-    let (prefix, columns) = match dialect {
-        Dialect::Postgres => ("EXPLAIN ", vec![CellType::Text]),
-        Dialect::Sqlite => (
-            "EXPLAIN QUERY PLAN ",
-            vec![CellType::Int, CellType::Int, CellType::Int, CellType::Text],
-        ),
-        Dialect::ClickHouse => ("EXPLAIN indexes = 1 ", vec![CellType::Text]),
-    };
+    let plan = dialect.rules().plan_statement();
     Query {
-        sql: format!("{prefix}{}", query.sql),
+        sql: format!("{}{}", plan.prefix, query.sql),
         params: query.params.clone(),
-        columns,
+        columns: plan.columns.to_vec(),
     }
 }
 
-/// The plan's rows as text. PostgreSQL and ClickHouse send a line per row; SQLite sends
-/// a tree as `(id, parent, _, detail)` rows, drawn here as its shell draws it.
+/// The plan's rows as text: a line per row, or a tree of `(id, parent, _, detail)` rows
+/// drawn as SQLite's shell draws it.
 pub fn plan_text(rows: &[Row], dialect: Dialect) -> String {
     let text = |v: Option<&Value>| match v {
         Some(Value::Text(s)) => s.clone(),
         _ => String::new(),
     };
-    match dialect {
-        Dialect::Postgres | Dialect::ClickHouse => rows
+    if !dialect.rules().plan_statement().tree {
+        return rows
             .iter()
             .map(|r| text(r.first()))
             .collect::<Vec<_>>()
-            .join("\n"),
-        Dialect::Sqlite => {
-            let int = |v: Option<&Value>| match v {
-                Some(Value::Int(i)) => *i,
-                _ => 0,
-            };
-            let nodes: Vec<(i64, i64, String)> = rows
-                .iter()
-                .map(|r| (int(r.first()), int(r.get(1)), text(r.get(3))))
-                .collect();
-            let mut out = vec!["QUERY PLAN".to_string()];
-            draw_tree(&nodes, 0, "", &mut out, 0);
-            out.join("\n")
-        }
+            .join("\n");
     }
+    let int = |v: Option<&Value>| match v {
+        Some(Value::Int(i)) => *i,
+        _ => 0,
+    };
+    let nodes: Vec<(i64, i64, String)> = rows
+        .iter()
+        .map(|r| (int(r.first()), int(r.get(1)), text(r.get(3))))
+        .collect();
+    let mut out = vec!["QUERY PLAN".to_string()];
+    draw_tree(&nodes, 0, "", &mut out, 0);
+    out.join("\n")
 }
 
 /// The children of `parent`, in the engine's order, each under its ancestors' rails.
@@ -136,6 +128,7 @@ fn draw_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::CellType;
 
     #[test]
     fn sqlite_plans_draw_as_the_shell_draws_them() {

@@ -419,12 +419,13 @@ async fn authenticate(
 }
 
 /// Decode on the blocking pool: a request's regular expressions compile there (within
-/// their budgets), never on the threads that serve every other request.
+/// their budgets), never on the threads that serve every other request. Returns the
+/// request and its `explain`, each decoded or refused.
 async fn decode_off_thread<R: Send + 'static>(
     state: &State,
     query: &str,
     decode: fn(&str, Limits) -> Result<R, RequestError>,
-) -> Result<R, ApiError> {
+) -> Result<(Result<R, RequestError>, Result<bool, RequestError>), ApiError> {
     let limits = state.limits;
     let query = query.to_string();
     let internal = |what: String| {
@@ -439,10 +440,10 @@ async fn decode_off_thread<R: Send + 'static>(
         .acquire_owned()
         .await
         .map_err(|e| internal(e.to_string()))?;
-    match tokio::task::spawn_blocking(move || decode(&query, limits)).await {
-        Ok(result) => Ok(result?),
-        Err(error) => Err(internal(error.to_string())),
-    }
+    let both = move || (decode(&query, limits), decode::decode_explain(&query));
+    tokio::task::spawn_blocking(both)
+        .await
+        .map_err(|error| internal(error.to_string()))
 }
 
 /// What an admitted request asks for: its answer, or (`explain=true`) its plan.
@@ -453,8 +454,8 @@ enum Ask {
 }
 
 /// `explain`, when this server answers it.
-fn decode_ask(state: &State, query: &str) -> Result<Ask, RequestError> {
-    match decode::decode_explain(query)? {
+fn ask(state: &State, explain: bool) -> Result<Ask, RequestError> {
+    match explain {
         false => Ok(Ask::Answer),
         true if state.explain => Ok(Ask::Explain),
         true => {
@@ -475,14 +476,11 @@ async fn admit<R: Send + 'static>(
 ) -> Result<(R, Context, Ask), ApiError> {
     let no_default = client.project_id.as_deref().is_none_or(str::is_empty);
     let missing = || ParamError::missing("projectId", "projectId is required");
-    let ask = decode_ask(state, req.query_string());
-    let (request, ask) = match (
-        decode_off_thread(state, req.query_string(), decode).await,
-        ask,
-    ) {
+    let (decoded, explain) = decode_off_thread(state, req.query_string(), decode).await?;
+    let (request, ask) = match (decoded, explain.and_then(|e| ask(state, e))) {
         (Ok(r), Ok(ask)) => (r, ask),
         (Ok(_), Err(e)) => return Err(ApiError::Request(e)),
-        (Err(ApiError::Request(mut e)), ask) => {
+        (Err(mut e), ask) => {
             let named = e.details.iter().any(|d| d.param == "projectId");
             if no_default && !named && decode::requested_project(req.query_string()).is_none() {
                 e.details.insert(0, missing());
@@ -494,7 +492,6 @@ async fn admit<R: Send + 'static>(
             e.details.truncate(decode::MAX_DETAILS);
             return Err(ApiError::Request(e));
         }
-        (Err(other), _) => return Err(other),
     };
     let requested = project_of(&request);
     if requested.is_none() && no_default {

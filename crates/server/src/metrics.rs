@@ -95,10 +95,8 @@ fn outcome(result: Result<(), &StorageError>) -> &'static str {
 /// The counters of one application.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Requests by (route, status).
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
-    /// Request latency by route.
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+    /// Requests answered: one lock per request.
+    http: Mutex<Http>,
     /// Query time by (backend, outcome).
     queries: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     /// 429s by limit, in [`THROTTLES`] order.
@@ -107,6 +105,23 @@ pub struct Metrics {
     rows_streamed: AtomicU64,
     /// Requests being answered now.
     in_flight: AtomicU64,
+}
+
+/// A series with one value per pool: name, type, help, and the value.
+type PoolSeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&PoolStatus) -> String,
+);
+
+/// Requests answered.
+#[derive(Debug, Clone, Default)]
+struct Http {
+    /// Counts by (route, status).
+    requests: BTreeMap<(&'static str, u16), u64>,
+    /// Latency by route.
+    latency: BTreeMap<&'static str, Histogram>,
 }
 
 /// What `/metrics` reads from elsewhere when it renders.
@@ -127,11 +142,12 @@ impl Metrics {
 
     /// A request answered with `status` after `elapsed`.
     pub fn request(&self, route: &'static str, status: u16, elapsed: Duration) {
-        if let Ok(mut m) = self.requests.lock() {
-            *m.entry((route, status)).or_default() += 1;
-        }
-        if let Ok(mut m) = self.latency.lock() {
-            m.entry(route).or_default().observe(elapsed.as_secs_f64());
+        if let Ok(mut http) = self.http.lock() {
+            *http.requests.entry((route, status)).or_default() += 1;
+            http.latency
+                .entry(route)
+                .or_default()
+                .observe(elapsed.as_secs_f64());
         }
     }
 
@@ -174,13 +190,13 @@ impl Metrics {
             "counter",
             "Requests answered, by route and status.",
         );
-        if let Ok(m) = self.requests.lock() {
-            for ((route, status), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "quarry_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-                );
-            }
+        // A copy, so requests are not held up while the text is written.
+        let http = self.http.lock().map(|h| h.clone()).unwrap_or_default();
+        for ((route, status), n) in &http.requests {
+            let _ = writeln!(
+                out,
+                "quarry_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
         }
         family(
             &mut out,
@@ -188,14 +204,9 @@ impl Metrics {
             "histogram",
             "Time to answer a request (to the first byte of a streamed body), by route.",
         );
-        if let Ok(m) = self.latency.lock() {
-            for (route, h) in m.iter() {
-                h.render(
-                    &mut out,
-                    "quarry_http_request_duration_seconds",
-                    &format!("route=\"{route}\""),
-                );
-            }
+        for (route, h) in &http.latency {
+            let labels = format!("route=\"{route}\"");
+            h.render(&mut out, "quarry_http_request_duration_seconds", &labels);
         }
         family(
             &mut out,
@@ -273,44 +284,32 @@ impl Metrics {
                 );
             }
         }
-        family(
-            &mut out,
-            "quarry_db_pool_waiting",
-            "gauge",
-            "Queries waiting for a connection now.",
-        );
-        for (backend, p) in &gauges.pools {
-            let _ = writeln!(
-                out,
-                "quarry_db_pool_waiting{{backend=\"{backend}\"}} {}",
-                p.waiting
-            );
-        }
-        family(
-            &mut out,
-            "quarry_db_pool_acquired_total",
-            "counter",
-            "Connections handed to queries.",
-        );
-        for (backend, p) in &gauges.pools {
-            let _ = writeln!(
-                out,
-                "quarry_db_pool_acquired_total{{backend=\"{backend}\"}} {}",
-                p.acquired
-            );
-        }
-        family(
-            &mut out,
-            "quarry_db_pool_wait_seconds_total",
-            "counter",
-            "Seconds queries waited for connections, in all.",
-        );
-        for (backend, p) in &gauges.pools {
-            let _ = writeln!(
-                out,
-                "quarry_db_pool_wait_seconds_total{{backend=\"{backend}\"}} {}",
-                p.wait_seconds
-            );
+        // One series per backend each; values as Prometheus reads them.
+        let per_pool: [PoolSeries; 3] = [
+            (
+                "quarry_db_pool_waiting",
+                "gauge",
+                "Queries waiting for a connection now.",
+                |p| p.waiting.to_string(),
+            ),
+            (
+                "quarry_db_pool_acquired_total",
+                "counter",
+                "Connections handed to queries.",
+                |p| p.acquired.to_string(),
+            ),
+            (
+                "quarry_db_pool_wait_seconds_total",
+                "counter",
+                "Seconds queries waited for connections, in all.",
+                |p| p.wait_seconds.to_string(),
+            ),
+        ];
+        for (name, kind, help, value) in per_pool {
+            family(&mut out, name, kind, help);
+            for (backend, p) in &gauges.pools {
+                let _ = writeln!(out, "{name}{{backend=\"{backend}\"}} {}", value(p));
+            }
         }
         out
     }

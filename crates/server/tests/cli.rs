@@ -264,23 +264,10 @@ fn completions_and_man_page_cover_every_command() {
             .unwrap()
             .into()
     };
-    let commands = [
-        "demo",
-        "serve",
-        "migrate",
-        "projects",
-        "clients",
-        "import",
-        "event-meta",
-        "seed",
-        "export",
-        "compile",
-        "completions",
-    ];
     for shell in ["bash", "zsh", "fish"] {
         let r = run(&["completions", shell]);
         assert!(r.ok && r.stderr.is_empty(), "{shell}: {r:?}");
-        for cmd in commands {
+        for cmd in COMMANDS {
             assert!(r.stdout.contains(cmd), "{shell} completions lack {cmd}");
         }
         assert!(r.stdout.contains("database-url"), "{shell}");
@@ -299,7 +286,7 @@ fn completions_and_man_page_cover_every_command() {
     let man = run(&["man"]);
     assert!(man.ok, "{man:?}");
     assert!(man.stdout.contains(".TH quarry 1"), "{}", man.stdout);
-    for cmd in commands {
+    for cmd in COMMANDS {
         let section = format!(".SH \"QUARRY {}\"", cmd.to_uppercase());
         assert!(
             man.stdout.contains(&section),

@@ -3,17 +3,25 @@
 
 use super::{
     ConfigAggregates, ConfigRows, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN,
-    arg, function,
+    PlanStatement, arg, function,
 };
-use crate::sql::Dialect;
 use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use crate::sql::render::Renderer;
+use crate::sql::{CellType, Dialect};
 
 /// The ClickHouse rules.
 #[derive(Debug, Clone, Copy)]
 pub struct ClickHouse;
 
 impl DialectRules for ClickHouse {
+    fn plan_statement(&self) -> PlanStatement {
+        PlanStatement {
+            prefix: "EXPLAIN indexes = 1 ",
+            columns: &[CellType::Text],
+            tree: false,
+        }
+    }
+
     fn dialect(&self) -> Dialect {
         Dialect::ClickHouse
     }

@@ -4,10 +4,23 @@ pub mod clickhouse;
 pub mod postgres;
 pub mod sqlite;
 
-use super::Dialect;
 use super::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use super::render::Renderer;
+use super::{CellType, Dialect};
 use crate::time::Ms;
+
+/// The statement that asks an engine for a plan: `prefix` goes before the statement,
+/// which keeps its parameters; the answer has `columns`, one row per line of the plan, or
+/// (`tree`) `(id, parent, _, detail)` rows of a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanStatement {
+    /// What goes before the statement.
+    pub prefix: &'static str,
+    /// The columns of the answer.
+    pub columns: &'static [CellType],
+    /// Whether the rows are a tree (SQLite's `EXPLAIN QUERY PLAN`).
+    pub tree: bool,
+}
 
 /// How a funnel is computed (§7): both give the level of every entrant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +136,15 @@ pub trait DialectRules: Sync {
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
     fn materialize_ctes(&self) -> bool {
         true
+    }
+
+    /// How the engine is asked for a statement's plan (`explain=true`, crate::explain).
+    fn plan_statement(&self) -> PlanStatement {
+        PlanStatement {
+            prefix: "EXPLAIN ",
+            columns: &[CellType::Text],
+            tree: false,
+        }
     }
 
     /// Suffix of a deduplicated table read (ClickHouse `FINAL`).

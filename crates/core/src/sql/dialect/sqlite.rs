@@ -1,15 +1,23 @@
 //! SQLite: timestamps are INTEGER epoch milliseconds, properties a JSON object in TEXT.
 
-use super::{DialectRules, NUMBER_PATTERN, arg, function, infix};
-use crate::sql::Dialect;
+use super::{DialectRules, NUMBER_PATTERN, PlanStatement, arg, function, infix};
 use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
+use crate::sql::{CellType, Dialect};
 
 /// The SQLite rules.
 #[derive(Debug, Clone, Copy)]
 pub struct Sqlite;
 
 impl DialectRules for Sqlite {
+    fn plan_statement(&self) -> PlanStatement {
+        PlanStatement {
+            prefix: "EXPLAIN QUERY PLAN ",
+            columns: &[CellType::Int, CellType::Int, CellType::Int, CellType::Text],
+            tree: true,
+        }
+    }
+
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
