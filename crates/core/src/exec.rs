@@ -37,17 +37,43 @@ fn pattern_paths<'a>(
     prefix: impl Fn(usize) -> String,
     lists: impl Iterator<Item = &'a [Filter]>,
 ) -> Vec<String> {
+    prefixed_pattern_paths(lists.enumerate().map(|(i, f)| (prefix(i), f)))
+}
+
+/// [`pattern_paths`] of filter lists each with its own path prefix.
+fn prefixed_pattern_paths<'a>(lists: impl Iterator<Item = (String, &'a [Filter])>) -> Vec<String> {
     let mut out = Vec::new();
-    for (i, filters) in lists.enumerate() {
+    for (prefix, filters) in lists {
         for (j, f) in filters.iter().enumerate() {
             if let (Operator::Regex, FilterValues::Text(values)) = (f.operator, &f.values) {
                 for k in 0..values.len() {
-                    out.push(format!("{}filters[{j}].value[{k}]", prefix(i)));
+                    out.push(format!("{prefix}filters[{j}].value[{k}]"));
                 }
             }
         }
     }
     out
+}
+
+/// The regular expressions of a funnel's steps, alternatives and exclusions, by path.
+fn funnel_patterns(req: &FunnelRequest) -> Vec<String> {
+    let steps = req.steps.iter().enumerate().flat_map(|(i, s)| {
+        let single = s.matches.len() == 1;
+        s.matches.iter().enumerate().map(move |(a, m)| {
+            let prefix = if single {
+                format!("events[{i}].")
+            } else {
+                format!("events[{i}].anyOf[{a}].")
+            };
+            (prefix, m.filters.as_slice())
+        })
+    });
+    let exclusions = req
+        .exclusions
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (format!("exclusions[{i}]."), x.matcher.filters.as_slice()));
+    prefixed_pattern_paths(steps.chain(exclusions))
 }
 
 /// A value the engine refused ([`StorageError::Rejected`]: a regular expression its own
@@ -125,15 +151,22 @@ pub async fn funnel(
 ) -> Result<FunnelResponse, ExecError> {
     let ctx = with_first_event(store, &req.time, ctx).await?;
     let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
-    let patterns = pattern_paths(
-        |i| format!("events[{i}]."),
-        req.steps.iter().map(|s| s.filters.as_slice()),
-    );
+    let patterns = funnel_patterns(req);
     let rows = store
         .fetch(&plan.query)
         .await
         .map_err(|e| refused(e, &patterns))?;
-    Ok(shape::shape_funnel(req, &rows))
+    let previous = match &plan.previous {
+        Some((_, q)) => Some(store.fetch(q).await.map_err(|e| refused(e, &patterns))?),
+        None => None,
+    };
+    Ok(shape::shape_funnel(
+        req,
+        &plan,
+        ctx.tz,
+        &rows,
+        previous.as_deref(),
+    ))
 }
 
 /// Answer an events request: §5's offset page, or a keyset page when it carries `cursor`.
@@ -546,13 +579,12 @@ async fn explain_timed(
     store: &dyn Storage,
     time: &TimeSpec,
     ctx: &Context,
-    purpose: &'static str,
-    compile: impl FnOnce(&Context) -> Result<Query, RequestError>,
+    compile: impl FnOnce(&Context) -> Result<Vec<(&'static str, Query)>, RequestError>,
 ) -> Result<Explanation, ExecError> {
     let (ctx, lookup) = first_event_lookup(store, time, ctx).await?;
-    let query = compile(&ctx)?;
+    let queries = compile(&ctx)?;
     let first = lookup.map(|q| ("first_event", q));
-    explain_all(store, first.into_iter().chain([(purpose, query)]).collect()).await
+    explain_all(store, first.into_iter().chain(queries).collect()).await
 }
 
 /// What a chart request runs, and how (`explain=true`).
@@ -562,8 +594,11 @@ pub async fn explain_chart(
     ctx: &Context,
 ) -> Result<Explanation, ExecError> {
     let dialect = store.dialect();
-    explain_timed(store, &req.time, ctx, "chart", |ctx| {
-        Ok(compile::compile_chart(req, ctx, dialect)?.query)
+    explain_timed(store, &req.time, ctx, |ctx| {
+        Ok(vec![(
+            "chart",
+            compile::compile_chart(req, ctx, dialect)?.query,
+        )])
     })
     .await
 }
@@ -575,8 +610,12 @@ pub async fn explain_funnel(
     ctx: &Context,
 ) -> Result<Explanation, ExecError> {
     let dialect = store.dialect();
-    explain_timed(store, &req.time, ctx, "funnel", |ctx| {
-        Ok(compile::compile_funnel(req, ctx, dialect)?.query)
+    explain_timed(store, &req.time, ctx, |ctx| {
+        let plan = compile::compile_funnel(req, ctx, dialect)?;
+        let previous = plan.previous.map(|(_, q)| ("funnel_previous", q));
+        Ok(std::iter::once(("funnel", plan.query))
+            .chain(previous)
+            .collect())
     })
     .await
 }

@@ -434,15 +434,76 @@ impl FunnelGroup {
     }
 }
 
+/// What an event must be to match a funnel step, an alternative of one, or an exclusion:
+/// its name and ANDed filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepMatch {
+    /// Which events.
+    pub name: EventName,
+    /// ANDed filters.
+    pub filters: Vec<Filter>,
+}
+
 /// One funnel step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunnelStep {
-    /// Which events.
-    pub name: EventName,
+    /// Which events: one config, or several alternatives (`anyOf`) of which any matches.
+    pub matches: Vec<StepMatch>,
     /// Shown in `event.displayName`.
     pub display_name: String,
-    /// ANDed filters.
-    pub filters: Vec<Filter>,
+    /// The longest time this step may follow the previous one (`window`, in ms).
+    pub window_ms: Option<i64>,
+}
+
+impl FunnelStep {
+    /// A step of one event config.
+    pub fn single(name: EventName, display_name: String, filters: Vec<Filter>) -> FunnelStep {
+        FunnelStep {
+            matches: vec![StepMatch { name, filters }],
+            display_name,
+            window_ms: None,
+        }
+    }
+
+    /// `event.name` in the response: the name, or the alternatives' names joined by
+    /// `" or "`.
+    pub fn name(&self) -> String {
+        let names: Vec<&str> = self.matches.iter().map(|m| m.name.as_str()).collect();
+        names.join(" or ")
+    }
+}
+
+/// How the steps of a chain follow each other (`funnelOrder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FunnelOrder {
+    /// Each step strictly later than the previous one (§7, the default).
+    #[default]
+    Ordered,
+    /// As `Ordered`, and no other event of the entrant at or between two consecutive
+    /// steps' times.
+    Strict,
+}
+
+/// What the date range bounds (`funnelRange`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FunnelRange {
+    /// Every step of a chain (§7, the default).
+    #[default]
+    All,
+    /// The first step only: later steps may follow up to the funnel window after the end.
+    Entry,
+}
+
+/// Events that disqualify a chain when they happen at or between the times of two of its
+/// steps (`exclusions`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exclusion {
+    /// Which events.
+    pub matcher: StepMatch,
+    /// The first step (1-based).
+    pub from: usize,
+    /// The last step (1-based, > `from`).
+    pub to: usize,
 }
 
 /// `GET /export/funnel`, validated.
@@ -460,6 +521,30 @@ pub struct FunnelRequest {
     pub window_ms: i64,
     /// What one entrant is.
     pub group: FunnelGroup,
+    /// `funnelOrder`.
+    pub order: FunnelOrder,
+    /// `exclusions`.
+    pub exclusions: Vec<Exclusion>,
+    /// `funnelRange`.
+    pub range: FunnelRange,
+    /// `previous`: the same funnel over the previous period too.
+    pub previous: bool,
+    /// `interval`: conversion over time by entry bucket.
+    pub interval: Option<Interval>,
+}
+
+impl FunnelRequest {
+    /// Whether the request uses nothing beyond §7's parameters.
+    pub fn is_plain(&self) -> bool {
+        self.order == FunnelOrder::Ordered
+            && self.exclusions.is_empty()
+            && self.range == FunnelRange::All
+            && self.interval.is_none()
+            && self
+                .steps
+                .iter()
+                .all(|s| s.matches.len() == 1 && s.window_ms.is_none())
+    }
 }
 
 /// Extra parts of an exported event (§5 `includes`).

@@ -149,6 +149,33 @@ pub struct FunnelStepResult {
     pub dropoff_count: u64,
     pub dropoff_percent: Num,
     pub previous_count: u64,
+    /// With `funnelRange=entry`: of `dropoffCount`, the entrants whose deepest chain's
+    /// window is still open at "now" (they may yet reach this step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_count: Option<u64>,
+    /// With `previous=true`: the step in the previous period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<StepPrevious>,
+}
+
+/// A funnel step's count and percent in the previous period (§6.4's comparisons).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepPrevious {
+    pub count: Comparison,
+    pub percent: Comparison,
+}
+
+/// One entry bucket of a funnel's conversion over time (`interval`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelPoint {
+    /// Bucket start, RFC 3339 with the timezone's offset.
+    pub date: String,
+    /// Entrants whose first step-1 event is in the bucket.
+    pub entrants: u64,
+    /// Of those, the entrants who reached the last step.
+    pub converted: u64,
+    /// converted / entrants × 100, 2 decimals, 0 without entrants.
+    pub rate: Num,
 }
 
 /// `GET /export/funnel` response.
@@ -157,4 +184,7 @@ pub struct FunnelStepResult {
 pub struct FunnelResponse {
     pub total_sessions: u64,
     pub steps: Vec<FunnelStepResult>,
+    /// With `interval`: conversion by entry bucket, every bucket of the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_time: Option<Vec<FunnelPoint>>,
 }

@@ -842,7 +842,10 @@ fn bracket_notation_end_to_end() {
     )
     .unwrap();
     assert_eq!(funnel.steps.len(), 2);
-    assert_eq!(funnel.steps[1].filters[0].values, FilterValues::None);
+    assert_eq!(
+        funnel.steps[1].matches[0].filters[0].values,
+        FilterValues::None
+    );
     let events = events_ok(
         "filters[0][name]=country&filters[0][operator]=isNot&filters[0][value][]=SE&filters[0][value][]=DK",
     );
@@ -898,7 +901,7 @@ fn unknown_parameters_are_ignored() {
     assert_eq!(events_ok("foo=bar&x[y]=z&interval=x"), events_ok(""));
     let steps = q(&[("events", TWO_STEPS)]);
     assert_eq!(
-        decode_funnel(&format!("{steps}&limit=x&previous=maybe")),
+        decode_funnel(&format!("{steps}&limit=x&chartType=maybe")),
         decode_funnel(&steps)
     );
 }

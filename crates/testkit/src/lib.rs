@@ -15,6 +15,8 @@ pub mod charts;
 pub mod events;
 pub mod filters;
 pub mod funnel;
+pub mod funnel_options;
+pub mod funnel_reference;
 pub mod import;
 pub mod oracle;
 pub mod smoke;

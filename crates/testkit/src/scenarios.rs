@@ -108,6 +108,9 @@ macro_rules! __scenarios {
             zero_entrants_are_all_zeros,
             rounding_of_halves,
         ],
+        funnel_options: [
+            generated_data_agrees_with_the_brute_force_reference,
+        ],
         import: [
             hostile_text_round_trips,
             large_values_round_trip,
@@ -155,6 +158,7 @@ mod tests {
             ("filters", include_str!("filters/values.rs")),
             ("filters", include_str!("filters/hostile.rs")),
             ("funnel", include_str!("funnel.rs")),
+            ("funnel_options", include_str!("funnel_options.rs")),
             ("import", include_str!("import.rs")),
         ];
         let mut defined = Vec::new();

@@ -6,7 +6,7 @@
 use super::filter::{distinct_names, event_match};
 use super::{Context, epoch_ms, resolve_window};
 use crate::error::{ParamError, RequestError};
-use crate::request::{EventName, FunnelRequest};
+use crate::request::{EventName, FunnelOrder, FunnelRange, FunnelRequest};
 use crate::sql::CellType;
 use crate::sql::ast::{
     Agg, Body, Cte, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
@@ -15,7 +15,7 @@ use crate::sql::ast::{
 use crate::sql::dialect::{FunnelAggregate, FunnelStrategy};
 use crate::sql::render::render;
 use crate::sql::{Dialect, Query};
-use crate::time::Window;
+use crate::time::{self, BucketGrid, Window};
 
 /// The compiled funnel request.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,10 @@ pub struct FunnelPlan {
     pub query: Query,
     /// The window.
     pub window: Window,
+    /// The entry buckets (`interval`).
+    pub grid: Option<BucketGrid>,
+    /// The previous period's window and statement (`previous=true`).
+    pub previous: Option<(Window, Query)>,
 }
 
 const STEP_ALIASES: [&str; 20] = [
@@ -63,7 +67,8 @@ pub fn compile_funnel(
 
 /// [`compile_funnel`] with an explicit formulation, to compare them (benches): every
 /// strategy gives the same levels. [`FunnelStrategy::WindowFunnel`] is an error for a
-/// dialect without a funnel aggregate (all but ClickHouse).
+/// dialect without a funnel aggregate (all but ClickHouse). A request using any option
+/// beyond §7 (docs/funnels.md) has one formulation, [`general`], whatever `strategy`.
 pub fn compile_funnel_with(
     req: &FunnelRequest,
     ctx: &Context,
@@ -71,9 +76,54 @@ pub fn compile_funnel_with(
     strategy: FunnelStrategy,
 ) -> Result<FunnelPlan, RequestError> {
     let window = resolve_window(&req.time, ctx)?;
+    let grid = match req.interval {
+        None => None,
+        Some(interval) => Some(
+            BucketGrid::new(interval, ctx.tz, window.start, window.end).map_err(|n| {
+                ParamError::invalid(
+                    "interval",
+                    format!(
+                        "the window needs {n} {} buckets; at most {} are allowed",
+                        interval.as_str(),
+                        time::MAX_BUCKETS
+                    ),
+                )
+            })?,
+        ),
+    };
+    let query = statement(req, ctx, dialect, strategy, &window, grid.as_ref())?;
+    let previous = if req.previous {
+        let w = time::previous_window(&window, ctx.tz);
+        let q = statement(req, ctx, dialect, strategy, &w, None)?;
+        Some((w, q))
+    } else {
+        None
+    };
+    Ok(FunnelPlan {
+        query,
+        window,
+        grid,
+        previous,
+    })
+}
+
+/// The statement of one window.
+fn statement(
+    req: &FunnelRequest,
+    ctx: &Context,
+    dialect: Dialect,
+    strategy: FunnelStrategy,
+    window: &Window,
+    grid: Option<&BucketGrid>,
+) -> Result<Query, RequestError> {
     let mut params = Params::default();
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
+    if !req.is_plain() {
+        let stmt = general(req, ctx, window, grid, &mut params);
+        let columns = vec![CellType::Int; 4];
+        return Ok(render(dialect.rules(), &stmt, params, columns));
+    }
 
     let mut filter = vec![
         Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
@@ -81,8 +131,9 @@ pub fn compile_funnel_with(
         Expr::Col("created_at").op(Op::LtEq, params.ts(window.end)),
         Expr::Col(group).op(Op::NotEq, Expr::Str("")),
     ];
-    if req.steps.iter().all(|s| s.name != EventName::Any) {
-        let list: Vec<Expr> = distinct_names(req.steps.iter().map(|s| &s.name))
+    let step_names = || req.steps.iter().map(|s| &s.matches[0].name);
+    if step_names().all(|n| *n != EventName::Any) {
+        let list: Vec<Expr> = distinct_names(step_names())
             .into_iter()
             .map(|n| params.text(n))
             .collect();
@@ -90,10 +141,10 @@ pub fn compile_funnel_with(
     }
     let conds: Vec<Expr> = req.steps[..n]
         .iter()
-        .map(|s| event_match(&s.name, &s.filters, &mut params))
+        .map(|s| event_match(&s.matches[0].name, &s.matches[0].filters, &mut params))
         .collect();
     // Steps with filters narrow the scan further than the name list does.
-    let has_filters = req.steps.iter().any(|s| !s.filters.is_empty());
+    let has_filters = req.steps.iter().any(|s| !s.matches[0].filters.is_empty());
     if has_filters && !conds.iter().any(is_true) {
         filter.push(Expr::or(conds.clone()));
     }
@@ -115,10 +166,7 @@ pub fn compile_funnel_with(
         }
     };
     let columns = vec![CellType::Int, CellType::Int];
-    Ok(FunnelPlan {
-        query: render(dialect.rules(), &stmt, params, columns),
-        window,
-    })
+    Ok(render(dialect.rules(), &stmt, params, columns))
 }
 
 /// `SELECT level, count(*) … WHERE level > 0 GROUP BY level`.
@@ -153,7 +201,7 @@ fn window_funnel(
         .iter()
         .zip(conds)
         .map(|(s, condition)| WindowFunnelStep {
-            name: name_test(&s.name, params),
+            name: name_test(&s.matches[0].name, params),
             condition,
         })
         .collect();
@@ -424,6 +472,303 @@ fn running_levels(source: Source, window_ms: i64, n: usize, params: &mut Params)
         "level",
     );
     per_entrant
+}
+
+const EXCLUSION_ALIASES: [&str; 10] = ["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10"];
+const SEGMENT_ALIASES: [&str; 10] = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "g10"];
+const CLEAN_ALIASES: [&str; 10] = ["z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8", "z9", "z10"];
+const OPEN_ALIASES: [&str; 20] = [
+    "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11", "o12", "o13", "o14", "o15",
+    "o16", "o17", "o18", "o19", "o20",
+];
+
+fn flag(cond: Expr) -> Expr {
+    if is_true(&cond) {
+        Expr::Int(1)
+    } else {
+        Expr::if_then(cond, Expr::Int(1), Expr::Int(0))
+    }
+}
+
+fn layer(source: Source, alias: &'static str, items: Vec<(Expr, &'static str)>) -> Source {
+    let mut s = Select {
+        items: vec![Item {
+            expr: Expr::Star,
+            alias: None,
+        }],
+        from: Some(source),
+        ..Select::default()
+    };
+    for (e, a) in items {
+        s.item(e, a);
+    }
+    Source::subquery(s, alias)
+}
+
+/// The funnel of docs/funnels.md: the running-max passes of [`running_max`] generalized
+/// to alternatives (a step's flag is any of its configs), per-step windows (each pass's
+/// frame reaches back no further than the step's window), exclusions (a pass between two
+/// steps an exclusion spans is partitioned by the number of exclusion events so far, so a
+/// chain never crosses one, and an event sharing its millisecond with one cannot be used),
+/// strict order (every event of the entrant is scanned; a step event must be alone at its
+/// millisecond and the previous row), entry-bounded ranges (step 1 within the range, the
+/// others up to a window after it) and, per entrant, its entry bucket and whether the
+/// window of its deepest chain is still open at `now`.
+///
+/// Result columns: `level, open, bucket, entrants`.
+fn general(
+    req: &FunnelRequest,
+    ctx: &Context,
+    window: &Window,
+    grid: Option<&BucketGrid>,
+    params: &mut Params,
+) -> Statement {
+    let group = req.group.column().sql();
+    let n = req.steps.len().min(STEP_ALIASES.len());
+    let strict = req.order == FunnelOrder::Strict;
+    let entry = req.range == FunnelRange::Entry;
+    let exclusions = &req.exclusions[..req.exclusions.len().min(EXCLUSION_ALIASES.len())];
+    let w = req.window_ms;
+    let scan_end = if entry {
+        window.end.saturating_add(w)
+    } else {
+        window.end
+    };
+    let mut filter = vec![
+        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
+        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
+        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
+        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
+    ];
+    let matchers = || {
+        req.steps[..n]
+            .iter()
+            .flat_map(|s| s.matches.iter())
+            .chain(exclusions.iter().map(|x| &x.matcher))
+    };
+    let step_conds: Vec<Expr> = req.steps[..n]
+        .iter()
+        .map(|s| {
+            Expr::or(
+                s.matches
+                    .iter()
+                    .map(|m| event_match(&m.name, &m.filters, params))
+                    .collect(),
+            )
+        })
+        .collect();
+    let excl_conds: Vec<Expr> = exclusions
+        .iter()
+        .map(|x| event_match(&x.matcher.name, &x.matcher.filters, params))
+        .collect();
+    // Strict order sees every event of the entrant; otherwise only the matching ones.
+    if !strict {
+        if matchers().all(|m| m.name != EventName::Any) {
+            let list: Vec<Expr> = distinct_names(matchers().map(|m| &m.name))
+                .into_iter()
+                .map(|n| params.text(n))
+                .collect();
+            filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
+        }
+        let all: Vec<Expr> = step_conds.iter().chain(&excl_conds).cloned().collect();
+        if matchers().any(|m| !m.filters.is_empty()) && !all.iter().any(is_true) {
+            filter.push(Expr::or(all));
+        }
+    }
+    let mut ev = Select {
+        from: Some(Source::table("events")),
+        filter,
+        ..Select::default()
+    };
+    ev.item(Expr::call(Func::ByteOrder, vec![Expr::Col(group)]), "k")
+        .item(epoch_ms("created_at"), "t");
+    for (cond, alias) in step_conds.into_iter().zip(STEP_ALIASES) {
+        ev.item(flag(cond), alias);
+    }
+    for (cond, alias) in excl_conds.into_iter().zip(EXCLUSION_ALIASES) {
+        ev.item(flag(cond), alias);
+    }
+    let mut source = Source::subquery(ev, "e0");
+
+    // Per row: how many events share its millisecond (strict), the previous row's time
+    // (strict with step windows), and per exclusion the events so far (its segment) and
+    // at this millisecond.
+    let k = || Expr::Col("k");
+    let by_t = || vec![OrderBy::asc(Expr::Col("t"))];
+    let mut extra = Vec::new();
+    if strict {
+        extra.push((
+            Expr::Window(
+                Win::Sum,
+                Some(Box::new(Expr::Int(1))),
+                vec![k(), Expr::Col("t")],
+                vec![],
+            ),
+            "u",
+        ));
+        if req.steps.iter().any(|s| s.window_ms.is_some()) {
+            extra.push((
+                Expr::Window(
+                    Win::MaxPrevRow,
+                    Some(Box::new(Expr::Col("t"))),
+                    vec![k()],
+                    by_t(),
+                ),
+                "tp",
+            ));
+        }
+    }
+    for (i, _) in exclusions.iter().enumerate() {
+        let x = || Some(Box::new(Expr::Col(EXCLUSION_ALIASES[i])));
+        extra.push((
+            Expr::Window(Win::Sum, x(), vec![k()], by_t()),
+            SEGMENT_ALIASES[i],
+        ));
+        extra.push((
+            Expr::Window(Win::Sum, x(), vec![k(), Expr::Col("t")], vec![]),
+            CLEAN_ALIASES[i],
+        ));
+    }
+    if !extra.is_empty() {
+        source = layer(source, "e1", extra);
+    }
+
+    // Step q (1-based) follows step q - 1 under these exclusions.
+    let covering = |q: usize| -> Vec<usize> {
+        (0..exclusions.len())
+            .filter(|&i| exclusions[i].from < q && q <= exclusions[i].to)
+            .collect()
+    };
+    let clean = |q: usize| -> Vec<Expr> {
+        covering(q)
+            .into_iter()
+            .map(|i| Expr::Col(CLEAN_ALIASES[i]).eq(Expr::Int(0)))
+            .collect()
+    };
+    let end_ms = entry.then(|| params.int(window.end));
+    let earliest = params.int(w);
+    // Whether a row is step q of a valid chain (given m_q from its pass), and that
+    // chain's latest start.
+    let completes = |q: usize, params: &mut Params| -> Expr {
+        let mut all = vec![Expr::Col(STEP_ALIASES[q - 1]).eq(Expr::Int(1))];
+        if strict && q > 1 {
+            all.push(Expr::Col("u").eq(Expr::Int(1)));
+        }
+        if q == 1 {
+            if let Some(end) = &end_ms {
+                all.push(Expr::Col("t").op(Op::LtEq, end.clone()));
+            }
+        } else {
+            all.extend(clean(q));
+            let m = Expr::Col(RUNNING_ALIASES[q - 1]);
+            all.push(m.op(Op::GtEq, Expr::Col("t").op(Op::Sub, earliest.clone())));
+            if let (true, Some(sw)) = (strict, req.steps[q - 1].window_ms) {
+                let tp = Expr::Col("tp").op(Op::GtEq, Expr::Col("t").op(Op::Sub, params.int(sw)));
+                all.push(tp);
+            }
+        }
+        Expr::And(all)
+    };
+    let start = |q: usize| -> Expr {
+        if q == 1 {
+            Expr::Col("t")
+        } else {
+            Expr::Col(RUNNING_ALIASES[q - 1])
+        }
+    };
+    for q in 2..=n {
+        let mut feed = vec![completes(q - 1, params)];
+        feed.extend(clean(q));
+        if strict {
+            feed.push(Expr::Col("u").eq(Expr::Int(1)));
+        }
+        let input = Expr::if_then(Expr::And(feed), start(q - 1), Expr::Null);
+        let mut partition = vec![k()];
+        partition.extend(
+            covering(q)
+                .into_iter()
+                .map(|i| Expr::Col(SEGMENT_ALIASES[i])),
+        );
+        let frame = if strict {
+            Win::MaxPrevRow
+        } else {
+            Win::MaxWithin(req.steps[q - 1].window_ms.map_or(w, |sw| sw.min(w)))
+        };
+        let m = Expr::Window(frame, Some(Box::new(input)), partition, by_t());
+        source = layer(
+            source,
+            CHAIN_ALIASES[q - 1],
+            vec![(m, RUNNING_ALIASES[q - 1])],
+        );
+    }
+
+    // Per entrant: its level, entry time and, per level, whether a chain of that level
+    // still has time to go further.
+    let reached: Vec<(Expr, Expr)> = (1..=n)
+        .rev()
+        .map(|q| (completes(q, params), Expr::Int(q as i64)))
+        .collect();
+    let mut per_entrant = Select {
+        from: Some(source),
+        group_by: vec![k()],
+        ..Select::default()
+    };
+    per_entrant.item(
+        Expr::agg(Agg::Max, Expr::Case(reached, Some(Box::new(Expr::Int(0))))),
+        "level",
+    );
+    if grid.is_some() {
+        let first = Expr::if_then(completes(1, params), Expr::Col("t"), Expr::Null);
+        per_entrant.item(Expr::agg(Agg::Min, first), "entry");
+    }
+    if entry {
+        let since = params.int(ctx.now.saturating_sub(w));
+        for q in 1..n {
+            let open = Expr::And(vec![
+                completes(q, params),
+                start(q).op(Op::GtEq, since.clone()),
+            ]);
+            per_entrant.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[q - 1]);
+        }
+    }
+    let open = if entry {
+        let whens = (1..n)
+            .map(|q| {
+                (
+                    Expr::Col("level").eq(Expr::Int(q as i64)),
+                    Expr::Col(OPEN_ALIASES[q - 1]),
+                )
+            })
+            .collect();
+        Expr::Case(whens, Some(Box::new(Expr::Int(0))))
+    } else {
+        Expr::Int(0)
+    };
+    let bucket = match grid {
+        Some(g) => super::chart::exprs::bucket_expr(g, Expr::Col("entry"), params),
+        None => Expr::Int(0),
+    };
+    let mut labelled = Select {
+        from: Some(Source::subquery(per_entrant, "p")),
+        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
+        ..Select::default()
+    };
+    labelled
+        .item(Expr::Col("level"), "level")
+        .item(open, "open")
+        .item(bucket, "bucket");
+    let cols = || vec![Expr::Col("level"), Expr::Col("open"), Expr::Col("bucket")];
+    let mut out = Select {
+        from: Some(Source::subquery(labelled, "l")),
+        group_by: cols(),
+        order_by: cols().into_iter().map(OrderBy::asc).collect(),
+        ..Select::default()
+    };
+    for c in ["level", "open", "bucket"] {
+        out.item(Expr::Col(c), c);
+    }
+    out.item(Expr::count_star(), "entrants");
+    Statement::select(out)
 }
 
 #[cfg(test)]

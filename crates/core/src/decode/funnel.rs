@@ -1,17 +1,58 @@
-//! `GET /export/funnel`: steps, the window and the group (§7).
+//! `GET /export/funnel`: steps, the window and the group (§7), and the options of
+//! docs/funnels.md (order, alternatives, per-step windows, exclusions, the range's bound,
+//! the previous period, conversion over time).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::Limits;
 use super::config::{display_name, event_name};
 use super::filter::decode_filters;
 use super::params::{Params, describe, parse_query};
 use crate::error::RequestError;
-use crate::request::{FunnelGroup, FunnelRequest, FunnelStep};
+use crate::request::{
+    Exclusion, FunnelGroup, FunnelOrder, FunnelRange, FunnelRequest, FunnelStep, StepMatch,
+};
+use crate::time::Interval;
+
+/// At most this many alternatives in one step (`anyOf`).
+pub const MAX_ALTERNATIVES: usize = 10;
+/// At most this many exclusions.
+pub const MAX_EXCLUSIONS: usize = 10;
+/// At most this many event conditions in one funnel: every step's alternatives plus the
+/// exclusions. Each is one flag column the statement computes for every scanned event.
+pub const MAX_FUNNEL_CONDITIONS: usize = 40;
 
 /// Decode `GET /export/funnel` within the default [`Limits`].
 pub fn decode_funnel(query: &str) -> Result<FunnelRequest, RequestError> {
     decode_funnel_with(query, Limits::default())
+}
+
+/// Hours as a decimal > 0 and at most 8760, in milliseconds; `None` (reported) otherwise.
+fn hours(p: &mut Params, path: &str, v: &Value) -> Option<i64> {
+    let text = match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        other => {
+            p.invalid(
+                path,
+                format!("expected hours as a decimal > 0, got {}", describe(other)),
+            );
+            return None;
+        }
+    };
+    let h = text.parse::<f64>().ok().filter(|h| {
+        text.bytes().all(|b| b.is_ascii_digit() || b == b'.') && *h > 0.0 && *h <= 8760.0
+    });
+    match h {
+        Some(h) => Some(((h * 3_600_000.0).round() as i64).max(1)),
+        None => {
+            p.invalid(
+                path,
+                format!("expected hours as a decimal > 0 and <= 8760, got {text:?}"),
+            );
+            None
+        }
+    }
 }
 
 /// Decode `GET /export/funnel` within `limits`.
@@ -27,24 +68,9 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         }
     }
     let time = p.time_spec();
-    let window_ms = match p.text(&["funnelWindow"]) {
+    let window_ms = match p.get(&["funnelWindow"]) {
         None => 24 * 3_600_000,
-        Some((_, s)) => {
-            let t = s.trim();
-            let hours = t.parse::<f64>().ok().filter(|h| {
-                t.bytes().all(|b| b.is_ascii_digit() || b == b'.') && *h > 0.0 && *h <= 8760.0
-            });
-            match hours {
-                Some(h) => ((h * 3_600_000.0).round() as i64).max(1),
-                None => {
-                    p.invalid(
-                        "funnelWindow",
-                        format!("expected hours as a decimal > 0 and <= 8760, got {s:?}"),
-                    );
-                    0
-                }
-            }
-        }
+        Some((_, v)) => hours(&mut p, "funnelWindow", &v).unwrap_or(0),
     };
     let group = match p.text(&["funnelGroup"]) {
         None => FunnelGroup::Session,
@@ -60,6 +86,45 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
             }
         },
     };
+    let order = p
+        .choice(
+            "funnelOrder",
+            &[
+                (FunnelOrder::Ordered, "ordered"),
+                (FunnelOrder::Strict, "strict"),
+            ],
+            "funnel order",
+        )
+        .unwrap_or_default();
+    let range = p
+        .choice(
+            "funnelRange",
+            &[(FunnelRange::All, "all"), (FunnelRange::Entry, "entry")],
+            "funnel range",
+        )
+        .unwrap_or_default();
+    let exclusions = decode_exclusions(&mut p, steps.len());
+    let previous = p.boolean("previous").unwrap_or(false);
+    let interval = p.text(&["interval"]).and_then(|(_, s)| {
+        let i = Interval::parse(&s);
+        if i.is_none() {
+            p.invalid(
+                "interval",
+                format!("unknown interval {s:?}; expected one of: minute, hour, day, week, month"),
+            );
+        }
+        i
+    });
+    let conditions = steps.iter().map(|s| s.matches.len()).sum::<usize>() + exclusions.len();
+    if conditions > MAX_FUNNEL_CONDITIONS {
+        p.over_budget(
+            "events",
+            format!(
+                "a funnel may have at most {MAX_FUNNEL_CONDITIONS} event conditions in all \
+                 (every step's alternatives and the exclusions), got {conditions}"
+            ),
+        );
+    }
     let timezone = p.timezone();
     let req = FunnelRequest {
         project_id,
@@ -68,36 +133,164 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         timezone,
         window_ms,
         group,
+        order,
+        exclusions,
+        range,
+        previous,
+        interval,
     };
     p.finish(req)
 }
 
-/// One step: its event name, filters and display name, like a chart's event config
-/// without a segment.
-fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
-    let Some(obj) = v.as_object() else {
-        p.invalid(
-            path,
-            format!(
-                "expected a step object like {{\"name\":\"sign_up\"}}, got {}",
-                describe(v)
-            ),
-        );
-        return None;
-    };
+/// An event name and its filters (a step, an alternative or an exclusion).
+fn decode_match(obj: &Map<String, Value>, path: &str, p: &mut Params) -> Option<StepMatch> {
     let before = p.errors.len();
     let name = event_name(obj.get("name"), &format!("{path}.name"), &mut p.errors);
     let filters = decode_filters(obj.get("filters"), &format!("{path}.filters"), p);
-    let name = name?;
-    let display = display_name(
+    (p.errors.len() == before).then_some(StepMatch {
+        name: name?,
+        filters,
+    })
+}
+
+fn object<'a>(
+    v: &'a Value,
+    path: &str,
+    example: &str,
+    p: &mut Params,
+) -> Option<&'a Map<String, Value>> {
+    let obj = v.as_object();
+    if obj.is_none() {
+        p.invalid(path, format!("expected {example}, got {}", describe(v)));
+    }
+    obj
+}
+
+/// One step: an event config like a chart's without a segment, or `anyOf` alternatives,
+/// with an optional `window` (hours from the previous step).
+fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
+    let obj = object(v, path, "a step object like {\"name\":\"sign_up\"}", p)?;
+    let before = p.errors.len();
+    let mut matches = Vec::new();
+    match obj.get("anyOf") {
+        None => matches.extend(decode_match(obj, path, p)),
+        Some(alternatives) => {
+            let any_path = format!("{path}.anyOf");
+            for key in ["name", "filters"] {
+                if obj.contains_key(key) {
+                    p.invalid(
+                        format!("{path}.{key}"),
+                        "a step has either anyOf or name/filters, not both",
+                    );
+                }
+            }
+            match alternatives.as_array() {
+                Some(items) if (1..=MAX_ALTERNATIVES).contains(&items.len()) => {
+                    for (j, item) in items.iter().enumerate() {
+                        let alt = format!("{any_path}[{j}]");
+                        if let Some(o) =
+                            object(item, &alt, "an event config like {\"name\":\"a\"}", p)
+                        {
+                            matches.extend(decode_match(o, &alt, p));
+                        }
+                    }
+                }
+                _ => p.invalid(
+                    any_path,
+                    format!(
+                        "expected a JSON array of 1 to {MAX_ALTERNATIVES} event configs, got {}",
+                        describe(alternatives)
+                    ),
+                ),
+            }
+        }
+    }
+    let window_ms = match obj.get("window") {
+        None | Some(Value::Null) => None,
+        Some(w) => hours(p, &format!("{path}.window"), w),
+    };
+    if p.errors.len() != before || matches.is_empty() {
+        return None;
+    }
+    let mut step = FunnelStep {
+        matches,
+        display_name: String::new(),
+        window_ms,
+    };
+    let name = crate::request::EventName::Named(step.name());
+    let shown = match &step.matches[..] {
+        [one] => &one.name,
+        _ => &name,
+    };
+    step.display_name = display_name(
         obj.get("displayName"),
-        &name,
+        shown,
         &format!("{path}.displayName"),
         &mut p.errors,
     );
-    (p.errors.len() == before).then_some(FunnelStep {
-        name,
-        display_name: display,
-        filters,
-    })
+    (p.errors.len() == before).then_some(step)
+}
+
+/// `exclusions`: `[{"name", "filters"?, "from"?, "to"?}]`, steps 1-based, `from` < `to`,
+/// by default the whole chain.
+fn decode_exclusions(p: &mut Params, steps: usize) -> Vec<Exclusion> {
+    let mut out = Vec::new();
+    let items = match p.get(&["exclusions"]) {
+        None => return out,
+        Some((_, Value::String(s))) if s.is_empty() => return out,
+        Some((_, Value::Array(items))) if items.len() <= MAX_EXCLUSIONS => items,
+        Some((_, other)) => {
+            p.invalid(
+                "exclusions",
+                format!(
+                    "expected a JSON array of at most {MAX_EXCLUSIONS} exclusions like \
+                     [{{\"name\":\"cancel\",\"from\":1,\"to\":2}}], got {}",
+                    describe(&other)
+                ),
+            );
+            return out;
+        }
+    };
+    let last = steps.max(2);
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("exclusions[{i}]");
+        let Some(obj) = object(item, &path, "an exclusion like {\"name\":\"cancel\"}", p) else {
+            continue;
+        };
+        let before = p.errors.len();
+        let matcher = decode_match(obj, &path, p);
+        let mut step = |key: &str, default: usize| -> usize {
+            match obj.get(key) {
+                None | Some(Value::Null) => default,
+                Some(v) => match v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                {
+                    Some(n) if n >= 1 && n as usize <= last => n as usize,
+                    _ => {
+                        p.invalid(
+                            format!("{path}.{key}"),
+                            format!(
+                                "expected a step number from 1 to {last}, got {}",
+                                describe(v)
+                            ),
+                        );
+                        default
+                    }
+                },
+            }
+        };
+        let from = step("from", 1);
+        let to = step("to", last);
+        if from >= to {
+            p.invalid(
+                format!("{path}.to"),
+                format!("expected a step after from ({from}), got {to}"),
+            );
+        }
+        if let (Some(matcher), true) = (matcher, p.errors.len() == before) {
+            out.push(Exclusion { matcher, from, to });
+        }
+    }
+    out
 }

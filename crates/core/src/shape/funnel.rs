@@ -1,7 +1,13 @@
-use crate::format::{Num, round2};
-use crate::request::FunnelRequest;
-use crate::response::{EventRef, FunnelResponse, FunnelStepResult};
+use chrono_tz::Tz;
+
+use crate::compile::FunnelPlan;
+use crate::format::{Num, compare, round2};
+use crate::request::{FunnelRange, FunnelRequest};
+use crate::response::{
+    Comparison, EventRef, FunnelPoint, FunnelResponse, FunnelStepResult, StepPrevious,
+};
 use crate::sql::Row;
+use crate::time::format_seconds;
 
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {
@@ -11,22 +17,67 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Shape `level, entrants` rows into the funnel response (§7).
-pub fn shape_funnel(req: &FunnelRequest, rows: &[Row]) -> FunnelResponse {
-    let n = req.steps.len();
+/// One funnel row, whichever statement produced it: `level, entrants` (§7's statement)
+/// or `level, open, bucket, entrants` (docs/funnels.md).
+struct Tally {
+    level: usize,
+    open: bool,
+    bucket: i64,
+    entrants: u64,
+}
+
+fn tallies(rows: &[Row], n: usize) -> impl Iterator<Item = Tally> + '_ {
+    rows.iter().map(move |row| {
+        let int = |i: usize| row.get(i).map_or(0, |v| v.as_i64());
+        let general = row.len() == 4;
+        Tally {
+            level: usize::try_from(int(0)).unwrap_or(0).min(n),
+            open: general && int(1) == 1,
+            bucket: if general { int(2) } else { 0 },
+            entrants: u64::try_from(int(if general { 3 } else { 1 })).unwrap_or(0),
+        }
+    })
+}
+
+/// `reach[k]` (entrants whose level is at least `k`, from 1) and, per level, the
+/// entrants at exactly that level whose window is still open.
+fn reach_of(rows: &[Row], n: usize) -> (Vec<u64>, Vec<u64>) {
     let mut at_level = vec![0u64; n + 1];
-    for row in rows {
-        let level = usize::try_from(row.first().map_or(0, |v| v.as_i64()))
-            .unwrap_or(0)
-            .min(n);
-        let count = u64::try_from(row.get(1).map_or(0, |v| v.as_i64())).unwrap_or(0);
-        at_level[level] += count;
+    let mut open = vec![0u64; n + 1];
+    for t in tallies(rows, n) {
+        at_level[t.level] += t.entrants;
+        if t.open {
+            open[t.level] += t.entrants;
+        }
     }
-    // reach[k] = entrants whose level is at least k (k from 1).
     let mut reach = vec![0u64; n + 2];
     for k in (1..=n).rev() {
         reach[k] = reach[k + 1] + at_level[k];
     }
+    (reach, open)
+}
+
+fn comparison(current: f64, previous: f64) -> Comparison {
+    let (diff, state) = compare(current, previous);
+    Comparison {
+        value: Num(previous),
+        diff: diff.map(Num),
+        state,
+    }
+}
+
+/// Shape the funnel rows of the window (and of the previous period) into the response
+/// (§7, docs/funnels.md).
+pub fn shape_funnel(
+    req: &FunnelRequest,
+    plan: &FunnelPlan,
+    tz: Tz,
+    rows: &[Row],
+    previous: Option<&[Row]>,
+) -> FunnelResponse {
+    let n = req.steps.len();
+    let (reach, open) = reach_of(rows, n);
+    let prev = previous.map(|rows| reach_of(rows, n).0);
     let total = reach[1];
     let steps = req
         .steps
@@ -35,26 +86,55 @@ pub fn shape_funnel(req: &FunnelRequest, rows: &[Row]) -> FunnelResponse {
         .map(|(i, step)| {
             let k = i + 1;
             let count = reach[k];
-            let previous = if k == 1 { total } else { reach[k - 1] };
+            let previous_count = if k == 1 { total } else { reach[k - 1] };
+            let pct = percent(count, total);
             FunnelStepResult {
                 event: EventRef {
-                    name: step.name.as_str().to_string(),
+                    name: step.name(),
                     display_name: step.display_name.clone(),
                 },
                 count,
-                percent: Num(percent(count, total)),
-                dropoff_count: previous - count,
-                dropoff_percent: Num(if previous == 0 {
+                percent: Num(pct),
+                dropoff_count: previous_count - count,
+                dropoff_percent: Num(if previous_count == 0 {
                     0.0
                 } else {
-                    round2(100.0 - count as f64 / previous as f64 * 100.0)
+                    round2(100.0 - count as f64 / previous_count as f64 * 100.0)
                 }),
-                previous_count: previous,
+                previous_count,
+                pending_count: (req.range == FunnelRange::Entry)
+                    .then(|| if k == 1 { 0 } else { open[k - 1] }),
+                previous: prev.as_ref().map(|p| StepPrevious {
+                    count: comparison(count as f64, p[k] as f64),
+                    percent: comparison(pct, percent(p[k], p[1])),
+                }),
             }
         })
         .collect();
+    let over_time = plan.grid.as_ref().map(|grid| {
+        let mut entrants = vec![0u64; grid.len()];
+        let mut converted = vec![0u64; grid.len()];
+        for t in tallies(rows, n) {
+            let Some(b) = usize::try_from(t.bucket).ok().filter(|b| *b < grid.len()) else {
+                continue;
+            };
+            entrants[b] += t.entrants;
+            if t.level == n {
+                converted[b] += t.entrants;
+            }
+        }
+        (0..grid.len())
+            .map(|b| FunnelPoint {
+                date: format_seconds(grid.start_of(b), tz),
+                entrants: entrants[b],
+                converted: converted[b],
+                rate: Num(percent(converted[b], entrants[b])),
+            })
+            .collect()
+    });
     FunnelResponse {
         total_sessions: total,
         steps,
+        over_time,
     }
 }

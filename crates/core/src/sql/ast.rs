@@ -266,6 +266,11 @@ pub enum Win {
     /// `max(x)` over the partition's rows whose (integer) ORDER BY key is strictly smaller
     /// than the current row's: `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING`.
     MaxBefore,
+    /// `max(x)` over the rows whose ORDER BY key is at least `n` smaller and strictly
+    /// smaller than the current row's: `RANGE BETWEEN n PRECEDING AND 1 PRECEDING`.
+    MaxWithin(i64),
+    /// `max(x)` over the previous row alone: `ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING`.
+    MaxPrevRow,
 }
 
 /// One `ORDER BY` term.

@@ -408,7 +408,7 @@ impl Renderer<'_> {
                 match w {
                     Win::RowNumber => self.push("row_number()"),
                     Win::DenseRank => self.push("dense_rank()"),
-                    Win::Sum | Win::Max | Win::MaxBefore => {
+                    Win::Sum | Win::Max | Win::MaxBefore | Win::MaxWithin(_) | Win::MaxPrevRow => {
                         let agg = if *w == Win::Sum { Agg::Sum } else { Agg::Max };
                         self.d.aggregate(self, agg, arg.as_deref());
                     }
@@ -430,8 +430,17 @@ impl Renderer<'_> {
                         self.order_by(o);
                     }
                 }
-                if *w == Win::MaxBefore {
-                    self.push(" RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING");
+                match w {
+                    Win::MaxBefore => {
+                        self.push(" RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING");
+                    }
+                    // The width is a number the compiler chose (a window in ms), never
+                    // user text: engines take frame offsets as literals only.
+                    Win::MaxWithin(n) => {
+                        self.push(&format!(" RANGE BETWEEN {n} PRECEDING AND 1 PRECEDING"));
+                    }
+                    Win::MaxPrevRow => self.push(" ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING"),
+                    _ => {}
                 }
                 self.push(")");
             }

@@ -25,7 +25,7 @@ fn offset_expr(t: &Expr, offsets: &[(i64, i64)], params: &mut Params) -> Option<
 }
 
 /// The bucket index of the time `t` (epoch ms) within one grid.
-pub(super) fn bucket_expr(grid: &BucketGrid, t: Expr, params: &mut Params) -> Expr {
+pub(crate) fn bucket_expr(grid: &BucketGrid, t: Expr, params: &mut Params) -> Expr {
     let plan = grid.plan();
     let local = match offset_expr(&t, &plan.offsets, params) {
         Some(off) => t.clone().op(Op::Add, off),

@@ -11,7 +11,7 @@
 //!
 //! Result columns: `cfg, period, bucket, b0…bN, value, series`.
 
-mod exprs;
+pub(super) mod exprs;
 mod latest;
 mod lower;
 

@@ -1,0 +1,170 @@
+//! A brute-force funnel (docs/funnels.md): every chain of every entrant enumerated, with
+//! no window function, running max or engine in sight. The generated-data scenario of
+//! `funnel_options` checks every backend against it for every combination of the options.
+//!
+//! It reads requests of a fixed vocabulary ([`Matcher`]: an event name and an optional
+//! `properties.plan` value) so that matching needs no filter interpreter of its own.
+
+use std::collections::BTreeMap;
+
+use quarry_core::event::NewEvent;
+use quarry_core::sql::{Row, Value};
+use quarry_core::time::{BucketGrid, Window};
+
+/// Which events a step alternative or an exclusion matches.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    pub name: &'static str,
+    /// `properties.plan` must equal this.
+    pub plan: Option<&'static str>,
+}
+
+impl Matcher {
+    fn matches(&self, e: &NewEvent) -> bool {
+        e.name == self.name
+            && self
+                .plan
+                .is_none_or(|p| e.properties.get("plan").map(String::as_str) == Some(p))
+    }
+
+    /// The request's JSON for this matcher.
+    pub fn json(&self) -> serde_json::Value {
+        match self.plan {
+            None => serde_json::json!({ "name": self.name }),
+            Some(p) => serde_json::json!({
+                "name": self.name,
+                "filters": [{"name": "properties.plan", "operator": "is", "value": [p]}]
+            }),
+        }
+    }
+}
+
+/// A funnel request in the reference's vocabulary.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Per step, its alternatives, and its window from the previous step (ms).
+    pub steps: Vec<(Vec<Matcher>, Option<i64>)>,
+    pub window_ms: i64,
+    pub profile: bool,
+    pub strict: bool,
+    pub entry: bool,
+    /// (matcher, from, to), steps 1-based.
+    pub exclusions: Vec<(Matcher, usize, usize)>,
+}
+
+/// What one entrant's events are in `window` (with the entry bound's extension).
+struct Entrant<'a> {
+    /// Sorted by time.
+    events: Vec<&'a NewEvent>,
+}
+
+impl Spec {
+    fn step_matches(&self, q: usize, e: &NewEvent) -> bool {
+        self.steps[q - 1].0.iter().any(|m| m.matches(e))
+    }
+
+    /// Whether `b` may follow `a` as step `q` (1-based, `q` >= 2) in a chain starting at
+    /// `start` (ms).
+    fn may_follow(&self, ent: &Entrant, start: i64, q: usize, a: &NewEvent, b: &NewEvent) -> bool {
+        let (ta, tb) = (a.created_at, b.created_at);
+        if tb <= ta || tb - start > self.window_ms || !self.step_matches(q, b) {
+            return false;
+        }
+        if self.steps[q - 1].1.is_some_and(|w| tb - ta > w) {
+            return false;
+        }
+        let between = |e: &&&NewEvent| e.created_at >= ta && e.created_at <= tb;
+        if self.strict
+            && ent
+                .events
+                .iter()
+                .filter(between)
+                .any(|e| !std::ptr::eq(*e, a) && !std::ptr::eq(*e, b))
+        {
+            return false;
+        }
+        for (m, from, to) in &self.exclusions {
+            if *from < q && q <= *to && ent.events.iter().filter(between).any(|e| m.matches(e)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The deepest chain from `at` (step `q` of a chain starting at `start`), and whether
+    /// one of that depth is still open at `now`.
+    fn deepest(&self, ent: &Entrant, start: i64, q: usize, at: &NewEvent) -> usize {
+        if q == self.steps.len() {
+            return q;
+        }
+        ent.events
+            .iter()
+            .filter(|b| self.may_follow(ent, start, q + 1, at, b))
+            .map(|b| self.deepest(ent, start, q + 1, b))
+            .max()
+            .unwrap_or(q)
+    }
+
+    /// The rows `level, open, bucket, entrants` the general funnel statement returns for
+    /// `window`, computed by enumeration.
+    pub fn rows(
+        &self,
+        events: &[NewEvent],
+        window: &Window,
+        grid: Option<&BucketGrid>,
+        now: i64,
+    ) -> Vec<Row> {
+        let scan_end = if self.entry {
+            window.end + self.window_ms
+        } else {
+            window.end
+        };
+        let mut entrants: BTreeMap<&str, Vec<&NewEvent>> = BTreeMap::new();
+        for e in events {
+            let key = if self.profile {
+                &e.profile_id
+            } else {
+                &e.session_id
+            };
+            if e.project_id == "proj"
+                && !key.is_empty()
+                && e.created_at >= window.start
+                && e.created_at <= scan_end
+            {
+                entrants.entry(key).or_default().push(e);
+            }
+        }
+        let mut tally: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+        for (_, mut evs) in entrants {
+            evs.sort_by_key(|e| e.created_at);
+            let ent = Entrant { events: evs };
+            let firsts: Vec<&NewEvent> = ent
+                .events
+                .iter()
+                .copied()
+                .filter(|e| self.step_matches(1, e) && e.created_at <= window.end)
+                .collect();
+            let Some(entry) = firsts.iter().map(|e| e.created_at).min() else {
+                continue;
+            };
+            let depths: Vec<(i64, usize)> = firsts
+                .iter()
+                .map(|e| (e.created_at, self.deepest(&ent, e.created_at, 1, e)))
+                .collect();
+            let level = depths.iter().map(|d| d.1).max().unwrap_or(0);
+            let open = self.entry
+                && level < self.steps.len()
+                && depths
+                    .iter()
+                    .any(|(s, d)| *d == level && s + self.window_ms >= now);
+            let bucket = grid.map_or(0, |g| g.index_of(entry));
+            *tally
+                .entry((level as i64, i64::from(open), bucket))
+                .or_default() += 1;
+        }
+        tally
+            .into_iter()
+            .map(|((l, o, b), n)| vec![Value::Int(l), Value::Int(o), Value::Int(b), Value::Int(n)])
+            .collect()
+    }
+}
