@@ -156,16 +156,19 @@ pub async fn funnel(
         .fetch(&plan.query)
         .await
         .map_err(|e| refused(e, &patterns))?;
-    let previous = match &plan.previous {
-        Some((_, q)) => Some(store.fetch(q).await.map_err(|e| refused(e, &patterns))?),
-        None => None,
-    };
+    let mut more = Vec::new();
+    for q in [
+        plan.previous.as_ref().map(|p| &p.1),
+        plan.time_to_convert.as_ref(),
+    ] {
+        more.push(match q {
+            Some(q) => Some(store.fetch(q).await.map_err(|e| refused(e, &patterns))?),
+            None => None,
+        });
+    }
+    let (previous, times) = (more[0].as_deref(), more[1].as_deref());
     Ok(shape::shape_funnel(
-        req,
-        &plan,
-        ctx.tz,
-        &rows,
-        previous.as_deref(),
+        req, &plan, ctx.tz, &rows, previous, times,
     ))
 }
 

@@ -531,6 +531,9 @@ pub struct FunnelRequest {
     pub previous: bool,
     /// `interval`: conversion over time by entry bucket.
     pub interval: Option<Interval>,
+    /// `timeToConvert` / `timeToConvertBins`: the histogram's bin edges (ms, increasing)
+    /// when the time to convert is asked for.
+    pub time_to_convert: Option<Vec<i64>>,
 }
 
 impl FunnelRequest {
@@ -540,6 +543,7 @@ impl FunnelRequest {
             && self.exclusions.is_empty()
             && self.range == FunnelRange::All
             && self.interval.is_none()
+            && self.time_to_convert.is_none()
             && self
                 .steps
                 .iter()

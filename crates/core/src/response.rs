@@ -156,6 +156,30 @@ pub struct FunnelStepResult {
     /// With `previous=true`: the step in the previous period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<StepPrevious>,
+    /// With `timeToConvert`, on every step after the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_convert: Option<TimeToConvert>,
+}
+
+/// How long entrants took to reach a step from the previous one, in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimeToConvert {
+    /// Mean, 2 decimals; `null` when no entrant reached the step.
+    pub average: Option<Num>,
+    /// Nearest-rank median (the `ceil(n/2)`-th smallest), 2 decimals; `null` likewise.
+    pub median: Option<Num>,
+    /// Nearest-rank 90th percentile (the `ceil(9n/10)`-th smallest); `null` likewise.
+    pub p90: Option<Num>,
+    /// Entrants per bin, every bin present.
+    pub histogram: Vec<Bin>,
+}
+
+/// One histogram bin: `[from, to)` seconds (`to` is `null` for the last bin).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bin {
+    pub from: Num,
+    pub to: Option<Num>,
+    pub count: u64,
 }
 
 /// A funnel step's count and percent in the previous period (§6.4's comparisons).

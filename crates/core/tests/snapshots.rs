@@ -149,8 +149,22 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
             let req = decode_funnel(&fx.query).unwrap_or_else(|e| fail(&e));
             let plan = compile_funnel(&req, &context(fx, req.timezone), dialect)
                 .unwrap_or_else(|e| fail(&e));
-            let text = plan.query.explain();
-            (vec![plan.query], text)
+            // The previous period's statement is the same over another window; the time
+            // to convert is a statement of its own.
+            match plan.time_to_convert {
+                None => {
+                    let text = plan.query.explain();
+                    (vec![plan.query], text)
+                }
+                Some(times) => {
+                    let text = format!(
+                        "-- funnel\n{}\n-- time to convert\n{}",
+                        plan.query.explain(),
+                        times.explain()
+                    );
+                    (vec![plan.query, times], text)
+                }
+            }
         }
         _ => {
             let req = decode_events(&fx.query, Limits::default()).unwrap_or_else(|e| fail(&e));

@@ -132,8 +132,18 @@ fn expected(spec: &Spec, events: &[NewEvent], qs: &str, now: &str) -> Value {
         .previous
         .as_ref()
         .map(|(w, _)| spec.rows(events, w, None, context.now));
-    let resp =
-        quarry_core::shape::shape_funnel(&req, &plan, chrono_tz::UTC, &rows, previous.as_deref());
+    let times = req
+        .time_to_convert
+        .as_ref()
+        .map(|edges| spec.time_rows(events, &plan.window, edges, context.now));
+    let resp = quarry_core::shape::shape_funnel(
+        &req,
+        &plan,
+        chrono_tz::UTC,
+        &rows,
+        previous.as_deref(),
+        times.as_deref(),
+    );
     serde_json::to_value(resp).unwrap()
 }
 
@@ -206,10 +216,11 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                         entry,
                         exclusions: exclusions.clone(),
                     };
-                    let extra = match (si + xi) % 3 {
-                        0 => "&interval=hour",
+                    let extra = match (si + xi + usize::from(entry)) % 4 {
+                        0 => "&interval=hour&timeToConvert=true",
                         1 => "&previous=true",
-                        _ => "&interval=day&previous=true",
+                        2 => "&interval=day&previous=true&timeToConvertBins=[1,60,600]",
+                        _ => "&timeToConvertBins=%5B30%5D",
                     };
                     let qs = query(&spec, extra);
                     let want = expected(&spec, &events, &qs, now);

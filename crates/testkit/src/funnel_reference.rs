@@ -91,29 +91,39 @@ impl Spec {
         true
     }
 
-    /// The deepest chain from `at` (step `q` of a chain starting at `start`), and whether
-    /// one of that depth is still open at `now`.
-    fn deepest(&self, ent: &Entrant, start: i64, q: usize, at: &NewEvent) -> usize {
+    /// The deepest chain from `at` (step `q` of a chain starting at `start`), noting in
+    /// `firsts` the earliest time each step is completed by any chain walked.
+    fn deepest(
+        &self,
+        ent: &Entrant,
+        start: i64,
+        q: usize,
+        at: &NewEvent,
+        firsts: &mut [Option<i64>],
+    ) -> usize {
+        let t = at.created_at;
+        firsts[q - 1] = Some(firsts[q - 1].map_or(t, |f| f.min(t)));
         if q == self.steps.len() {
             return q;
         }
-        ent.events
-            .iter()
-            .filter(|b| self.may_follow(ent, start, q + 1, at, b))
-            .map(|b| self.deepest(ent, start, q + 1, b))
-            .max()
-            .unwrap_or(q)
+        let mut deepest = q;
+        for b in &ent.events {
+            if self.may_follow(ent, start, q + 1, at, b) {
+                deepest = deepest.max(self.deepest(ent, start, q + 1, b, firsts));
+            }
+        }
+        deepest
     }
 
-    /// The rows `level, open, bucket, entrants` the general funnel statement returns for
-    /// `window`, computed by enumeration.
-    pub fn rows(
+    /// Per entrant with a step-1 event: its entry time, level, whether a chain of that
+    /// level is still open at `now`, and the first completion time of each step.
+    #[allow(clippy::type_complexity)]
+    fn entrants(
         &self,
         events: &[NewEvent],
         window: &Window,
-        grid: Option<&BucketGrid>,
         now: i64,
-    ) -> Vec<Row> {
+    ) -> Vec<(i64, usize, bool, Vec<Option<i64>>)> {
         let scan_end = if self.entry {
             window.end + self.window_ms
         } else {
@@ -134,7 +144,7 @@ impl Spec {
                 entrants.entry(key).or_default().push(e);
             }
         }
-        let mut tally: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+        let mut out = Vec::new();
         for (_, mut evs) in entrants {
             evs.sort_by_key(|e| e.created_at);
             let ent = Entrant { events: evs };
@@ -147,9 +157,13 @@ impl Spec {
             let Some(entry) = firsts.iter().map(|e| e.created_at).min() else {
                 continue;
             };
+            let mut reached = vec![None; self.steps.len()];
             let depths: Vec<(i64, usize)> = firsts
                 .iter()
-                .map(|e| (e.created_at, self.deepest(&ent, e.created_at, 1, e)))
+                .map(|e| {
+                    let d = self.deepest(&ent, e.created_at, 1, e, &mut reached);
+                    (e.created_at, d)
+                })
                 .collect();
             let level = depths.iter().map(|d| d.1).max().unwrap_or(0);
             let open = self.entry
@@ -157,6 +171,63 @@ impl Spec {
                 && depths
                     .iter()
                     .any(|(s, d)| *d == level && s + self.window_ms >= now);
+            out.push((entry, level, open, reached));
+        }
+        out
+    }
+
+    /// The rows `step, entrants, total, median, p90, h0…` of the time-to-convert
+    /// statement: durations from each step's first completion to the next's, sorted,
+    /// read at nearest ranks.
+    pub fn time_rows(
+        &self,
+        events: &[NewEvent],
+        window: &Window,
+        edges: &[i64],
+        now: i64,
+    ) -> Vec<Row> {
+        let entrants = self.entrants(events, window, now);
+        let mut rows = Vec::new();
+        for q in 2..=self.steps.len() {
+            let mut d: Vec<i64> = entrants
+                .iter()
+                .filter_map(|(_, _, _, f)| Some(f[q - 1]? - f[q - 2]?))
+                .collect();
+            if d.is_empty() {
+                continue;
+            }
+            d.sort_unstable();
+            let n = d.len();
+            let mut row = vec![
+                Value::Int(q as i64),
+                Value::Int(n as i64),
+                Value::Int(d.iter().sum()),
+                Value::Int(d[n.div_ceil(2) - 1]),
+                Value::Int(d[(9 * n).div_ceil(10) - 1]),
+            ];
+            for b in 0..=edges.len() {
+                let lo = if b == 0 { i64::MIN } else { edges[b - 1] };
+                let hi = edges.get(b).copied().unwrap_or(i64::MAX);
+                row.push(Value::Int(
+                    d.iter().filter(|x| **x >= lo && **x < hi).count() as i64,
+                ));
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// The rows `level, open, bucket, entrants` the general funnel statement returns for
+    /// `window`, computed by enumeration.
+    pub fn rows(
+        &self,
+        events: &[NewEvent],
+        window: &Window,
+        grid: Option<&BucketGrid>,
+        now: i64,
+    ) -> Vec<Row> {
+        let mut tally: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+        for (entry, level, open, _) in self.entrants(events, window, now) {
             let bucket = grid.map_or(0, |g| g.index_of(entry));
             *tally
                 .entry((level as i64, i64::from(open), bucket))

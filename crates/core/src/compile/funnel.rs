@@ -28,6 +28,8 @@ pub struct FunnelPlan {
     pub grid: Option<BucketGrid>,
     /// The previous period's window and statement (`previous=true`).
     pub previous: Option<(Window, Query)>,
+    /// The time-to-convert statement (`timeToConvert`).
+    pub time_to_convert: Option<Query>,
 }
 
 const STEP_ALIASES: [&str; 20] = [
@@ -92,6 +94,12 @@ pub fn compile_funnel_with(
         ),
     };
     let query = statement(req, ctx, dialect, strategy, &window, grid.as_ref())?;
+    let time_to_convert = req.time_to_convert.as_deref().map(|edges| {
+        let mut params = Params::default();
+        let stmt = general(req, ctx, &window, Output::TimeToConvert(edges), &mut params);
+        let columns = vec![CellType::Int; 6 + edges.len()];
+        render(dialect.rules(), &stmt, params, columns)
+    });
     let previous = if req.previous {
         let w = time::previous_window(&window, ctx.tz);
         let q = statement(req, ctx, dialect, strategy, &w, None)?;
@@ -104,6 +112,7 @@ pub fn compile_funnel_with(
         window,
         grid,
         previous,
+        time_to_convert,
     })
 }
 
@@ -120,7 +129,7 @@ fn statement(
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
     if !req.is_plain() {
-        let stmt = general(req, ctx, window, grid, &mut params);
+        let stmt = general(req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
     }
@@ -477,6 +486,14 @@ fn running_levels(source: Source, window_ms: i64, n: usize, params: &mut Params)
 const EXCLUSION_ALIASES: [&str; 10] = ["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10"];
 const SEGMENT_ALIASES: [&str; 10] = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "g10"];
 const CLEAN_ALIASES: [&str; 10] = ["z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8", "z9", "z10"];
+const FIRST_ALIASES: [&str; 20] = [
+    "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15",
+    "f16", "f17", "f18", "f19", "f20",
+];
+const BIN_ALIASES: [&str; 21] = [
+    "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14",
+    "h15", "h16", "h17", "h18", "h19", "h20",
+];
 const OPEN_ALIASES: [&str; 20] = [
     "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11", "o12", "o13", "o14", "o15",
     "o16", "o17", "o18", "o19", "o20",
@@ -505,6 +522,15 @@ fn layer(source: Source, alias: &'static str, items: Vec<(Expr, &'static str)>) 
     Source::subquery(s, alias)
 }
 
+/// What a [`general`] statement returns.
+#[derive(Clone, Copy)]
+enum Output<'a> {
+    /// Entrants by level, open window and entry bucket.
+    Levels(Option<&'a BucketGrid>),
+    /// The time-to-convert distribution of every step, with these histogram edges (ms).
+    TimeToConvert(&'a [i64]),
+}
+
 /// The funnel of docs/funnels.md: the running-max passes of [`running_max`] generalized
 /// to alternatives (a step's flag is any of its configs), per-step windows (each pass's
 /// frame reaches back no further than the step's window), exclusions (a pass between two
@@ -515,12 +541,13 @@ fn layer(source: Source, alias: &'static str, items: Vec<(Expr, &'static str)>) 
 /// others up to a window after it) and, per entrant, its entry bucket and whether the
 /// window of its deepest chain is still open at `now`.
 ///
-/// Result columns: `level, open, bucket, entrants`.
+/// Result columns: `level, open, bucket, entrants` for [`Output::Levels`]; for
+/// [`Output::TimeToConvert`] see [`time_to_convert`].
 fn general(
     req: &FunnelRequest,
     ctx: &Context,
     window: &Window,
-    grid: Option<&BucketGrid>,
+    output: Output,
     params: &mut Params,
 ) -> Statement {
     let group = req.group.column().sql();
@@ -703,7 +730,7 @@ fn general(
     }
 
     // Per entrant: its level, entry time and, per level, whether a chain of that level
-    // still has time to go further.
+    // still has time to go further; or the first time it completed each step.
     let reached: Vec<(Expr, Expr)> = (1..=n)
         .rev()
         .map(|q| (completes(q, params), Expr::Int(q as i64)))
@@ -712,6 +739,16 @@ fn general(
         from: Some(source),
         group_by: vec![k()],
         ..Select::default()
+    };
+    let grid = match output {
+        Output::Levels(grid) => grid,
+        Output::TimeToConvert(edges) => {
+            for q in 1..=n {
+                let at = Expr::if_then(completes(q, params), Expr::Col("t"), Expr::Null);
+                per_entrant.item(Expr::agg(Agg::Min, at), FIRST_ALIASES[q - 1]);
+            }
+            return time_to_convert(per_entrant, n, edges, params);
+        }
     };
     per_entrant.item(
         Expr::agg(Agg::Max, Expr::Case(reached, Some(Box::new(Expr::Int(0))))),
@@ -769,6 +806,109 @@ fn general(
     }
     out.item(Expr::count_star(), "entrants");
     Statement::select(out)
+}
+
+/// The time to convert to each step `q >= 2`: per entrant that completed it, the time
+/// from the first completion of step `q - 1` to the first completion of step `q` (ms), then
+/// per step the count, the sum, the values at the nearest ranks `ceil(n / 2)` and
+/// `ceil(9n / 10)`, and the count in each histogram bin (`[0, e0)`, `[e0, e1)`, …,
+/// `[e_last, ∞)`).
+///
+/// Result columns: `step, entrants, total, median, p90, h0…h(edges)`.
+fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Params) -> Statement {
+    let durations: Vec<Select> = (2..=n)
+        .map(|q| {
+            let (at, before) = (FIRST_ALIASES[q - 1], FIRST_ALIASES[q - 2]);
+            let mut s = Select {
+                from: Some(Source::Named("p")),
+                filter: vec![Expr::IsNull(Box::new(Expr::Col(at)), true)],
+                ..Select::default()
+            };
+            s.item(Expr::Int(q as i64), "step")
+                .item(Expr::Col(at).op(Op::Sub, Expr::Col(before)), "d");
+            s
+        })
+        .collect();
+    let step = || vec![Expr::Col("step")];
+    let mut ranked = Select {
+        items: vec![Item {
+            expr: Expr::Star,
+            alias: None,
+        }],
+        from: Some(Source::Subquery(
+            Box::new(Statement {
+                ctes: Vec::new(),
+                body: Body::UnionAll(durations),
+            }),
+            "dd",
+        )),
+        ..Select::default()
+    };
+    ranked
+        .item(
+            Expr::Window(
+                Win::RowNumber,
+                None,
+                step(),
+                vec![OrderBy::asc(Expr::Col("d"))],
+            ),
+            "rn",
+        )
+        .item(
+            Expr::Window(Win::Sum, Some(Box::new(Expr::Int(1))), step(), vec![]),
+            "cnt",
+        )
+        .item(
+            Expr::Window(Win::Sum, Some(Box::new(Expr::Col("d"))), step(), vec![]),
+            "total",
+        );
+    let at_rank = |rank: Expr| {
+        Expr::agg(
+            Agg::Max,
+            Expr::if_then(Expr::Col("rn").eq(rank), Expr::Col("d"), Expr::Null),
+        )
+    };
+    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
+    let cnt = || Expr::Col("cnt");
+    let keys = || vec![Expr::Col("step"), Expr::Col("cnt"), Expr::Col("total")];
+    let mut out = Select {
+        from: Some(Source::subquery(ranked, "r")),
+        group_by: keys(),
+        order_by: vec![OrderBy::asc(Expr::Col("step"))],
+        ..Select::default()
+    };
+    out.item(Expr::Col("step"), "step")
+        .item(cnt(), "entrants")
+        .item(Expr::Col("total"), "total")
+        .item(at_rank(div(cnt().op(Op::Add, Expr::Int(1)), 2)), "median")
+        .item(
+            at_rank(div(
+                cnt().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
+                10,
+            )),
+            "p90",
+        );
+    let d = || Expr::Col("d");
+    for b in 0..=edges.len().min(BIN_ALIASES.len() - 1) {
+        let mut within = Vec::new();
+        if b > 0 {
+            within.push(d().op(Op::GtEq, params.int(edges[b - 1])));
+        }
+        if b < edges.len() {
+            within.push(d().op(Op::Lt, params.int(edges[b])));
+        }
+        let count = Expr::agg(
+            Agg::Sum,
+            Expr::if_then(Expr::And(within), Expr::Int(1), Expr::Int(0)),
+        );
+        out.item(count, BIN_ALIASES[b]);
+    }
+    let mut stmt = Statement::select(out);
+    stmt.ctes = vec![Cte {
+        name: "p",
+        body: Body::Select(Box::new(per_entrant)),
+    }];
+    stmt
 }
 
 #[cfg(test)]

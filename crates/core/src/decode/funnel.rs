@@ -16,6 +16,13 @@ use crate::time::Interval;
 
 /// At most this many alternatives in one step (`anyOf`).
 pub const MAX_ALTERNATIVES: usize = 10;
+/// At most this many histogram edges (`timeToConvertBins`).
+pub const MAX_BIN_EDGES: usize = 20;
+/// The server's histogram edges in seconds, of which those shorter than the funnel
+/// window are used: 1 s, 10 s, 1 min, 5 min, 15 min, 1 h, 4 h, 12 h, 1 d, 3 d, 7 d, 30 d.
+const DEFAULT_EDGES: [i64; 12] = [
+    1, 10, 60, 300, 900, 3_600, 14_400, 43_200, 86_400, 259_200, 604_800, 2_592_000,
+];
 /// At most this many exclusions.
 pub const MAX_EXCLUSIONS: usize = 10;
 /// At most this many event conditions in one funnel: every step's alternatives plus the
@@ -115,6 +122,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         }
         i
     });
+    let time_to_convert = decode_time_to_convert(&mut p, window_ms);
     let conditions = steps.iter().map(|s| s.matches.len()).sum::<usize>() + exclusions.len();
     if conditions > MAX_FUNNEL_CONDITIONS {
         p.over_budget(
@@ -138,6 +146,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         range,
         previous,
         interval,
+        time_to_convert,
     };
     p.finish(req)
 }
@@ -293,4 +302,58 @@ fn decode_exclusions(p: &mut Params, steps: usize) -> Vec<Exclusion> {
         }
     }
     out
+}
+
+/// `timeToConvert=true` (server bins) or `timeToConvertBins=[s, …]` (1 to 20 increasing
+/// whole seconds > 0): the histogram's edges in ms.
+fn decode_time_to_convert(p: &mut Params, window_ms: i64) -> Option<Vec<i64>> {
+    let asked = p.boolean("timeToConvert");
+    let bins = match p.get(&["timeToConvertBins"]) {
+        None => None,
+        Some((_, Value::String(s))) if s.is_empty() => None,
+        Some((_, v)) => {
+            let edges: Option<Vec<i64>> = v.as_array().and_then(|items| {
+                items
+                    .iter()
+                    .map(|x| {
+                        x.as_i64()
+                            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+                    })
+                    .collect()
+            });
+            match edges {
+                Some(e)
+                    if (1..=MAX_BIN_EDGES).contains(&e.len())
+                        && e[0] > 0
+                        && e.windows(2).all(|w| w[0] < w[1])
+                        && e.iter().all(|s| *s <= 8_760 * 3_600) =>
+                {
+                    Some(e.into_iter().map(|s| s * 1_000).collect())
+                }
+                _ => {
+                    p.invalid(
+                        "timeToConvertBins",
+                        format!(
+                            "expected a JSON array of 1 to {MAX_BIN_EDGES} increasing whole \
+                             seconds from 1 to 31536000, like [60,300,3600], got {}",
+                            describe(&v)
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    match (asked, bins) {
+        (Some(false), _) => None,
+        (_, Some(edges)) => Some(edges),
+        (Some(true), None) => Some(
+            DEFAULT_EDGES
+                .iter()
+                .map(|s| s * 1_000)
+                .filter(|ms| *ms < window_ms)
+                .collect(),
+        ),
+        (None, None) => None,
+    }
 }

@@ -142,7 +142,8 @@ mod parameter_list_tests {
         assert_eq!(
             all("funnel"),
             "projectId project_id events series range startDate endDate funnelWindow \
-             funnelGroup funnelOrder funnelRange exclusions previous interval timezone explain"
+             funnelGroup funnelOrder funnelRange exclusions previous interval timeToConvert \
+             timeToConvertBins timezone explain"
         );
         assert!(super::parameters("nothing").is_empty());
     }

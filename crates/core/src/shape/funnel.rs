@@ -4,7 +4,8 @@ use crate::compile::FunnelPlan;
 use crate::format::{Num, compare, round2};
 use crate::request::{FunnelRange, FunnelRequest};
 use crate::response::{
-    Comparison, EventRef, FunnelPoint, FunnelResponse, FunnelStepResult, StepPrevious,
+    Bin, Comparison, EventRef, FunnelPoint, FunnelResponse, FunnelStepResult, StepPrevious,
+    TimeToConvert,
 };
 use crate::sql::Row;
 use crate::time::format_seconds;
@@ -74,6 +75,7 @@ pub fn shape_funnel(
     tz: Tz,
     rows: &[Row],
     previous: Option<&[Row]>,
+    time_to_convert: Option<&[Row]>,
 ) -> FunnelResponse {
     let n = req.steps.len();
     let (reach, open) = reach_of(rows, n);
@@ -108,6 +110,10 @@ pub fn shape_funnel(
                     count: comparison(count as f64, p[k] as f64),
                     percent: comparison(pct, percent(p[k], p[1])),
                 }),
+                time_to_convert: match (&req.time_to_convert, time_to_convert) {
+                    (Some(edges), Some(rows)) if k > 1 => Some(convert_times(edges, rows, k)),
+                    _ => None,
+                },
             }
         })
         .collect();
@@ -136,5 +142,37 @@ pub fn shape_funnel(
         total_sessions: total,
         steps,
         over_time,
+    }
+}
+
+/// Seconds of `ms`, 2 decimals.
+fn seconds(ms: f64) -> Num {
+    Num(round2(ms / 1_000.0))
+}
+
+/// Step `k`'s time to convert from the rows `step, entrants, total, median, p90, h0…`.
+fn convert_times(edges: &[i64], rows: &[Row], k: usize) -> TimeToConvert {
+    let row = rows
+        .iter()
+        .find(|r| r.first().is_some_and(|v| v.as_i64() == k as i64));
+    let int = |i: usize| row.and_then(|r| r.get(i)).map_or(0, |v| v.as_i64());
+    let entrants = int(1);
+    let stat = |v: f64| (entrants > 0).then(|| seconds(v));
+    let histogram = (0..=edges.len())
+        .map(|b| Bin {
+            from: Num(if b == 0 {
+                0.0
+            } else {
+                (edges[b - 1] / 1_000) as f64
+            }),
+            to: edges.get(b).map(|e| Num((e / 1_000) as f64)),
+            count: u64::try_from(int(5 + b)).unwrap_or(0),
+        })
+        .collect();
+    TimeToConvert {
+        average: stat(int(2) as f64 / entrants.max(1) as f64),
+        median: stat(int(3) as f64),
+        p90: stat(int(4) as f64),
+        histogram,
     }
 }
