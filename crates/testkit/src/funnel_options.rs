@@ -233,3 +233,471 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
     }
     assert_eq!(checked, 36);
 }
+
+// ---- Hand-computed scenarios --------------------------------------------------------
+
+/// An event of session `sid` at `at` (RFC 3339).
+fn sev(sid: &str, i: usize, name: &str, at: &str) -> NewEvent {
+    let mut e = ev(&format!("{sid}-{i}"), name, at);
+    e.session_id = sid.into();
+    e
+}
+
+/// A session doing `(name, HH:MM[:SS.mmm])` on 2024-04-15 UTC, in the order listed.
+fn session(sid: &str, steps: &[(&str, &str)]) -> Vec<NewEvent> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let at = match t.len() {
+                5 => format!("{DAY}T{t}:00.000Z"),
+                _ => format!("{DAY}T{t}Z"),
+            };
+            sev(sid, i, name, &at)
+        })
+        .collect()
+}
+
+async fn store_with(b: &dyn Backend, sessions: Vec<Vec<NewEvent>>) -> Box<dyn Db> {
+    let store = b.fresh().await;
+    let rows: Vec<NewEvent> = sessions.into_iter().flatten().collect();
+    store.insert_events(&rows).await.unwrap();
+    store
+}
+
+/// A funnel over the UTC day 2024-04-15 with `extra` parameters, answered at `now`.
+async fn run(store: &dyn Db, steps: Value, extra: &str, now: &str) -> Value {
+    let qs = format!(
+        "events={}&startDate={DAY}&endDate={DAY}{extra}",
+        url_enc(&steps.to_string())
+    );
+    funnel(store, &qs, chrono_tz::UTC, now).await
+}
+
+const LATER: &str = "2024-05-01T00:00:00Z";
+
+fn names(list: &[&str]) -> Value {
+    Value::Array(list.iter().map(|n| json!({ "name": n })).collect())
+}
+
+/// Each step's `field`.
+fn per_step(out: &Value, field: &str) -> Vec<Value> {
+    out["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[field].clone())
+        .collect()
+}
+
+fn counts(out: &Value) -> Vec<Value> {
+    per_step(out, "count")
+}
+
+/// Ties at one millisecond. `ordered` needs each step strictly later than the previous;
+/// `strict` also needs no other event of the entrant in the closed span between two
+/// consecutive steps, so a step sharing its millisecond with another event cannot be
+/// followed or follow.
+///   s1: a 10:00, b 10:00 (tie), b 10:00:01 — ordered 2 (the later b); strict 1 (the tied b
+///       lies in [10:00, 10:00:01])
+///   s2: a, x, b — ordered 2; strict 1 (x between)
+///   s3: a, b — 2 and 2
+///   s4: a 10:00, a 10:00 (tie), b 10:01 — ordered 2; strict 1 (each a sees the other)
+///   s5: a 10:00, b 10:00 — 1 and 1 (b is not later than a)
+/// ordered: reach [5, 4]; strict: [5, 1].
+pub async fn funnel_ties_in_ordered_and_strict_order(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session(
+                "s1",
+                &[("a", "10:00"), ("b", "10:00"), ("b", "10:00:01.000")],
+            ),
+            session("s2", &[("a", "10:00"), ("x", "10:01"), ("b", "10:02")]),
+            session("s3", &[("a", "10:00"), ("b", "10:01")]),
+            session("s4", &[("a", "10:00"), ("a", "10:00"), ("b", "10:01")]),
+            session("s5", &[("a", "10:00"), ("b", "10:00")]),
+        ],
+    )
+    .await;
+    let steps = names(&["a", "b"]);
+    let ordered = run(&store, steps.clone(), "", LATER).await;
+    assert_eq!(counts(&ordered), [json!(5), json!(4)]);
+    let explicit = run(&store, steps.clone(), "&funnelOrder=ordered", LATER).await;
+    assert_eq!(explicit, ordered);
+    let strict = run(&store, steps, "&funnelOrder=strict", LATER).await;
+    assert_eq!(counts(&strict), [json!(5), json!(1)]);
+    assert_eq!(per_step(&strict, "percent"), [json!(100), json!(20)]);
+    assert_eq!(per_step(&strict, "dropoffCount"), [json!(0), json!(4)]);
+}
+
+/// Conversion over time on Stockholm's 23-hour day 2024-03-31 (02:00+01:00 jumps to
+/// 03:00+02:00). Entry buckets are local:
+///   s1: a 00:30+01 (= 03-30T23:30Z), b 00:40+01            → bucket 00:00, converted
+///   s2: a 01:59+01 (= 00:59Z), b 03:01+02 (= 01:01Z, 2 min) → bucket 01:00, converted
+///   s3: a 03:15+02 (= 01:15Z), no b                         → bucket 03:00
+///   s4: a 23:30+02 (= 21:30Z), b 23:45+02                   → bucket 23:00, converted
+/// Hourly: 23 points, the third being 03:00+02:00; daily: one point, 4 entrants, 3
+/// converted, 75 %.
+pub async fn funnel_conversion_over_time_on_a_dst_day(b: &dyn Backend) {
+    let at = |sid: &str, i: usize, name: &str, t: &str| sev(sid, i, name, t);
+    let store = store_with(
+        b,
+        vec![
+            vec![
+                at("s1", 0, "a", "2024-03-30T23:30:00Z"),
+                at("s1", 1, "b", "2024-03-30T23:40:00Z"),
+            ],
+            vec![
+                at("s2", 0, "a", "2024-03-31T00:59:00Z"),
+                at("s2", 1, "b", "2024-03-31T01:01:00Z"),
+            ],
+            vec![at("s3", 0, "a", "2024-03-31T01:15:00Z")],
+            vec![
+                at("s4", 0, "a", "2024-03-31T21:30:00Z"),
+                at("s4", 1, "b", "2024-03-31T21:45:00Z"),
+            ],
+        ],
+    )
+    .await;
+    let qs = |interval: &str| {
+        format!(
+            "events={}&startDate=2024-03-31&endDate=2024-03-31&timezone=Europe/Stockholm&interval={interval}",
+            url_enc(&names(&["a", "b"]).to_string())
+        )
+    };
+    let hourly = funnel(&store, &qs("hour"), chrono_tz::UTC, LATER).await;
+    let points = hourly["overTime"].as_array().unwrap();
+    assert_eq!(points.len(), 23);
+    let point = |date: &str, entrants: u64, converted: u64, rate: Value| json!({"date": date, "entrants": entrants, "converted": converted, "rate": rate});
+    assert_eq!(
+        points[0],
+        point("2024-03-31T00:00:00+01:00", 1, 1, json!(100))
+    );
+    assert_eq!(
+        points[1],
+        point("2024-03-31T01:00:00+01:00", 1, 1, json!(100))
+    );
+    assert_eq!(
+        points[2],
+        point("2024-03-31T03:00:00+02:00", 1, 0, json!(0))
+    );
+    assert_eq!(
+        points[3],
+        point("2024-03-31T04:00:00+02:00", 0, 0, json!(0))
+    );
+    assert_eq!(
+        points[22],
+        point("2024-03-31T23:00:00+02:00", 1, 1, json!(100))
+    );
+    let entrants: u64 = points.iter().map(|p| p["entrants"].as_u64().unwrap()).sum();
+    assert_eq!(entrants, 4);
+    assert_eq!(counts(&hourly), [json!(4), json!(3)]);
+    let daily = funnel(&store, &qs("day"), chrono_tz::UTC, LATER).await;
+    assert_eq!(
+        daily["overTime"],
+        json!([point("2024-03-31T00:00:00+01:00", 4, 3, json!(75))])
+    );
+}
+
+/// An entrant with several chains: the level is the longest chain; time to convert takes
+/// each step's earliest completion over all chains. Window 1 h.
+///   s1: a 10:00, b 10:10, a 11:00, b 11:05, c 11:20 — a(10:00)…c is 80 min, too long;
+///       a(11:00) b(11:05) c(11:20) fits: level 3. F(1) 10:00, F(2) 10:10, F(3) 11:20.
+///   s2: a 10:00, b 10:30 — level 2, F(2) − F(1) = 30 min.
+/// Step 2: [600, 1800] s — average 1200, median (1st of 2) 600, p90 (2nd) 1800.
+/// Step 3: [4200] s (11:20 − 10:10).
+pub async fn funnel_entrant_with_several_chains(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session(
+                "s1",
+                &[
+                    ("a", "10:00"),
+                    ("b", "10:10"),
+                    ("a", "11:00"),
+                    ("b", "11:05"),
+                    ("c", "11:20"),
+                ],
+            ),
+            session("s2", &[("a", "10:00"), ("b", "10:30")]),
+        ],
+    )
+    .await;
+    let out = run(
+        &store,
+        names(&["a", "b", "c"]),
+        "&funnelWindow=1&timeToConvertBins=[900]",
+        LATER,
+    )
+    .await;
+    assert_eq!(counts(&out), [json!(2), json!(2), json!(1)]);
+    let ttc = per_step(&out, "timeToConvert");
+    assert_eq!(ttc[0], Value::Null);
+    assert_eq!(
+        ttc[1],
+        json!({"average": 1200, "median": 600, "p90": 1800, "histogram": [
+            {"from": 0, "to": 900, "count": 1},
+            {"from": 900, "to": null, "count": 1}
+        ]})
+    );
+    assert_eq!(
+        ttc[2],
+        json!({"average": 4200, "median": 4200, "p90": 4200, "histogram": [
+            {"from": 0, "to": 900, "count": 0},
+            {"from": 900, "to": null, "count": 1}
+        ]})
+    );
+}
+
+/// Percentiles by nearest rank over an odd count, and over a step nobody reached.
+///   s1..s3: a then b after 60 s, 120 s and 601.5 s; s4: a only.
+/// Step 2 over [60, 120, 601.5]: average 260.5, median (2nd of 3) 120, p90 (3rd) 601.5.
+/// Step 3: nobody — every statistic null, the histogram all zero. Server bins under a
+/// 1-hour window: 1 s, 10 s, 1 min, 5 min, 15 min.
+pub async fn funnel_time_to_convert_odd_count_and_empty_step(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session("s1", &[("a", "10:00"), ("b", "10:01")]),
+            session("s2", &[("a", "10:00"), ("b", "10:02")]),
+            session("s3", &[("a", "10:00"), ("b", "10:10:01.500")]),
+            session("s4", &[("a", "10:00")]),
+        ],
+    )
+    .await;
+    let out = run(
+        &store,
+        names(&["a", "b", "c"]),
+        "&funnelWindow=1&timeToConvert=true",
+        LATER,
+    )
+    .await;
+    let ttc = per_step(&out, "timeToConvert");
+    let bins = |counts: [u64; 6]| {
+        let edges = [0, 1, 10, 60, 300, 900];
+        let mut out = Vec::new();
+        for i in 0..6 {
+            let to = edges.get(i + 1).map_or(Value::Null, |e| json!(e));
+            out.push(json!({"from": edges[i], "to": to, "count": counts[i]}));
+        }
+        Value::Array(out)
+    };
+    assert_eq!(
+        ttc[1],
+        json!({"average": 260.5, "median": 120, "p90": 601.5, "histogram": bins([0, 0, 0, 2, 1, 0])})
+    );
+    assert_eq!(
+        ttc[2],
+        json!({"average": null, "median": null, "p90": null, "histogram": bins([0; 6])})
+    );
+}
+
+/// Exclusions include their edges: an excluded event at the same millisecond as either
+/// step of the span disqualifies the chain; one just outside does not; a later clean chain
+/// still counts; a chain that stops at `from` is not affected.
+///   s1: a 10:00, x 10:00, b 10:05             [a,b] x 1→2: 1   [a,b,c] x 2→3: 2
+///   s2: a 10:00, x 10:05, b 10:05                             1                 2
+///   s3: x 09:59, a 10:00, b 10:05, x 10:06                    2                 2
+///   s4: a 10:00, x 10:02, a 10:03, b 10:05                    2 (from the 2nd a) 2
+///   s5: a 10:00, b 10:01, x 10:02, c 10:03                    2                 2 (x between b and c)
+///   s6: a 10:00, b 10:01, c 10:03, x 10:03                    2                 2 (x at c's millisecond)
+///   s7: a 10:00, b 10:01, c 10:03                             2                 3
+pub async fn funnel_exclusions_at_the_chain_edges(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session("s1", &[("a", "10:00"), ("x", "10:00"), ("b", "10:05")]),
+            session("s2", &[("a", "10:00"), ("x", "10:05"), ("b", "10:05")]),
+            session(
+                "s3",
+                &[
+                    ("x", "09:59"),
+                    ("a", "10:00"),
+                    ("b", "10:05"),
+                    ("x", "10:06"),
+                ],
+            ),
+            session(
+                "s4",
+                &[
+                    ("a", "10:00"),
+                    ("x", "10:02"),
+                    ("a", "10:03"),
+                    ("b", "10:05"),
+                ],
+            ),
+            session(
+                "s5",
+                &[
+                    ("a", "10:00"),
+                    ("b", "10:01"),
+                    ("x", "10:02"),
+                    ("c", "10:03"),
+                ],
+            ),
+            session(
+                "s6",
+                &[
+                    ("a", "10:00"),
+                    ("b", "10:01"),
+                    ("c", "10:03"),
+                    ("x", "10:03"),
+                ],
+            ),
+            session("s7", &[("a", "10:00"), ("b", "10:01"), ("c", "10:03")]),
+        ],
+    )
+    .await;
+    let two = run(
+        &store,
+        names(&["a", "b"]),
+        &format!(
+            "&exclusions={}",
+            url_enc(r#"[{"name":"x","from":1,"to":2}]"#)
+        ),
+        LATER,
+    )
+    .await;
+    assert_eq!(counts(&two), [json!(7), json!(5)]);
+    let three = run(
+        &store,
+        names(&["a", "b", "c"]),
+        &format!(
+            "&exclusions={}",
+            url_enc(r#"[{"name":"x","from":2,"to":3}]"#)
+        ),
+        LATER,
+    )
+    .await;
+    assert_eq!(counts(&three), [json!(7), json!(7), json!(1)]);
+    // The default span is the whole funnel: s1–s6 all see an x inside [a, last step].
+    let whole = run(
+        &store,
+        names(&["a", "b", "c"]),
+        &format!("&exclusions={}", url_enc(r#"[{"name":"x"}]"#)),
+        LATER,
+    )
+    .await;
+    // s1 1, s2 1, s3 2, s4 2, s5 2, s6 2, s7 3.
+    assert_eq!(counts(&whole), [json!(7), json!(5), json!(1)]);
+}
+
+/// Alternatives that match several steps: one event never serves twice in a chain.
+/// Steps a, (b or a), c.
+///   s1: a 10:00, a 10:01, c 10:02 — the second a is step 2: level 3
+///   s2: a 10:00, c 10:01         — the a cannot also be step 2: level 1
+///   s3: b 10:00, a 10:01         — b cannot be step 1: level 1
+///   s4: a 10:00, b 10:01         — level 2
+pub async fn funnel_alternatives_matching_several_steps(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session("s1", &[("a", "10:00"), ("a", "10:01"), ("c", "10:02")]),
+            session("s2", &[("a", "10:00"), ("c", "10:01")]),
+            session("s3", &[("b", "10:00"), ("a", "10:01")]),
+            session("s4", &[("a", "10:00"), ("b", "10:01")]),
+        ],
+    )
+    .await;
+    let steps = json!([
+        {"name": "a"},
+        {"anyOf": [{"name": "b"}, {"name": "a"}]},
+        {"name": "c", "displayName": "Done"}
+    ]);
+    let out = run(&store, steps, "", LATER).await;
+    assert_eq!(counts(&out), [json!(4), json!(2), json!(1)]);
+    assert_eq!(
+        out["steps"][1]["event"],
+        json!({"name": "b or a", "displayName": "b or a"})
+    );
+    assert_eq!(
+        per_step(&out, "dropoffCount"),
+        [json!(0), json!(2), json!(1)]
+    );
+}
+
+/// Entry-bounded windows and entrants still inside the window at "now". Window 2 h, the
+/// day 2024-04-15, now 2024-04-16T00:30Z.
+///   s1: a 23:00, b 00:10 next day — level 2 with funnelRange=entry, 1 with all
+///   s2: a 23:30, nothing — its window runs to 01:30 ≥ now: pending
+///   s3: a 10:00, nothing — window elapsed: not pending
+///   s4: b 23:50 only — not an entrant
+///   s5: a 00:20 next day, b 00:25 — enters after the range: not an entrant
+/// entry: reach [3, 1], step 2 dropoff 2 of which pending 1; all: reach [3, 0].
+pub async fn funnel_entry_range_and_pending_entrants(b: &dyn Backend) {
+    let at = |sid: &str, i: usize, name: &str, t: &str| sev(sid, i, name, t);
+    let store = store_with(
+        b,
+        vec![
+            vec![
+                at("s1", 0, "a", "2024-04-15T23:00:00Z"),
+                at("s1", 1, "b", "2024-04-16T00:10:00Z"),
+            ],
+            vec![at("s2", 0, "a", "2024-04-15T23:30:00Z")],
+            vec![at("s3", 0, "a", "2024-04-15T10:00:00Z")],
+            vec![at("s4", 0, "b", "2024-04-15T23:50:00Z")],
+            vec![
+                at("s5", 0, "a", "2024-04-16T00:20:00Z"),
+                at("s5", 1, "b", "2024-04-16T00:25:00Z"),
+            ],
+        ],
+    )
+    .await;
+    let now = "2024-04-16T00:30:00Z";
+    let entry = run(
+        &store,
+        names(&["a", "b"]),
+        "&funnelWindow=2&funnelRange=entry",
+        now,
+    )
+    .await;
+    assert_eq!(
+        entry,
+        json!({"totalSessions": 3, "steps": [
+            {"event": {"name": "a", "displayName": "a"}, "count": 3, "percent": 100,
+             "dropoffCount": 0, "dropoffPercent": 0, "previousCount": 3, "pendingCount": 0},
+            {"event": {"name": "b", "displayName": "b"}, "count": 1, "percent": 33.33,
+             "dropoffCount": 2, "dropoffPercent": 66.67, "previousCount": 3, "pendingCount": 1}
+        ]})
+    );
+    let all = run(&store, names(&["a", "b"]), "&funnelWindow=2", now).await;
+    assert_eq!(counts(&all), [json!(3), json!(0)]);
+    assert_eq!(all["steps"][1].get("pendingCount"), None);
+}
+
+/// The previous period of 2024-04-15 (§6.4) is 2024-04-14, same length, ending 1 ms before.
+///   04-14: four entrants, one converts (25 %); 04-15: two entrants, one converts (50 %).
+/// Step 1: count 2 vs 4 → −50 %, negative; percent 100 vs 100 → 0, neutral.
+/// Step 2: count 1 vs 1 → 0, neutral; percent 50 vs 25 → +100 %, positive.
+pub async fn funnel_previous_period_values(b: &dyn Backend) {
+    let at = |sid: &str, i: usize, name: &str, t: &str| sev(sid, i, name, t);
+    let mut sessions = vec![
+        vec![
+            at("p1", 0, "a", "2024-04-14T10:00:00Z"),
+            at("p1", 1, "b", "2024-04-14T10:05:00Z"),
+        ],
+        vec![
+            at("c1", 0, "a", "2024-04-15T10:00:00Z"),
+            at("c1", 1, "b", "2024-04-15T10:05:00Z"),
+        ],
+        vec![at("c2", 0, "a", "2024-04-15T00:00:00Z")],
+    ];
+    for s in ["p2", "p3", "p4"] {
+        sessions.push(vec![at(s, 0, "a", "2024-04-14T23:59:59.999Z")]);
+    }
+    let store = store_with(b, sessions).await;
+    let out = run(&store, names(&["a", "b"]), "&previous=true", LATER).await;
+    let cmp = |value: Value, diff: Value, state: &str| json!({"value": value, "diff": diff, "state": state});
+    assert_eq!(counts(&out), [json!(2), json!(1)]);
+    assert_eq!(
+        per_step(&out, "previous"),
+        [
+            json!({"count": cmp(json!(4), json!(-50), "negative"),
+                   "percent": cmp(json!(100), json!(0), "neutral")}),
+            json!({"count": cmp(json!(1), json!(0), "neutral"),
+                   "percent": cmp(json!(25), json!(100), "positive")}),
+        ]
+    );
+}

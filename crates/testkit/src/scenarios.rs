@@ -109,6 +109,14 @@ macro_rules! __scenarios {
             rounding_of_halves,
         ],
         funnel_options: [
+            funnel_ties_in_ordered_and_strict_order,
+            funnel_conversion_over_time_on_a_dst_day,
+            funnel_entrant_with_several_chains,
+            funnel_time_to_convert_odd_count_and_empty_step,
+            funnel_exclusions_at_the_chain_edges,
+            funnel_alternatives_matching_several_steps,
+            funnel_entry_range_and_pending_entrants,
+            funnel_previous_period_values,
             generated_data_agrees_with_the_brute_force_reference,
         ],
         import: [
