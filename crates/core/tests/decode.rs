@@ -1615,7 +1615,8 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
                 let reads = match ep {
                     Ep::Events => ["event", "filters"].contains(&key),
                     Ep::Chart => ["events", "breakdowns"].contains(&key),
-                    Ep::Funnel => key == "events",
+                    // A funnel rejects any `breakdowns` (docs/funnels.md).
+                    Ep::Funnel => ["events", "breakdowns"].contains(&key),
                 };
                 let named = match &result {
                     Ok(()) => false,

@@ -1549,12 +1549,121 @@ fn malformed_parameters_second() -> Vec<(String, Value)> {
     ]
 }
 
+/// Malformed funnel options (docs/funnels.md), each named.
+fn malformed_funnel_options() -> Vec<(String, Value)> {
+    let ab = enc(r#"[{"name":"a"},{"name":"b"}]"#);
+    let invalid = |param: &str, detail: &str| bad_request("invalid_parameter", param, detail);
+    let many: Vec<String> = (0..10).map(|i| format!(r#"{{"name":"e{i}"}}"#)).collect();
+    let wide = format!(r#"{{"anyOf":[{}]}}"#, many.join(","));
+    let budget = enc(&format!("[{wide},{wide},{wide},{wide},{wide}]"));
+    vec![
+        (
+            format!("/export/funnel?events={ab}&funnelOrder=any"),
+            invalid(
+                "funnelOrder",
+                "unknown funnel order \"any\"; expected one of: ordered, strict",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={ab}&funnelRange=exit"),
+            invalid(
+                "funnelRange",
+                "unknown funnel range \"exit\"; expected one of: all, entry",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?events={ab}&exclusions={}",
+                enc(r#"[{"name":"x","from":2,"to":1}]"#)
+            ),
+            invalid("exclusions[0].to", "expected a step after from (2), got 1"),
+        ),
+        (
+            format!(
+                "/export/funnel?events={ab}&exclusions={}",
+                enc(r#"[{"name":"x","to":3}]"#)
+            ),
+            invalid(
+                "exclusions[0].to",
+                "expected a step number from 1 to 2, got 3",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?events={}",
+                enc(r#"[{"name":"a"},{"anyOf":[]}]"#)
+            ),
+            invalid(
+                "events[1].anyOf",
+                "expected a JSON array of 1 to 10 event configs, got an empty list",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?events={}",
+                enc(r#"[{"name":"a"},{"anyOf":[{"name":""}]}]"#)
+            ),
+            invalid(
+                "events[1].anyOf[0].name",
+                "expected a non-empty event name, got a string",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?events={}",
+                enc(r#"[{"name":"a"},{"name":"b","window":-1}]"#)
+            ),
+            invalid(
+                "events[1].window",
+                "expected hours as a decimal > 0 and <= 8760, got \"-1\"",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={ab}&timeToConvertBins=[60,30]"),
+            invalid(
+                "timeToConvertBins",
+                "item 1: edges must increase, got 30 after 60",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={ab}&interval=year"),
+            invalid(
+                "interval",
+                "unknown interval \"year\"; expected one of: minute, hour, day, week, month",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={ab}&previous=maybe"),
+            invalid("previous", "expected true or false, got \"maybe\""),
+        ),
+        (
+            format!(
+                "/export/funnel?events={ab}&breakdowns={}",
+                enc(r#"[{"name":"country"}]"#)
+            ),
+            invalid(
+                "breakdowns",
+                "funnels do not support breakdowns yet (docs/funnels.md)",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={budget}"),
+            invalid(
+                "events",
+                "a funnel may have at most 40 event conditions in all (every step's \
+                 alternatives and the exclusions), got 50 (see docs/limits.md)",
+            ),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn malformed_parameters_are_named() {
     let app = spawn().await;
     let cases = malformed_parameters_first()
         .into_iter()
-        .chain(malformed_parameters_second());
+        .chain(malformed_parameters_second())
+        .chain(malformed_funnel_options());
     for (url, expected) in cases {
         let r = app.get(&url, READ).await;
         assert_eq!(r.status, 400, "{url}: {}", r.body);

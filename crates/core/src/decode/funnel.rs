@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::Limits;
 use super::config::{display_name, event_name};
 use super::filter::decode_filters;
-use super::params::{Params, describe, parse_query};
+use super::params::{Params, describe, parse_query, shown};
 use crate::error::RequestError;
 use crate::request::{
     Exclusion, FunnelGroup, FunnelOrder, FunnelRange, FunnelRequest, FunnelStep, StepMatch,
@@ -123,6 +123,15 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         i
     });
     let time_to_convert = decode_time_to_convert(&mut p, window_ms);
+    // Not silently ignored: a client asking for a breakdown must not read totals as one.
+    if p.get(&["breakdowns"])
+        .is_some_and(|(_, v)| v != Value::String(String::new()))
+    {
+        p.invalid(
+            "breakdowns",
+            "funnels do not support breakdowns yet (docs/funnels.md)",
+        );
+    }
     let conditions = steps.iter().map(|s| s.matches.len()).sum::<usize>() + exclusions.len();
     if conditions > MAX_FUNNEL_CONDITIONS {
         p.over_budget(
@@ -208,7 +217,7 @@ fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
                     any_path,
                     format!(
                         "expected a JSON array of 1 to {MAX_ALTERNATIVES} event configs, got {}",
-                        describe(alternatives)
+                        shown(alternatives)
                     ),
                 ),
             }
@@ -279,10 +288,7 @@ fn decode_exclusions(p: &mut Params, steps: usize) -> Vec<Exclusion> {
                     _ => {
                         p.invalid(
                             format!("{path}.{key}"),
-                            format!(
-                                "expected a step number from 1 to {last}, got {}",
-                                describe(v)
-                            ),
+                            format!("expected a step number from 1 to {last}, got {}", shown(v)),
                         );
                         default
                     }
@@ -311,38 +317,13 @@ fn decode_time_to_convert(p: &mut Params, window_ms: i64) -> Option<Vec<i64>> {
     let bins = match p.get(&["timeToConvertBins"]) {
         None => None,
         Some((_, Value::String(s))) if s.is_empty() => None,
-        Some((_, v)) => {
-            let edges: Option<Vec<i64>> = v.as_array().and_then(|items| {
-                items
-                    .iter()
-                    .map(|x| {
-                        x.as_i64()
-                            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
-                    })
-                    .collect()
-            });
-            match edges {
-                Some(e)
-                    if (1..=MAX_BIN_EDGES).contains(&e.len())
-                        && e[0] > 0
-                        && e.windows(2).all(|w| w[0] < w[1])
-                        && e.iter().all(|s| *s <= 8_760 * 3_600) =>
-                {
-                    Some(e.into_iter().map(|s| s * 1_000).collect())
-                }
-                _ => {
-                    p.invalid(
-                        "timeToConvertBins",
-                        format!(
-                            "expected a JSON array of 1 to {MAX_BIN_EDGES} increasing whole \
-                             seconds from 1 to 31536000, like [60,300,3600], got {}",
-                            describe(&v)
-                        ),
-                    );
-                    None
-                }
+        Some((_, v)) => match bin_edges(&v) {
+            Ok(edges) => Some(edges.into_iter().map(|s| s * 1_000).collect()),
+            Err(why) => {
+                p.invalid("timeToConvertBins", why);
+                None
             }
-        }
+        },
     };
     match (asked, bins) {
         (Some(false), _) => None,
@@ -356,4 +337,38 @@ fn decode_time_to_convert(p: &mut Params, window_ms: i64) -> Option<Vec<i64>> {
         ),
         (None, None) => None,
     }
+}
+
+/// The histogram edges of `timeToConvertBins`, in seconds, or why they are not.
+fn bin_edges(v: &Value) -> Result<Vec<i64>, String> {
+    let items = match v.as_array() {
+        Some(items) if (1..=MAX_BIN_EDGES).contains(&items.len()) => items,
+        _ => {
+            return Err(format!(
+                "expected a JSON array of 1 to {MAX_BIN_EDGES} increasing whole seconds \
+                 from 1 to 31536000, like [60,300,3600], got {}",
+                shown(v)
+            ));
+        }
+    };
+    let mut edges = Vec::with_capacity(items.len());
+    for (i, x) in items.iter().enumerate() {
+        let secs = x
+            .as_i64()
+            .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+            .filter(|s| (1..=8_760 * 3_600).contains(s));
+        let Some(secs) = secs else {
+            return Err(format!(
+                "item {i}: expected whole seconds from 1 to 31536000, got {}",
+                shown(x)
+            ));
+        };
+        if let Some(prev) = edges.last().filter(|p| **p >= secs) {
+            return Err(format!(
+                "item {i}: edges must increase, got {secs} after {prev}"
+            ));
+        }
+        edges.push(secs);
+    }
+    Ok(edges)
 }

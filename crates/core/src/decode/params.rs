@@ -80,6 +80,18 @@ pub(super) fn describe(v: &Value) -> &'static str {
     }
 }
 
+/// A value for an error message: a number, boolean or short string as JSON, anything
+/// else by its kind.
+pub(super) fn shown(v: &Value) -> String {
+    match v {
+        Value::Number(_) | Value::Bool(_) => v.to_string(),
+        Value::String(s) if s.chars().count() <= 40 => v.to_string(),
+        Value::Array(items) if items.is_empty() => "an empty list".to_string(),
+        Value::Array(items) => format!("a list of {}", items.len()),
+        _ => describe(v).to_string(),
+    }
+}
+
 impl Params {
     pub(super) fn finish<T>(mut self, value: T) -> Result<T, RequestError> {
         if self.errors.is_empty() {
