@@ -482,6 +482,9 @@ pub enum FunnelOrder {
     /// As `Ordered`, and no other event of the entrant at or between two consecutive
     /// steps' times.
     Strict,
+    /// The steps in any order (ties included): distinct events, one per step, all within
+    /// the funnel window of each other.
+    Any,
 }
 
 /// What the date range bounds (`funnelRange`).

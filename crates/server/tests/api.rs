@@ -1558,10 +1558,57 @@ fn malformed_funnel_options() -> Vec<(String, Value)> {
     let budget = enc(&format!("[{wide},{wide},{wide},{wide},{wide}]"));
     vec![
         (
-            format!("/export/funnel?events={ab}&funnelOrder=any"),
+            format!("/export/funnel?events={ab}&funnelOrder=unordered"),
             invalid(
                 "funnelOrder",
-                "unknown funnel order \"any\"; expected one of: ordered, strict",
+                "unknown funnel order \"unordered\"; expected one of: ordered, strict, any",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?funnelOrder=any&events={}",
+                enc(r#"[{"name":"a"},{"anyOf":[{"name":"b"},{"name":"a"}]}]"#)
+            ),
+            invalid(
+                "events[1]",
+                "funnelOrder=any needs each event name in one step only; \"a\" is also in step 1",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?funnelOrder=any&events={}",
+                enc(r#"[{"name":"a"},{"name":"*"}]"#)
+            ),
+            invalid(
+                "events[1]",
+                "funnelOrder=any needs named events (\"*\" would match every step)",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?funnelOrder=any&events={}",
+                enc(r#"[{"name":"a"},{"name":"b","window":2}]"#)
+            ),
+            invalid(
+                "events[1].window",
+                "a step window needs an order; not allowed with funnelOrder=any",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?funnelOrder=any&events={ab}&exclusions={}",
+                enc(r#"[{"name":"x"}]"#)
+            ),
+            invalid(
+                "exclusions",
+                "exclusions lie between ordered steps; not allowed with funnelOrder=any",
+            ),
+        ),
+        (
+            format!("/export/funnel?funnelOrder=any&events={ab}&timeToConvertBins=[60]"),
+            invalid(
+                "timeToConvertBins",
+                "time to convert follows the steps' order; not allowed with funnelOrder=any",
             ),
         ),
         (

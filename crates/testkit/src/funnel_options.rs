@@ -99,6 +99,9 @@ fn query(spec: &Spec, extra: &str) -> String {
     if spec.strict {
         qs.push_str("&funnelOrder=strict");
     }
+    if spec.any {
+        qs.push_str("&funnelOrder=any");
+    }
     if spec.entry {
         qs.push_str("&funnelRange=entry");
     }
@@ -213,6 +216,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                         },
                         profile: (si + xi + usize::from(strict)) % 3 == 0,
                         strict,
+                        any: false,
                         entry,
                         exclusions: exclusions.clone(),
                     };
@@ -232,6 +236,57 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
         }
     }
     assert_eq!(checked, 36);
+
+    // funnelOrder=any: steps whose names are distinct (alternatives included), without
+    // step windows, exclusions or time to convert, which it does not allow.
+    let any_sets: Vec<Vec<(Vec<Matcher>, Option<i64>)>> = vec![
+        vec![
+            (vec![m("a")], None),
+            (vec![m("b")], None),
+            (vec![m("c")], None),
+        ],
+        vec![
+            (vec![m("c")], None),
+            (
+                vec![
+                    Matcher {
+                        name: "b",
+                        plan: Some("pro"),
+                    },
+                    m("d"),
+                ],
+                None,
+            ),
+            (vec![m("a")], None),
+            (vec![m("x")], None),
+        ],
+    ];
+    for (si, steps) in any_sets.iter().enumerate() {
+        for entry in [false, true] {
+            for profile in [false, true] {
+                let spec = Spec {
+                    steps: steps.clone(),
+                    window_ms: if profile { 2 * hour } else { hour / 2 },
+                    profile,
+                    strict: false,
+                    any: true,
+                    entry,
+                    exclusions: Vec::new(),
+                };
+                let extra = match (si + usize::from(entry) + usize::from(profile)) % 3 {
+                    0 => "&interval=hour",
+                    1 => "&previous=true",
+                    _ => "&interval=day&previous=true",
+                };
+                let qs = query(&spec, extra);
+                let want = expected(&spec, &events, &qs, now);
+                let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
+                assert_eq!(got, want, "{qs}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 44);
 }
 
 // ---- Hand-computed scenarios --------------------------------------------------------
@@ -329,6 +384,53 @@ pub async fn funnel_ties_in_ordered_and_strict_order(b: &dyn Backend) {
     assert_eq!(counts(&strict), [json!(5), json!(1)]);
     assert_eq!(per_step(&strict, "percent"), [json!(100), json!(20)]);
     assert_eq!(per_step(&strict, "dropoffCount"), [json!(0), json!(4)]);
+}
+
+/// `funnelOrder=any`: one distinct event per step, in any order, ties included, all within
+/// the window (1 h) of each other.
+///   s1: c 10:00, b 10:10, a 10:20           — any 3; ordered 1
+///   s2: a 10:00, c 10:30                    — any 1 (no b); ordered 1
+///   s3: b 10:00, a 10:00 (tie), c 11:00     — any 3 (span exactly 1 h); ordered 1
+///   s4: b 09:00, a 10:00, c 10:30, b 11:30  — any 2 ({b 09:00, a}; every set with c
+///                                             spans 90 min); ordered 1 (b 11:30 is 90
+///                                             min after a)
+///   s5: b 10:00                             — no step-1 event: not an entrant
+/// any: reach [4, 3, 2]; ordered: [4, 0, 0].
+pub async fn funnel_any_order(b: &dyn Backend) {
+    let store = store_with(
+        b,
+        vec![
+            session("s1", &[("c", "10:00"), ("b", "10:10"), ("a", "10:20")]),
+            session("s2", &[("a", "10:00"), ("c", "10:30")]),
+            session("s3", &[("b", "10:00"), ("a", "10:00"), ("c", "11:00")]),
+            session(
+                "s4",
+                &[
+                    ("b", "09:00"),
+                    ("a", "10:00"),
+                    ("c", "10:30"),
+                    ("b", "11:30"),
+                ],
+            ),
+            session("s5", &[("b", "10:00")]),
+        ],
+    )
+    .await;
+    let steps = names(&["a", "b", "c"]);
+    let any = run(
+        &store,
+        steps.clone(),
+        "&funnelWindow=1&funnelOrder=any",
+        LATER,
+    )
+    .await;
+    assert_eq!(counts(&any), [json!(4), json!(3), json!(2)]);
+    assert_eq!(
+        per_step(&any, "percent"),
+        [json!(100), json!(75), json!(50)]
+    );
+    let ordered = run(&store, steps, "&funnelWindow=1", LATER).await;
+    assert_eq!(counts(&ordered), [json!(4), json!(0), json!(0)]);
 }
 
 /// Conversion over time on Stockholm's 23-hour day 2024-03-31 (02:00+01:00 jumps to

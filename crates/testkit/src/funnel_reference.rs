@@ -47,6 +47,9 @@ pub struct Spec {
     pub window_ms: i64,
     pub profile: bool,
     pub strict: bool,
+    /// `funnelOrder=any` (then `strict` is false, and there are no step windows or
+    /// exclusions).
+    pub any: bool,
     pub entry: bool,
     /// (matcher, from, to), steps 1-based.
     pub exclusions: Vec<(Matcher, usize, usize)>,
@@ -115,6 +118,47 @@ impl Spec {
         deepest
     }
 
+    /// `funnelOrder=any`: the largest `L` such that some `L` distinct events match steps
+    /// `1..=L` (one each, in any order) within the window of each other, the earliest at
+    /// or before `end` with `funnelRange=entry`; and whether a set of that size has its
+    /// window open at `now`. Every selection is enumerated.
+    fn any_level(&self, ent: &Entrant, end: i64, now: i64) -> (usize, bool) {
+        fn pick<'a>(
+            spec: &Spec,
+            ent: &Entrant<'a>,
+            q: usize,
+            len: usize,
+            chosen: &mut Vec<&'a NewEvent>,
+            found: &mut Vec<i64>,
+        ) {
+            if q > len {
+                let lo = chosen.iter().map(|e| e.created_at).min().unwrap();
+                let hi = chosen.iter().map(|e| e.created_at).max().unwrap();
+                if hi - lo <= spec.window_ms {
+                    found.push(lo);
+                }
+                return;
+            }
+            for e in &ent.events {
+                if spec.step_matches(q, e) && !chosen.iter().any(|c| std::ptr::eq(*c, *e)) {
+                    chosen.push(e);
+                    pick(spec, ent, q + 1, len, chosen, found);
+                    chosen.pop();
+                }
+            }
+        }
+        for len in (1..=self.steps.len()).rev() {
+            let mut starts = Vec::new();
+            pick(self, ent, 1, len, &mut Vec::new(), &mut starts);
+            starts.retain(|lo| !self.entry || *lo <= end);
+            if !starts.is_empty() {
+                let open = starts.iter().any(|lo| lo + self.window_ms >= now);
+                return (len, open);
+            }
+        }
+        (0, false)
+    }
+
     /// Per entrant with a step-1 event: its entry time, level, whether a chain of that
     /// level is still open at `now`, and the first completion time of each step.
     #[allow(clippy::type_complexity)]
@@ -157,6 +201,12 @@ impl Spec {
             let Some(entry) = firsts.iter().map(|e| e.created_at).min() else {
                 continue;
             };
+            if self.any {
+                let (level, open) = self.any_level(&ent, window.end, now);
+                let open = self.entry && level < self.steps.len() && open;
+                out.push((entry, level, open, Vec::new()));
+                continue;
+            }
             let mut reached = vec![None; self.steps.len()];
             let depths: Vec<(i64, usize)> = firsts
                 .iter()

@@ -553,6 +553,7 @@ fn general(
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
     let strict = req.order == FunnelOrder::Strict;
+    let any = req.order == FunnelOrder::Any;
     let entry = req.range == FunnelRange::Entry;
     let exclusions = &req.exclusions[..req.exclusions.len().min(EXCLUSION_ALIASES.len())];
     let w = req.window_ms;
@@ -673,10 +674,14 @@ fn general(
             .collect()
     };
     let end_ms = entry.then(|| params.int(window.end));
-    let earliest = params.int(w);
+    // The funnel window, bound once for every pass (the any-order form does not use it).
+    let earliest = if any { Expr::Null } else { params.int(w) };
     // Whether a row is step q of a valid chain (given m_q from its pass), and that
     // chain's latest start.
     let completes = |q: usize, params: &mut Params| -> Expr {
+        if any {
+            return any_set(q, end_ms.as_ref());
+        }
         let mut all = vec![Expr::Col(STEP_ALIASES[q - 1]).eq(Expr::Int(1))];
         if strict && q > 1 {
             all.push(Expr::Col("u").eq(Expr::Int(1)));
@@ -697,13 +702,24 @@ fn general(
         Expr::And(all)
     };
     let start = |q: usize| -> Expr {
-        if q == 1 {
+        if q == 1 || any {
             Expr::Col("t")
         } else {
             Expr::Col(RUNNING_ALIASES[q - 1])
         }
     };
-    for q in 2..=n {
+    if any {
+        // Per row and step: whether the step occurs within the window from this row on.
+        let ahead = (1..=n)
+            .map(|q| {
+                let x = Some(Box::new(Expr::Col(STEP_ALIASES[q - 1])));
+                let m = Expr::Window(Win::MaxAhead(w), x, vec![k()], by_t());
+                (m, RUNNING_ALIASES[q - 1])
+            })
+            .collect();
+        source = layer(source, "a", ahead);
+    }
+    for q in (2..=n).filter(|_| !any) {
         let mut feed = vec![completes(q - 1, params)];
         feed.extend(clean(q));
         if strict {
@@ -806,6 +822,28 @@ fn general(
     }
     out.item(Expr::count_star(), "entrants");
     Statement::select(out)
+}
+
+/// `funnelOrder=any`: whether the row starts a set of steps `1..=q`: it is one of them
+/// (an event is at most one step: no name is in two steps), each occurs within the window
+/// from it on (`m_j`, [`Win::MaxAhead`]), and with `funnelRange=entry` it is in the range.
+/// The earliest event of any such set is such a row, so the level is the largest `q` of
+/// any row.
+fn any_set(q: usize, end_ms: Option<&Expr>) -> Expr {
+    let mut all: Vec<Expr> = RUNNING_ALIASES[..q]
+        .iter()
+        .map(|m| Expr::Col(m).eq(Expr::Int(1)))
+        .collect();
+    all.push(Expr::or(
+        STEP_ALIASES[..q]
+            .iter()
+            .map(|s| Expr::Col(s).eq(Expr::Int(1)))
+            .collect(),
+    ));
+    if let Some(end) = end_ms {
+        all.push(Expr::Col("t").op(Op::LtEq, end.clone()));
+    }
+    Expr::And(all)
 }
 
 /// The time to convert to each step `q >= 2`: per entrant that completed it, the time

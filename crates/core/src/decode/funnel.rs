@@ -10,7 +10,8 @@ use super::filter::decode_filters;
 use super::params::{Params, describe, parse_query, shown};
 use crate::error::RequestError;
 use crate::request::{
-    Exclusion, FunnelGroup, FunnelOrder, FunnelRange, FunnelRequest, FunnelStep, StepMatch,
+    EventName, Exclusion, FunnelGroup, FunnelOrder, FunnelRange, FunnelRequest, FunnelStep,
+    StepMatch,
 };
 use crate::time::Interval;
 
@@ -67,7 +68,9 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
     let mut p = parse_query(query, limits);
     let project_id = p.project_id();
     let mut steps = Vec::new();
+    let mut list_name = "events";
     if let Some((name, items)) = p.event_list(2) {
+        list_name = name;
         for (i, v) in items.iter().enumerate() {
             if let Some(step) = decode_step(v, &format!("{name}[{i}]"), &mut p) {
                 steps.push(step);
@@ -99,6 +102,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
             &[
                 (FunnelOrder::Ordered, "ordered"),
                 (FunnelOrder::Strict, "strict"),
+                (FunnelOrder::Any, "any"),
             ],
             "funnel order",
         )
@@ -131,6 +135,15 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
             "breakdowns",
             "funnels do not support breakdowns yet (docs/funnels.md)",
         );
+    }
+    if order == FunnelOrder::Any {
+        let ttc = time_to_convert
+            .as_ref()
+            .map(|_| match p.get(&["timeToConvertBins"]) {
+                Some((_, v)) if v != Value::String(String::new()) => "timeToConvertBins",
+                _ => "timeToConvert",
+            });
+        any_order_rules(&mut p, list_name, &steps, &exclusions, ttc);
     }
     let conditions = steps.iter().map(|s| s.matches.len()).sum::<usize>() + exclusions.len();
     if conditions > MAX_FUNNEL_CONDITIONS {
@@ -371,4 +384,58 @@ fn bin_edges(v: &Value) -> Result<Vec<i64>, String> {
         edges.push(secs);
     }
     Ok(edges)
+}
+
+/// `funnelOrder=any` (docs/funnels.md): every step names its events, no event name is in
+/// two steps (so an event is at most one step), and the options defined by the steps'
+/// order (per-step windows, exclusions, time to convert) are not given.
+fn any_order_rules(
+    p: &mut Params,
+    list: &str,
+    steps: &[FunnelStep],
+    exclusions: &[Exclusion],
+    time_to_convert: Option<&str>,
+) {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let path = format!("{list}[{i}]");
+        if step.window_ms.is_some() {
+            p.invalid(
+                format!("{path}.window"),
+                "a step window needs an order; not allowed with funnelOrder=any",
+            );
+        }
+        for m in &step.matches {
+            match &m.name {
+                EventName::Any => p.invalid(
+                    path.clone(),
+                    "funnelOrder=any needs named events (\"*\" would match every step)",
+                ),
+                EventName::Named(n) => match seen.iter().find(|(s, _)| s == n) {
+                    Some((_, j)) if *j != i => p.invalid(
+                        path.clone(),
+                        format!(
+                            "funnelOrder=any needs each event name in one step only; \
+                             {n:?} is also in step {}",
+                            j + 1
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => seen.push((n, i)),
+                },
+            }
+        }
+    }
+    if !exclusions.is_empty() {
+        p.invalid(
+            "exclusions",
+            "exclusions lie between ordered steps; not allowed with funnelOrder=any",
+        );
+    }
+    if let Some(param) = time_to_convert {
+        p.invalid(
+            param,
+            "time to convert follows the steps' order; not allowed with funnelOrder=any",
+        );
+    }
 }

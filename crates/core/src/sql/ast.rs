@@ -271,6 +271,9 @@ pub enum Win {
     MaxWithin(i64),
     /// `max(x)` over the previous row alone: `ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING`.
     MaxPrevRow,
+    /// `max(x)` over the rows whose ORDER BY key is at least the current row's and at
+    /// most `n` greater: `RANGE BETWEEN CURRENT ROW AND n FOLLOWING`.
+    MaxAhead(i64),
 }
 
 /// One `ORDER BY` term.

@@ -408,7 +408,12 @@ impl Renderer<'_> {
                 match w {
                     Win::RowNumber => self.push("row_number()"),
                     Win::DenseRank => self.push("dense_rank()"),
-                    Win::Sum | Win::Max | Win::MaxBefore | Win::MaxWithin(_) | Win::MaxPrevRow => {
+                    Win::Sum
+                    | Win::Max
+                    | Win::MaxBefore
+                    | Win::MaxWithin(_)
+                    | Win::MaxPrevRow
+                    | Win::MaxAhead(_) => {
                         let agg = if *w == Win::Sum { Agg::Sum } else { Agg::Max };
                         self.d.aggregate(self, agg, arg.as_deref());
                     }
@@ -440,6 +445,9 @@ impl Renderer<'_> {
                         self.push(&format!(" RANGE BETWEEN {n} PRECEDING AND 1 PRECEDING"));
                     }
                     Win::MaxPrevRow => self.push(" ROWS BETWEEN 1 PRECEDING AND 1 PRECEDING"),
+                    Win::MaxAhead(n) => {
+                        self.push(&format!(" RANGE BETWEEN CURRENT ROW AND {n} FOLLOWING"));
+                    }
                     _ => {}
                 }
                 self.push(")");
