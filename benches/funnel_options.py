@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""The cost of each funnel option (docs/funnels.md) against the plain funnel, on every
+backend, and on ClickHouse the running-max form against hand-written `windowFunnel` SQL of
+the same meaning.
+
+One project of N events (benches/backends_gen.py) is imported into SQLite, PostgreSQL and
+ClickHouse (catalog in PostgreSQL); each store is served by `quarry serve` in turn and asked
+the funnel screen_view → sign_up → purchase over `range=30d`, plain and with one option at
+a time, then with all of them. Every request kind is asked once per round, the kinds in a
+rotating order, after WARM untimed rounds; latency is curl's time_total (one connection,
+sequential requests); medians.
+
+ClickHouse, engine level: `quarry compile --dialect clickhouse` gives the statement of a
+request whose options do not change its meaning (a step window equal to the funnel window:
+same levels as the plain funnel, but any option leaves `windowFunnel` for the one
+running-max statement), sent straight to ClickHouse's HTTP interface in alternating rounds
+with the hand-written `windowFunnel` query of benches/ch_sql.py; the engine's own
+`elapsed`; both answers are compared.
+
+Usage: benches/funnel_options.py [--events N (1000000)] [--rounds R (7)] [--warm W (2)]
+Standard library only; needs curl and psql. Markdown to stdout.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ch_sql import compile_sql, hand_written, run  # noqa: E402
+from export import (ROOT, Server, build_quarry, clean_env, generate, log, sh,  # noqa: E402
+                    start)
+
+STEPS = [{"name": "screen_view"}, {"name": "sign_up"}, {"name": "purchase"}]
+
+
+def steps_with(i, **extra):
+    out = [dict(s) for s in STEPS]
+    out[i].update(extra)
+    return out
+
+
+ANY_OF = steps_with(1, anyOf=[{"name": "sign_up"}, {"name": "session_start"}])
+del ANY_OF[1]["name"]
+EXCLUDE = json.dumps([{"name": "session_end", "from": 1, "to": 3}])
+# Request kinds: (label, events, extra parameters).
+KINDS = [
+    ("plain (§7)", STEPS, {}),
+    ("funnelOrder=strict", STEPS, {"funnelOrder": "strict"}),
+    ("funnelOrder=any", STEPS, {"funnelOrder": "any"}),
+    ("step 2 is anyOf sign_up, session_start", ANY_OF, {}),
+    ("step 2 window 1 h", steps_with(1, window=1), {}),
+    ("exclusion session_end from 1 to 3", STEPS, {"exclusions": EXCLUDE}),
+    ("funnelRange=entry", STEPS, {"funnelRange": "entry"}),
+    ("previous=true", STEPS, {"previous": "true"}),
+    ("interval=day", STEPS, {"interval": "day"}),
+    ("timeToConvert=true", STEPS, {"timeToConvert": "true"}),
+    ("step 2 window 24 h (= the funnel window: §7's meaning, running-max form)",
+     steps_with(1, window=24), {}),
+    ("all of the above", steps_with(1, window=1), {
+        "funnelOrder": "strict", "exclusions": EXCLUDE, "funnelRange": "entry",
+        "previous": "true", "interval": "day", "timeToConvert": "true"}),
+]
+
+
+def query(events, extra):
+    return urllib.parse.urlencode({"events": json.dumps(events), "range": "30d", **extra})
+
+
+def get(port, qs, headers):
+    args = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code} %{time_total}"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    out = subprocess.run(args + [f"http://127.0.0.1:{port}/export/funnel?projectId=bench&{qs}"],
+                         check=True, capture_output=True, text=True).stdout
+    body, _, tail = out.rpartition("\n")
+    code, secs = tail.split()
+    if code != "200":
+        raise SystemExit(f"{qs}: HTTP {code}: {body[:300]}")
+    return json.loads(body), float(secs) * 1000.0
+
+
+def time_kinds(port, headers, rounds, warm):
+    """Medians per kind, and each kind's step counts (to check kinds of equal meaning)."""
+    times = {k[0]: [] for k in KINDS}
+    counts = {}
+    order = list(range(len(KINDS)))
+    for r in range(warm + rounds):
+        shift = r % len(order)
+        for i in order[shift:] + order[:shift]:
+            label, events, extra = KINDS[i]
+            body, ms = get(port, query(events, extra), headers)
+            counts[label] = [s["count"] for s in body["steps"]]
+            if r >= warm:
+                times[label].append(ms)
+    return {k: statistics.median(v) for k, v in times.items()}, counts
+
+
+def ch_engine(quarry, url, now_iso, rounds):
+    """Engine `elapsed` of the running-max statement of a §7-meaning request against the
+    hand-written windowFunnel query; and whether they agree."""
+    plain_sql, plain_params = compile_sql(quarry, "funnel", query(STEPS, {}), "bench", now_iso)
+    label, events, extra = KINDS[10]
+    sql, params = compile_sql(quarry, "funnel", query(events, extra), "bench", now_iso)
+    raw = hand_written("funnel", "bench", plain_params["param_p2"], plain_params["param_p3"])
+    tq, th, tp = [], [], []
+    for r in range(2 + rounds):
+        rows_q, a = run(url, "openpanel", sql, params)
+        rows_h, b = run(url, "openpanel", raw, {})
+        rows_p, c = run(url, "openpanel", plain_sql, plain_params)
+        if r >= 2:
+            tq.append(a)
+            th.append(b)
+            tp.append(c)
+    levels = {}
+    for level, _open, _bucket, n in rows_q:
+        if int(level) > 0:
+            levels[int(level)] = levels.get(int(level), 0) + int(n)
+    hand = {int(level): int(n) for level, n in rows_h}
+    plain = {int(level): int(n) for level, n in rows_p}
+    same = levels == hand == plain
+    return statistics.median(tq), statistics.median(th), statistics.median(tp), same
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--warm", type=int, default=2)
+    args = ap.parse_args()
+    quarry, rev = build_quarry()
+    work = tempfile.mkdtemp(prefix="quarry-funnel-bench.")
+    env = clean_env()
+    servers, started = [], {}
+    try:
+        data = os.path.join(work, "events.ndjson")
+        now_ms = generate(args.events, data)
+        now_iso = subprocess.run(
+            ["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        started["pg"] = start("start-postgres.sh", env)
+        started["ch"] = start("start-clickhouse.sh", env)
+        env.update(started["pg"])
+        env.update(started["ch"])
+        pg_base = env["DATABASE_URL"].rsplit("/", 1)[0]
+        sh("psql", "-X", "-q", env["DATABASE_URL"], "-c", "CREATE DATABASE catalog",
+           "-c", "CREATE DATABASE bench")
+        shapes = {
+            "SQLite": {"QUARRY_DATABASE_URL": f"sqlite://{work}/main.db"},
+            "PostgreSQL": {"QUARRY_DATABASE_URL": f"{pg_base}/bench"},
+            "ClickHouse": {"QUARRY_DATABASE_URL": f"{pg_base}/catalog",
+                           "QUARRY_CLICKHOUSE_URL": env["CLICKHOUSE_URL"],
+                           "QUARRY_CLICKHOUSE_DATABASE": "openpanel"},
+        }
+        results, counts = {}, {}
+        for b, extra in shapes.items():
+            benv = {**env, **extra, "RUST_LOG": "error", "QUARRY_RATE_LIMIT": "off"}
+            sh(quarry, "migrate", env=benv, stdout=subprocess.DEVNULL)
+            sh(quarry, "import", data, "--project", "bench", env=benv,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if b == "PostgreSQL":
+                sh("psql", "-X", "-q", f"{pg_base}/bench", "-c", "ANALYZE events")
+            sh(quarry, "projects", "create", "bench", "--organization", "o", env=benv,
+               stdout=subprocess.DEVNULL)
+            creds = json.loads(sh(quarry, "clients", "create", "--type", "read", "--project",
+                                  "bench", env=benv, capture_output=True, text=True).stdout)
+            headers = {"openpanel-client-id": creds["id"],
+                       "openpanel-client-secret": creds["secret"]}
+            log(f"{b}: imported")
+            srv = Server(quarry, benv, work, b)
+            servers.append(srv)
+            results[b], counts[b] = time_kinds(srv.port, headers, args.rounds, args.warm)
+            log(f"{b}: timed")
+            srv.stop()
+            servers.remove(srv)
+        engine = ch_engine(quarry, env["CLICKHOUSE_URL"], now_iso, args.rounds)
+
+        print(f"\n{args.events} events, commit {rev}; {args.warm} untimed and {args.rounds} "
+              f"timed rounds, request kinds in a rotating order; medians of curl's time_total, "
+              f"ms (× = ÷ the plain funnel on the same backend). Reproduce: "
+              f"benches/funnel_options.py --events {args.events} --rounds {args.rounds}\n")
+        backends = list(results)
+        print("| request | " + " | ".join(f"{b}, ms | ×" for b in backends) + " |")
+        print("|---|" + "---:|---:|" * len(backends))
+        for label, _e, _x in KINDS:
+            cells = []
+            for b in backends:
+                ms = results[b][label]
+                cells += [f"{ms:.0f}", f"{ms / results[b][KINDS[0][0]]:.2f}"]
+            print(f"| {label} | " + " | ".join(cells) + " |")
+        same_backends = all(counts[b] == counts[backends[0]] for b in backends)
+        same_meaning = all(c[KINDS[0][0]] == c[KINDS[10][0]] for c in counts.values())
+        print(f"\nStep counts identical on the three backends for every kind: "
+              f"{'yes' if same_backends else 'NO'}; the 24 h step window gives the plain "
+              f"funnel's counts: {'yes' if same_meaning else 'NO'}.")
+        q, h, p, same = engine
+        print("\nClickHouse, engine `elapsed` medians, ms (same rounds, alternating):\n")
+        print("| statement | ms | ÷ hand-written | same levels |")
+        print("|---|---:|---:|---|")
+        print(f"| hand-written `windowFunnel` (benches/ch_sql.py) | {h:.1f} | 1.00 | — |")
+        print(f"| Quarry, plain request (`windowFunnel` form) | {p:.1f} | {p / h:.2f} | "
+              f"{'yes' if same else 'NO'} |")
+        print(f"| Quarry, 24 h step window (running-max form) | {q:.1f} | {q / h:.2f} | "
+              f"{'yes' if same else 'NO'} |")
+    finally:
+        for s in servers:
+            s.stop()
+        if "ch" in started:
+            subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
+                            started["ch"].get("CLICKHOUSE_PID", "")], env=env)
+        if "pg" in started:
+            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
