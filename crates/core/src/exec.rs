@@ -160,15 +160,16 @@ pub async fn funnel(
     for q in [
         plan.previous.as_ref().map(|p| &p.1),
         plan.time_to_convert.as_ref(),
+        plan.breakdowns.as_ref(),
     ] {
         more.push(match q {
             Some(q) => Some(store.fetch(q).await.map_err(|e| refused(e, &patterns))?),
             None => None,
         });
     }
-    let (previous, times) = (more[0].as_deref(), more[1].as_deref());
+    let (previous, times, groups) = (more[0].as_deref(), more[1].as_deref(), more[2].as_deref());
     Ok(shape::shape_funnel(
-        req, &plan, ctx.tz, &rows, previous, times,
+        req, &plan, ctx.tz, &rows, previous, times, groups,
     ))
 }
 
@@ -616,8 +617,12 @@ pub async fn explain_funnel(
     explain_timed(store, &req.time, ctx, |ctx| {
         let plan = compile::compile_funnel(req, ctx, dialect)?;
         let previous = plan.previous.map(|(_, q)| ("funnel_previous", q));
+        let times = plan.time_to_convert.map(|q| ("time_to_convert", q));
+        let groups = plan.breakdowns.map(|q| ("funnel_breakdowns", q));
         Ok(std::iter::once(("funnel", plan.query))
             .chain(previous)
+            .chain(times)
+            .chain(groups)
             .collect())
     })
     .await

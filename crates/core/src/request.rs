@@ -537,6 +537,32 @@ pub struct FunnelRequest {
     /// `timeToConvert` / `timeToConvertBins`: the histogram's bin edges (ms, increasing)
     /// when the time to convert is asked for.
     pub time_to_convert: Option<Vec<i64>>,
+    /// `breakdowns` with their attribution and page, when asked for.
+    pub breakdowns: Option<FunnelBreakdowns>,
+}
+
+/// Which event of an entrant gives its breakdown values (`breakdownAttribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribution {
+    /// The entry: the earliest step-1 event (the default).
+    #[default]
+    First,
+    /// The earliest completion of the deepest step reached.
+    Last,
+    /// The earliest completion of this step (1-based), or of the deepest step reached
+    /// when that is before it.
+    Step(usize),
+}
+
+/// A funnel's breakdowns (docs/funnels.md): up to 3 text fields, which event gives an
+/// entrant's values, and which combinations (ranked by entrants) are shown; the rest are
+/// one `Other` group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelBreakdowns {
+    pub fields: Vec<Breakdown>,
+    pub attribution: Attribution,
+    pub limit: usize,
+    pub offset: usize,
 }
 
 impl FunnelRequest {

@@ -211,4 +211,26 @@ pub struct FunnelResponse {
     /// With `interval`: conversion by entry bucket, every bucket of the window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub over_time: Option<Vec<FunnelPoint>>,
+    /// With `breakdowns`: the shown combinations, then `Other` when some are not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdowns: Option<Vec<FunnelBreakdownGroup>>,
+    /// With `breakdowns`: how many combinations the entrants have in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_combinations: Option<u64>,
+}
+
+/// One breakdown combination of a funnel (or `Other`, every combination not shown).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunnelBreakdownGroup {
+    /// Each breakdown's value (`Other` for the rest).
+    pub breakdowns: serde_json::Map<String, serde_json::Value>,
+    /// Present (true) on the `Other` group only.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub other: bool,
+    /// The `Other` group's number of combinations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub combinations: Option<u64>,
+    pub total_sessions: u64,
+    pub steps: Vec<FunnelStepResult>,
 }

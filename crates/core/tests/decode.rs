@@ -901,7 +901,7 @@ fn unknown_parameters_are_ignored() {
     assert_eq!(events_ok("foo=bar&x[y]=z&interval=x"), events_ok(""));
     let steps = q(&[("events", TWO_STEPS)]);
     assert_eq!(
-        decode_funnel(&format!("{steps}&limit=x&chartType=maybe")),
+        decode_funnel(&format!("{steps}&metric=x&chartType=maybe")),
         decode_funnel(&steps)
     );
 }

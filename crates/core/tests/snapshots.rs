@@ -150,20 +150,25 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
             let plan = compile_funnel(&req, &context(fx, req.timezone), dialect)
                 .unwrap_or_else(|e| fail(&e));
             // The previous period's statement is the same over another window; the time
-            // to convert is a statement of its own.
-            match plan.time_to_convert {
-                None => {
-                    let text = plan.query.explain();
-                    (vec![plan.query], text)
+            // to convert and the breakdowns are statements of their own.
+            let extra: Vec<(&str, _)> = [
+                ("time to convert", plan.time_to_convert),
+                ("breakdowns", plan.breakdowns),
+            ]
+            .into_iter()
+            .filter_map(|(what, q)| Some((what, q?)))
+            .collect();
+            if extra.is_empty() {
+                let text = plan.query.explain();
+                (vec![plan.query], text)
+            } else {
+                let mut text = format!("-- funnel\n{}", plan.query.explain());
+                let mut queries = vec![plan.query];
+                for (what, q) in extra {
+                    text.push_str(&format!("\n-- {what}\n{}", q.explain()));
+                    queries.push(q);
                 }
-                Some(times) => {
-                    let text = format!(
-                        "-- funnel\n{}\n-- time to convert\n{}",
-                        plan.query.explain(),
-                        times.explain()
-                    );
-                    (vec![plan.query, times], text)
-                }
+                (queries, text)
             }
         }
         _ => {

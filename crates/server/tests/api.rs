@@ -1686,11 +1686,28 @@ fn malformed_funnel_options() -> Vec<(String, Value)> {
         (
             format!(
                 "/export/funnel?events={ab}&breakdowns={}",
+                enc(r#"[{"name":"duration"}]"#)
+            ),
+            invalid(
+                "breakdowns[0].name",
+                "funnel breakdowns take text fields; \"duration\" is a number",
+            ),
+        ),
+        (
+            format!("/export/funnel?events={ab}&limit=5"),
+            invalid(
+                "limit",
+                "applies to funnel breakdowns only; give breakdowns too",
+            ),
+        ),
+        (
+            format!(
+                "/export/funnel?events={ab}&breakdowns={}&breakdownAttribution=4",
                 enc(r#"[{"name":"country"}]"#)
             ),
             invalid(
-                "breakdowns",
-                "funnels do not support breakdowns yet (docs/funnels.md)",
+                "breakdownAttribution",
+                "expected first, last or a step number from 1 to 2, got \"4\"",
             ),
         ),
         (

@@ -96,6 +96,17 @@ fn query(spec: &Spec, extra: &str) -> String {
     if spec.profile {
         qs.push_str("&funnelGroup=profile_id");
     }
+    if !spec.breakdowns.is_empty() {
+        let list: Vec<Value> = spec
+            .breakdowns
+            .iter()
+            .map(|b| json!({ "name": b }))
+            .collect();
+        qs.push_str(&format!(
+            "&breakdowns={}",
+            url_enc(&Value::Array(list).to_string())
+        ));
+    }
     if spec.strict {
         qs.push_str("&funnelOrder=strict");
     }
@@ -139,6 +150,16 @@ fn expected(spec: &Spec, events: &[NewEvent], qs: &str, now: &str) -> Value {
         .time_to_convert
         .as_ref()
         .map(|edges| spec.time_rows(events, &plan.window, edges, context.now));
+    let groups = req.breakdowns.as_ref().map(|bd| {
+        spec.group_rows(
+            events,
+            &plan.window,
+            context.now,
+            bd.attribution,
+            bd.limit,
+            bd.offset,
+        )
+    });
     let resp = quarry_core::shape::shape_funnel(
         &req,
         &plan,
@@ -146,6 +167,7 @@ fn expected(spec: &Spec, events: &[NewEvent], qs: &str, now: &str) -> Value {
         &rows,
         previous.as_deref(),
         times.as_deref(),
+        groups.as_deref(),
     );
     serde_json::to_value(resp).unwrap()
 }
@@ -219,6 +241,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                         any: false,
                         entry,
                         exclusions: exclusions.clone(),
+                        breakdowns: Vec::new(),
                     };
                     let extra = match (si + xi + usize::from(entry)) % 4 {
                         0 => "&interval=hour&timeToConvert=true",
@@ -272,6 +295,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                     any: true,
                     entry,
                     exclusions: Vec::new(),
+                    breakdowns: Vec::new(),
                 };
                 let extra = match (si + usize::from(entry) + usize::from(profile)) % 3 {
                     0 => "&interval=hour",
@@ -287,6 +311,48 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
         }
     }
     assert_eq!(checked, 44);
+
+    // Breakdowns: every attribution, over ordered, strict, entry-bounded and any-order
+    // funnels, with pages that leave an `Other` group (and one that shows everything).
+    let attributions = ["first", "last", "2", "3"];
+    let pages = ["&limit=2", "&limit=1&offset=1", "", "&limit=3&offset=2"];
+    let fields: [Vec<&'static str>; 2] = [vec!["name"], vec!["properties.plan", "name"]];
+    for (i, attribution) in attributions.iter().enumerate() {
+        for (j, order) in ["ordered", "strict", "any"].into_iter().enumerate() {
+            if order == "any" && *attribution != "first" {
+                continue;
+            }
+            let steps = if order == "any" {
+                any_sets[1].clone()
+            } else {
+                step_sets[(i + j) % 2].clone()
+            };
+            let spec = Spec {
+                steps,
+                window_ms: if (i + j) % 2 == 0 { 2 * hour } else { hour / 2 },
+                profile: (i + j) % 3 == 0,
+                strict: order == "strict",
+                any: order == "any",
+                entry: (i + j) % 2 == 1,
+                exclusions: if j == 0 {
+                    exclusion_sets[1].clone()
+                } else {
+                    Vec::new()
+                },
+                breakdowns: fields[(i + j) % 2].clone(),
+            };
+            let extra = format!(
+                "&breakdownAttribution={attribution}{}",
+                pages[(i + 3 * j) % pages.len()]
+            );
+            let qs = query(&spec, &extra);
+            let want = expected(&spec, &events, &qs, now);
+            let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
+            assert_eq!(got, want, "{qs}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 44 + 9);
 }
 
 // ---- Hand-computed scenarios --------------------------------------------------------
@@ -431,6 +497,145 @@ pub async fn funnel_any_order(b: &dyn Backend) {
     );
     let ordered = run(&store, steps, "&funnelWindow=1", LATER).await;
     assert_eq!(counts(&ordered), [json!(4), json!(0), json!(0)]);
+}
+
+/// Breakdowns by `path`, whose value changes along the chain, under each attribution.
+///   s1: a /x 10:00, b /y 10:01, c /z 10:02   level 3: first /x, last /z, step 2 /y
+///   s2: a /x 10:00, b /z 10:01               level 2: first /x, last /z, step 2 /z
+///   s3: a /y 10:00                           level 1: /y under every rule (step 2 falls
+///                                            back to the deepest step reached)
+///   s4: a /y 10:00, a /x 10:00 (tie)         level 1: /x (ties by code point)
+///   s5: a /w 09:00, b /v 09:01               level 2: first /w, last /v, step 2 /v
+/// first, limit 2: /x 3 entrants, then /w and /y with 1 each (ranked by code point): /x
+/// and /w shown, /y in Other. last: /z 2, /v, /x, /y 1 each, all shown. step 2, limit 1
+/// offset 1: /y 2 (s1, s3), /v, /x, /z: only /v shown, the other three are Other.
+pub async fn funnel_breakdown_attribution(b: &dyn Backend) {
+    let pev = |sid: &str, i: usize, name: &str, t: &str, path: &str| {
+        let mut e = sev(sid, i, name, &format!("{DAY}T{t}:00.000Z"));
+        e.path = path.into();
+        e
+    };
+    let store = store_with(
+        b,
+        vec![
+            vec![
+                pev("s1", 0, "a", "10:00", "/x"),
+                pev("s1", 1, "b", "10:01", "/y"),
+                pev("s1", 2, "c", "10:02", "/z"),
+            ],
+            vec![
+                pev("s2", 0, "a", "10:00", "/x"),
+                pev("s2", 1, "b", "10:01", "/z"),
+            ],
+            vec![pev("s3", 0, "a", "10:00", "/y")],
+            vec![
+                pev("s4", 0, "a", "10:00", "/y"),
+                pev("s4", 1, "a", "10:00", "/x"),
+            ],
+            vec![
+                pev("s5", 0, "a", "09:00", "/w"),
+                pev("s5", 1, "b", "09:01", "/v"),
+            ],
+        ],
+    )
+    .await;
+    let by_path = format!("&breakdowns={}", url_enc(r#"[{"name":"path"}]"#));
+    let steps = names(&["a", "b", "c"]);
+    let group = |path: &str, reach: [u64; 3]| {
+        let (r1, r2, r3) = (reach[0], reach[1], reach[2]);
+        (path.to_string(), vec![r1, r2, r3])
+    };
+    let groups = |out: &Value| -> Vec<(String, Vec<u64>)> {
+        out["breakdowns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let counts = g["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["count"].as_u64().unwrap())
+                    .collect();
+                (
+                    g["breakdowns"]["path"].as_str().unwrap().to_string(),
+                    counts,
+                )
+            })
+            .collect()
+    };
+
+    let first = run(&store, steps.clone(), &format!("{by_path}&limit=2"), LATER).await;
+    assert_eq!(counts(&first), [json!(5), json!(3), json!(1)]);
+    assert_eq!(
+        groups(&first),
+        [
+            group("/x", [3, 2, 1]),
+            group("/w", [1, 1, 0]),
+            group("Other", [1, 0, 0])
+        ]
+    );
+    assert_eq!(first["totalCombinations"], json!(3));
+    assert_eq!(
+        first["breakdowns"][2],
+        json!({"breakdowns": {"path": "Other"}, "other": true, "combinations": 1,
+               "totalSessions": 1, "steps": [
+            {"event": {"name": "a", "displayName": "a"}, "count": 1, "percent": 100,
+             "dropoffCount": 0, "dropoffPercent": 0, "previousCount": 1},
+            {"event": {"name": "b", "displayName": "b"}, "count": 0, "percent": 0,
+             "dropoffCount": 1, "dropoffPercent": 100, "previousCount": 1},
+            {"event": {"name": "c", "displayName": "c"}, "count": 0, "percent": 0,
+             "dropoffCount": 0, "dropoffPercent": 0, "previousCount": 0}
+        ]})
+    );
+    assert_eq!(first["breakdowns"][0].get("other"), None);
+
+    let last = run(
+        &store,
+        steps.clone(),
+        &format!("{by_path}&breakdownAttribution=last"),
+        LATER,
+    )
+    .await;
+    assert_eq!(
+        groups(&last),
+        [
+            group("/z", [2, 2, 1]),
+            group("/v", [1, 1, 0]),
+            group("/x", [1, 0, 0]),
+            group("/y", [1, 0, 0])
+        ]
+    );
+    assert_eq!(last["totalCombinations"], json!(4));
+
+    let second = run(
+        &store,
+        steps.clone(),
+        &format!("{by_path}&breakdownAttribution=2"),
+        LATER,
+    )
+    .await;
+    assert_eq!(
+        groups(&second),
+        [
+            group("/y", [2, 1, 1]),
+            group("/v", [1, 1, 0]),
+            group("/x", [1, 0, 0]),
+            group("/z", [1, 1, 0])
+        ]
+    );
+    let second = run(
+        &store,
+        steps,
+        &format!("{by_path}&breakdownAttribution=2&limit=1&offset=1"),
+        LATER,
+    )
+    .await;
+    assert_eq!(
+        groups(&second),
+        [group("/v", [1, 1, 0]), group("Other", [4, 2, 1])]
+    );
+    assert_eq!(second["breakdowns"][1]["combinations"], json!(3));
 }
 
 /// Conversion over time on Stockholm's 23-hour day 2024-03-31 (02:00+01:00 jumps to

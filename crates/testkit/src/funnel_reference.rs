@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use quarry_core::event::NewEvent;
+use quarry_core::request::Attribution;
 use quarry_core::sql::{Row, Value};
 use quarry_core::time::{BucketGrid, Window};
 
@@ -53,7 +54,13 @@ pub struct Spec {
     pub entry: bool,
     /// (matcher, from, to), steps 1-based.
     pub exclusions: Vec<(Matcher, usize, usize)>,
+    /// Breakdown fields (`name`, `country`, `path`, `properties.<key>`).
+    pub breakdowns: Vec<&'static str>,
 }
+
+/// Per step, the earliest completion in any chain: its time and the breakdown labels of
+/// its event (the smallest labels among events of that millisecond).
+type Firsts = Vec<Option<(i64, Vec<String>)>>;
 
 /// What one entrant's events are in `window` (with the entry bound's extension).
 struct Entrant<'a> {
@@ -61,7 +68,25 @@ struct Entrant<'a> {
     events: Vec<&'a NewEvent>,
 }
 
+/// An event's breakdown label for `field` (`(not set)` when empty), as the SQL labels it.
+fn label(e: &NewEvent, field: &str) -> String {
+    let v = match field {
+        "name" => e.name.clone(),
+        "country" => e.country.clone(),
+        "path" => e.path.clone(),
+        _ => match field.strip_prefix("properties.") {
+            Some(key) => e.properties.get(key).cloned().unwrap_or_default(),
+            None => panic!("the reference has no breakdown field {field}"),
+        },
+    };
+    if v.is_empty() { "(not set)".into() } else { v }
+}
+
 impl Spec {
+    fn labels(&self, e: &NewEvent) -> Vec<String> {
+        self.breakdowns.iter().map(|f| label(e, f)).collect()
+    }
+
     fn step_matches(&self, q: usize, e: &NewEvent) -> bool {
         self.steps[q - 1].0.iter().any(|m| m.matches(e))
     }
@@ -102,10 +127,12 @@ impl Spec {
         start: i64,
         q: usize,
         at: &NewEvent,
-        firsts: &mut [Option<i64>],
+        firsts: &mut [Option<(i64, Vec<String>)>],
     ) -> usize {
-        let t = at.created_at;
-        firsts[q - 1] = Some(firsts[q - 1].map_or(t, |f| f.min(t)));
+        let here = (at.created_at, self.labels(at));
+        if firsts[q - 1].as_ref().is_none_or(|f| here < *f) {
+            firsts[q - 1] = Some(here);
+        }
         if q == self.steps.len() {
             return q;
         }
@@ -167,7 +194,7 @@ impl Spec {
         events: &[NewEvent],
         window: &Window,
         now: i64,
-    ) -> Vec<(i64, usize, bool, Vec<Option<i64>>)> {
+    ) -> Vec<(i64, usize, bool, Firsts)> {
         let scan_end = if self.entry {
             window.end + self.window_ms
         } else {
@@ -204,7 +231,8 @@ impl Spec {
             if self.any {
                 let (level, open) = self.any_level(&ent, window.end, now);
                 let open = self.entry && level < self.steps.len() && open;
-                out.push((entry, level, open, Vec::new()));
+                let first = firsts.iter().map(|e| (e.created_at, self.labels(e))).min();
+                out.push((entry, level, open, vec![first]));
                 continue;
             }
             let mut reached = vec![None; self.steps.len()];
@@ -241,7 +269,7 @@ impl Spec {
         for q in 2..=self.steps.len() {
             let mut d: Vec<i64> = entrants
                 .iter()
-                .filter_map(|(_, _, _, f)| Some(f[q - 1]? - f[q - 2]?))
+                .filter_map(|(_, _, _, f)| Some(f[q - 1].as_ref()?.0 - f[q - 2].as_ref()?.0))
                 .collect();
             if d.is_empty() {
                 continue;
@@ -286,6 +314,76 @@ impl Spec {
         tally
             .into_iter()
             .map(|((l, o, b), n)| vec![Value::Int(l), Value::Int(o), Value::Int(b), Value::Int(n)])
+            .collect()
+    }
+
+    /// The rows `grp, u…, level, open, total, entrants` of the breakdowns statement:
+    /// each entrant's labels by `attribution`, combinations ranked by entrants then
+    /// labels, those outside `offset + 1 ..= offset + limit` merged as group 0.
+    pub fn group_rows(
+        &self,
+        events: &[NewEvent],
+        window: &Window,
+        now: i64,
+        attribution: Attribution,
+        limit: usize,
+        offset: usize,
+    ) -> Vec<Row> {
+        let n = self.steps.len();
+        let mut per: Vec<(Vec<String>, usize, bool)> = Vec::new();
+        for (_, level, open, firsts) in self.entrants(events, window, now) {
+            if level == 0 {
+                continue;
+            }
+            let q = match attribution {
+                Attribution::First => 1,
+                Attribution::Last => level,
+                Attribution::Step(s) => s.min(level).min(n),
+            };
+            let labels = firsts[q - 1]
+                .clone()
+                .expect("the attributed step was completed")
+                .1;
+            per.push((labels, level, open));
+        }
+        let mut sizes: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        for (labels, _, _) in &per {
+            *sizes.entry(labels.clone()).or_default() += 1;
+        }
+        let mut ranked: Vec<(usize, Vec<String>)> =
+            sizes.into_iter().map(|(l, c)| (c, l)).collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let total = ranked.len() as i64;
+        let rank: BTreeMap<Vec<String>, usize> = ranked
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, l))| (l, i + 1))
+            .collect();
+        let mut tally: BTreeMap<(i64, Vec<String>, i64, i64), i64> = BTreeMap::new();
+        for (labels, level, open) in per {
+            let rk = rank[&labels];
+            let (grp, shown) = if rk > offset && rk <= offset + limit {
+                ((rk - offset) as i64, labels)
+            } else {
+                (0, vec![String::new(); self.breakdowns.len()])
+            };
+            *tally
+                .entry((grp, shown, level as i64, i64::from(open)))
+                .or_default() += 1;
+        }
+        tally
+            .into_iter()
+            .map(|((grp, shown, level, open), c)| {
+                let mut row = vec![Value::Int(grp)];
+                row.extend(shown.into_iter().map(Value::Text));
+                row.extend([
+                    Value::Int(level),
+                    Value::Int(open),
+                    Value::Int(total),
+                    Value::Int(c),
+                ]);
+                row
+            })
             .collect()
     }
 }

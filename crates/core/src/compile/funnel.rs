@@ -3,10 +3,13 @@
 //! Result columns: `level, entrants`. `reach[k]` is the number of entrants whose level is
 //! at least `k`, summed in shaping.
 
+use super::chart::BREAKDOWN_ALIASES;
 use super::filter::{distinct_names, event_match};
 use super::{Context, epoch_ms, resolve_window};
 use crate::error::{ParamError, RequestError};
-use crate::request::{EventName, FunnelOrder, FunnelRange, FunnelRequest};
+use crate::request::{
+    Attribution, EventName, FunnelBreakdowns, FunnelOrder, FunnelRange, FunnelRequest,
+};
 use crate::sql::CellType;
 use crate::sql::ast::{
     Agg, Body, Cte, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
@@ -30,6 +33,8 @@ pub struct FunnelPlan {
     pub previous: Option<(Window, Query)>,
     /// The time-to-convert statement (`timeToConvert`).
     pub time_to_convert: Option<Query>,
+    /// The breakdowns statement (`breakdowns`).
+    pub breakdowns: Option<Query>,
 }
 
 const STEP_ALIASES: [&str; 20] = [
@@ -100,6 +105,14 @@ pub fn compile_funnel_with(
         let columns = vec![CellType::Int; 6 + edges.len()];
         render(dialect.rules(), &stmt, params, columns)
     });
+    let breakdowns = req.breakdowns.as_ref().map(|bd| {
+        let mut params = Params::default();
+        let stmt = general(req, ctx, &window, Output::Breakdowns(bd), &mut params);
+        let mut columns = vec![CellType::Int];
+        columns.extend(bd.fields.iter().map(|_| CellType::Text));
+        columns.extend([CellType::Int; 4]);
+        render(dialect.rules(), &stmt, params, columns)
+    });
     let previous = if req.previous {
         let w = time::previous_window(&window, ctx.tz);
         let q = statement(req, ctx, dialect, strategy, &w, None)?;
@@ -113,6 +126,7 @@ pub fn compile_funnel_with(
         grid,
         previous,
         time_to_convert,
+        breakdowns,
     })
 }
 
@@ -494,6 +508,8 @@ const BIN_ALIASES: [&str; 21] = [
     "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14",
     "h15", "h16", "h17", "h18", "h19", "h20",
 ];
+const VALUE_ALIASES: [&str; 3] = ["v0", "v1", "v2"];
+const SHOWN_ALIASES: [&str; 3] = ["u0", "u1", "u2"];
 const OPEN_ALIASES: [&str; 20] = [
     "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11", "o12", "o13", "o14", "o15",
     "o16", "o17", "o18", "o19", "o20",
@@ -529,6 +545,8 @@ enum Output<'a> {
     Levels(Option<&'a BucketGrid>),
     /// The time-to-convert distribution of every step, with these histogram edges (ms).
     TimeToConvert(&'a [i64]),
+    /// Entrants by breakdown combination (ranked, `Other` as 0), level and open window.
+    Breakdowns(&'a FunnelBreakdowns),
 }
 
 /// The funnel of docs/funnels.md: the running-max passes of [`running_max`] generalized
@@ -615,6 +633,11 @@ fn general(
     }
     for (cond, alias) in excl_conds.into_iter().zip(EXCLUSION_ALIASES) {
         ev.item(flag(cond), alias);
+    }
+    if let Output::Breakdowns(bd) = output {
+        for (b, alias) in bd.fields.iter().zip(BREAKDOWN_ALIASES) {
+            ev.item(super::chart::exprs::label_expr(&b.field, params), alias);
+        }
     }
     let mut source = Source::subquery(ev, "e0");
 
@@ -745,6 +768,28 @@ fn general(
         );
     }
 
+    if let Output::Breakdowns(bd) = output {
+        // Bound only when used (pending entrants are counted with funnelRange=entry).
+        let since = if entry {
+            params.int(ctx.now.saturating_sub(w))
+        } else {
+            Expr::Null
+        };
+        let open = |q: usize, params: &mut Params| -> Expr {
+            Expr::And(vec![
+                completes(q, params),
+                start(q).op(Op::GtEq, since.clone()),
+            ])
+        };
+        let steps = Steps {
+            n,
+            entry,
+            completes: &completes,
+            open: &open,
+        };
+        return breakdown_groups(source, &steps, bd, params);
+    }
+
     // Per entrant: its level, entry time and, per level, whether a chain of that level
     // still has time to go further; or the first time it completed each step.
     let reached: Vec<(Expr, Expr)> = (1..=n)
@@ -758,6 +803,7 @@ fn general(
     };
     let grid = match output {
         Output::Levels(grid) => grid,
+        Output::Breakdowns(_) => unreachable!("answered above"),
         Output::TimeToConvert(edges) => {
             for q in 1..=n {
                 let at = Expr::if_then(completes(q, params), Expr::Col("t"), Expr::Null);
@@ -821,6 +867,194 @@ fn general(
         out.item(Expr::Col(c), c);
     }
     out.item(Expr::count_star(), "entrants");
+    Statement::select(out)
+}
+
+/// What [`breakdown_groups`] needs of the [`general`] statement's rows.
+struct Steps<'a> {
+    n: usize,
+    /// `funnelRange=entry` (pending entrants are counted).
+    entry: bool,
+    /// Whether a row is step `q` of a valid chain.
+    completes: &'a dyn Fn(usize, &mut Params) -> Expr,
+    /// Whether a row is step `q` of a valid chain whose window is still open at now.
+    open: &'a dyn Fn(usize, &mut Params) -> Expr,
+}
+
+/// The entrants of `source` (the [`general`] rows) by breakdown combination, level and
+/// open window. An entrant's values are those of one event, by `attribution`: the earliest
+/// completion of the attributed step (the entry, the deepest step reached, or step N, or
+/// the deepest reached before it), ties at one millisecond broken by the values' code
+/// points. Combinations are ranked by entrants (then by code points); those ranked in
+/// `offset + 1 ..= offset + limit` are numbered 1.., every other one is group 0 (`Other`,
+/// its values empty).
+///
+/// Result columns: `grp, b0…, level, open, total (combinations), entrants`.
+fn breakdown_groups(
+    source: Source,
+    steps: &Steps<'_>,
+    bd: &FunnelBreakdowns,
+    params: &mut Params,
+) -> Statement {
+    let n = steps.n;
+    let k = || Expr::Col("k");
+    let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+    let attributed: Vec<usize> = match bd.attribution {
+        Attribution::First => vec![1],
+        Attribution::Last => (1..=n).collect(),
+        Attribution::Step(s) => (1..=s.min(n)).collect(),
+    };
+    // Per row: the entrant's level and the first completion time of each step that may
+    // be attributed.
+    let reached: Vec<(Expr, Expr)> = (1..=n)
+        .rev()
+        .map(|q| ((steps.completes)(q, params), Expr::Int(q as i64)))
+        .collect();
+    let mut items = vec![(
+        Expr::Window(
+            Win::Max,
+            Some(Box::new(Expr::Case(reached, Some(Box::new(Expr::Int(0)))))),
+            vec![k()],
+            vec![],
+        ),
+        "lvl",
+    )];
+    for &q in &attributed {
+        let at = Expr::if_then((steps.completes)(q, params), Expr::Col("t"), Expr::Null);
+        items.push((
+            Expr::Window(Win::Min, Some(Box::new(at)), vec![k()], vec![]),
+            FIRST_ALIASES[q - 1],
+        ));
+    }
+    let source = layer(source, "w", items);
+    // The attributed row(s): the first completion of the attributed step.
+    let last = *attributed.last().unwrap_or(&1);
+    let target = Expr::or(
+        attributed
+            .iter()
+            .map(|&q| {
+                let mut all = vec![
+                    (steps.completes)(q, params),
+                    Expr::Col("t").eq(Expr::Col(FIRST_ALIASES[q - 1])),
+                ];
+                if attributed.len() > 1 {
+                    let op = if q == last { Op::GtEq } else { Op::Eq };
+                    all.push(Expr::Col("lvl").op(op, Expr::Int(q as i64)));
+                }
+                Expr::And(all)
+            })
+            .collect(),
+    );
+    let source = layer(source, "r", vec![(flag(target), "tgt")]);
+    let mut order = vec![OrderBy::desc(Expr::Col("tgt"))];
+    order.extend(
+        b_cols
+            .iter()
+            .map(|b| OrderBy::asc(Expr::call(Func::ByteOrder, vec![Expr::Col(b)]))),
+    );
+    let rn = Expr::Window(Win::RowNumber, None, vec![k()], order);
+    let source = layer(source, "a", vec![(rn, "rn")]);
+
+    let mut per_entrant = Select {
+        from: Some(source),
+        group_by: vec![k()],
+        ..Select::default()
+    };
+    per_entrant.item(Expr::agg(Agg::Max, Expr::Col("lvl")), "level");
+    // Aliases differ from the columns they are computed from: ClickHouse would read a
+    // column named like an alias of its own SELECT as the alias.
+    let v_cols = &VALUE_ALIASES[..b_cols.len()];
+    let u_cols = &SHOWN_ALIASES[..b_cols.len()];
+    for (b, v) in b_cols.iter().zip(v_cols) {
+        let at = Expr::if_then(Expr::Col("rn").eq(Expr::Int(1)), Expr::Col(b), Expr::Null);
+        per_entrant.item(Expr::agg(Agg::Max, at), v);
+    }
+    if steps.entry {
+        for q in 1..n {
+            let open = (steps.open)(q, params);
+            per_entrant.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[q - 1]);
+        }
+    }
+    let open = if steps.entry {
+        let whens = (1..n)
+            .map(|q| {
+                (
+                    Expr::Col("level").eq(Expr::Int(q as i64)),
+                    Expr::Col(OPEN_ALIASES[q - 1]),
+                )
+            })
+            .collect();
+        Expr::Case(whens, Some(Box::new(Expr::Int(0))))
+    } else {
+        Expr::Int(0)
+    };
+    let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
+    // Entrants per combination, then the combinations' ranks.
+    let mut counted = Select {
+        from: Some(Source::subquery(per_entrant, "p")),
+        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
+        ..Select::default()
+    };
+    counted.item(Expr::Col("level"), "level").item(open, "open");
+    for v in v_cols {
+        counted.item(Expr::Col(v), v);
+    }
+    counted.item(
+        Expr::Window(Win::Sum, Some(Box::new(Expr::Int(1))), values(), vec![]),
+        "size",
+    );
+    let mut order = vec![OrderBy::desc(Expr::Col("size"))];
+    order.extend(
+        v_cols
+            .iter()
+            .map(|v| OrderBy::asc(Expr::call(Func::ByteOrder, vec![Expr::Col(v)]))),
+    );
+    let rank = Expr::Window(Win::DenseRank, None, vec![], order);
+    let ranked = layer(Source::subquery(counted, "c"), "d", vec![(rank, "rk")]);
+    let shown = Expr::And(vec![
+        Expr::Col("rk").op(Op::Gt, params.int(bd.offset as i64)),
+        Expr::Col("rk").op(Op::LtEq, params.int((bd.offset + bd.limit) as i64)),
+    ]);
+    let mut grouped = Select {
+        from: Some(ranked),
+        ..Select::default()
+    };
+    grouped.item(
+        Expr::if_then(
+            shown.clone(),
+            Expr::Col("rk").op(Op::Sub, params.int(bd.offset as i64)),
+            Expr::Int(0),
+        ),
+        "grp",
+    );
+    for (v, u) in v_cols.iter().zip(u_cols) {
+        grouped.item(Expr::if_then(shown.clone(), Expr::Col(v), Expr::Str("")), u);
+    }
+    grouped
+        .item(Expr::Col("level"), "level")
+        .item(Expr::Col("open"), "open")
+        .item(
+            Expr::Window(Win::Max, Some(Box::new(Expr::Col("rk"))), vec![], vec![]),
+            "total",
+        );
+    let mut keys = vec![Expr::Col("grp")];
+    keys.extend(u_cols.iter().map(|u| Expr::Col(u)));
+    keys.extend([Expr::Col("level"), Expr::Col("open")]);
+    let mut out = Select {
+        from: Some(Source::subquery(grouped, "e")),
+        group_by: keys.clone(),
+        order_by: [Expr::Col("grp"), Expr::Col("level"), Expr::Col("open")]
+            .into_iter()
+            .map(OrderBy::asc)
+            .collect(),
+        ..Select::default()
+    };
+    for key in keys {
+        let Expr::Col(name) = key else { continue };
+        out.item(Expr::Col(name), name);
+    }
+    out.item(Expr::agg(Agg::Max, Expr::Col("total")), "total")
+        .item(Expr::count_star(), "entrants");
     Statement::select(out)
 }
 

@@ -110,43 +110,7 @@ pub fn decode_chart_with(query: &str, limits: Limits) -> Result<ChartRequest, Re
             }
         }
     }
-    let mut breakdowns = Vec::new();
-    match p.get(&["breakdowns"]) {
-        None => {}
-        Some((_, Value::Array(items))) => {
-            if items.len() > MAX_BREAKDOWNS {
-                p.invalid(
-                    "breakdowns",
-                    format!("at most {MAX_BREAKDOWNS} breakdowns, got {}", items.len()),
-                );
-            }
-            for (i, b) in items.iter().take(MAX_BREAKDOWNS).enumerate() {
-                let path = format!("breakdowns[{i}].name");
-                let name = match b {
-                    Value::Object(o) => o.get("name").and_then(Value::as_str).map(str::to_string),
-                    Value::String(s) => Some(s.clone()),
-                    _ => None,
-                };
-                match name {
-                    None => p.invalid(format!("breakdowns[{i}]"), "expected {\"name\": <field>}"),
-                    Some(n) => match parse_field(&n, false) {
-                        Some(field) => breakdowns.push(Breakdown { field, label: n }),
-                        None => p.invalid(path, format!("unknown field {n:?}; {FIELD_HINT}")),
-                    },
-                }
-            }
-        }
-        Some((_, Value::String(s))) if s.is_empty() => {}
-        Some((_, other)) => {
-            p.invalid(
-                "breakdowns",
-                format!(
-                    "expected a JSON array like [{{\"name\":\"country\"}}], got {}",
-                    describe(&other)
-                ),
-            );
-        }
-    }
+    let breakdowns = decode_breakdowns(&mut p);
     let interval = match p.text(&["interval"]) {
         None => Interval::Day,
         Some((_, s)) => Interval::parse(&s).unwrap_or_else(|| {
@@ -205,4 +169,46 @@ pub fn decode_chart_with(query: &str, limits: Limits) -> Result<ChartRequest, Re
         max_points: limits.max_chart_points,
     };
     p.finish(req)
+}
+
+/// `breakdowns`: a JSON array of at most 3 `{"name": <field>}` (charts and funnels).
+pub(super) fn decode_breakdowns(p: &mut Params) -> Vec<Breakdown> {
+    let mut breakdowns = Vec::new();
+    match p.get(&["breakdowns"]) {
+        None => {}
+        Some((_, Value::Array(items))) => {
+            if items.len() > MAX_BREAKDOWNS {
+                p.invalid(
+                    "breakdowns",
+                    format!("at most {MAX_BREAKDOWNS} breakdowns, got {}", items.len()),
+                );
+            }
+            for (i, b) in items.iter().take(MAX_BREAKDOWNS).enumerate() {
+                let path = format!("breakdowns[{i}].name");
+                let name = match b {
+                    Value::Object(o) => o.get("name").and_then(Value::as_str).map(str::to_string),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                };
+                match name {
+                    None => p.invalid(format!("breakdowns[{i}]"), "expected {\"name\": <field>}"),
+                    Some(n) => match parse_field(&n, false) {
+                        Some(field) => breakdowns.push(Breakdown { field, label: n }),
+                        None => p.invalid(path, format!("unknown field {n:?}; {FIELD_HINT}")),
+                    },
+                }
+            }
+        }
+        Some((_, Value::String(s))) if s.is_empty() => {}
+        Some((_, other)) => {
+            p.invalid(
+                "breakdowns",
+                format!(
+                    "expected a JSON array like [{{\"name\":\"country\"}}], got {}",
+                    describe(&other)
+                ),
+            );
+        }
+    }
+    breakdowns
 }

@@ -5,13 +5,14 @@
 use serde_json::{Map, Value};
 
 use super::Limits;
+use super::chart::decode_breakdowns;
 use super::config::{display_name, event_name};
 use super::filter::decode_filters;
 use super::params::{Params, describe, parse_query, shown};
 use crate::error::RequestError;
 use crate::request::{
-    EventName, Exclusion, FunnelGroup, FunnelOrder, FunnelRange, FunnelRequest, FunnelStep,
-    StepMatch,
+    Attribution, EventName, Exclusion, FunnelBreakdowns, FunnelGroup, FunnelOrder, FunnelRange,
+    FunnelRequest, FunnelStep, StepMatch,
 };
 use crate::time::Interval;
 
@@ -127,15 +128,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         i
     });
     let time_to_convert = decode_time_to_convert(&mut p, window_ms);
-    // Not silently ignored: a client asking for a breakdown must not read totals as one.
-    if p.get(&["breakdowns"])
-        .is_some_and(|(_, v)| v != Value::String(String::new()))
-    {
-        p.invalid(
-            "breakdowns",
-            "funnels do not support breakdowns yet (docs/funnels.md)",
-        );
-    }
+    let breakdowns = decode_funnel_breakdowns(&mut p, steps.len(), order);
     if order == FunnelOrder::Any {
         let ttc = time_to_convert
             .as_ref()
@@ -169,6 +162,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
         previous,
         interval,
         time_to_convert,
+        breakdowns,
     };
     p.finish(req)
 }
@@ -438,4 +432,99 @@ fn any_order_rules(
             "time to convert follows the steps' order; not allowed with funnelOrder=any",
         );
     }
+}
+
+/// Most breakdown combinations a funnel shows (`limit`); the rest are `Other`.
+pub const MAX_FUNNEL_GROUPS: usize = 100;
+
+/// `breakdowns` (text fields, as charts'), `breakdownAttribution` (`first`, `last` or a
+/// step number), `limit` (1 to 100, default 10) and `offset`; the last three only with
+/// breakdowns.
+fn decode_funnel_breakdowns(
+    p: &mut Params,
+    steps: usize,
+    order: FunnelOrder,
+) -> Option<FunnelBreakdowns> {
+    let fields = decode_breakdowns(p);
+    for (i, b) in fields.iter().enumerate() {
+        if b.field.is_numeric() {
+            p.invalid(
+                format!("breakdowns[{i}].name"),
+                format!(
+                    "funnel breakdowns take text fields; {:?} is a number",
+                    b.label
+                ),
+            );
+        }
+    }
+    let attribution = p.text(&["breakdownAttribution"]).map(|(_, s)| {
+        let step = s
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=steps.max(2)).contains(n));
+        match (s.as_str(), step) {
+            ("first", _) | (_, Some(1)) => Attribution::First,
+            ("last", _) => Attribution::Last,
+            (_, Some(n)) => Attribution::Step(n),
+            _ => {
+                p.invalid(
+                    "breakdownAttribution",
+                    format!(
+                        "expected first, last or a step number from 1 to {}, got {s:?}",
+                        steps.max(2)
+                    ),
+                );
+                Attribution::First
+            }
+        }
+    });
+    let limit = match p.integer("limit") {
+        None => None,
+        Some(l) if (1..=MAX_FUNNEL_GROUPS as i64).contains(&l) => Some(l as usize),
+        Some(l) => {
+            p.invalid(
+                "limit",
+                format!("expected 1 to {MAX_FUNNEL_GROUPS}, got {l}"),
+            );
+            None
+        }
+    };
+    let offset = match p.integer("offset") {
+        None => None,
+        Some(o) if (0..=1_000_000).contains(&o) => Some(o as usize),
+        Some(o) => {
+            p.invalid("offset", format!("expected 0 to 1000000, got {o}"));
+            None
+        }
+    };
+    if fields.is_empty() {
+        // Not silently ignored: these shape breakdowns only.
+        for (given, name) in [
+            (attribution.is_some(), "breakdownAttribution"),
+            (limit.is_some(), "limit"),
+            (offset.is_some(), "offset"),
+        ] {
+            if given {
+                p.invalid(
+                    name,
+                    "applies to funnel breakdowns only; give breakdowns too",
+                );
+            }
+        }
+        return None;
+    }
+    let attribution = attribution.unwrap_or_default();
+    if order == FunnelOrder::Any && attribution != Attribution::First {
+        p.invalid(
+            "breakdownAttribution",
+            "steps in any order have no step events to attribute to but the entry; \
+             only first is allowed with funnelOrder=any",
+        );
+    }
+    Some(FunnelBreakdowns {
+        fields,
+        attribution,
+        limit: limit.unwrap_or(10),
+        offset: offset.unwrap_or(0),
+    })
 }

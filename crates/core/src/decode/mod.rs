@@ -143,7 +143,7 @@ mod parameter_list_tests {
             all("funnel"),
             "projectId project_id events series range startDate endDate funnelWindow \
              funnelGroup funnelOrder funnelRange exclusions previous interval timeToConvert \
-             timeToConvertBins breakdowns timezone explain"
+             timeToConvertBins breakdowns breakdownAttribution limit offset timezone explain"
         );
         assert!(super::parameters("nothing").is_empty());
     }

@@ -263,6 +263,7 @@ pub enum Win {
     DenseRank,
     Sum,
     Max,
+    Min,
     /// `max(x)` over the partition's rows whose (integer) ORDER BY key is strictly smaller
     /// than the current row's: `RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING`.
     MaxBefore,

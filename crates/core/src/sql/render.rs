@@ -410,11 +410,16 @@ impl Renderer<'_> {
                     Win::DenseRank => self.push("dense_rank()"),
                     Win::Sum
                     | Win::Max
+                    | Win::Min
                     | Win::MaxBefore
                     | Win::MaxWithin(_)
                     | Win::MaxPrevRow
                     | Win::MaxAhead(_) => {
-                        let agg = if *w == Win::Sum { Agg::Sum } else { Agg::Max };
+                        let agg = match w {
+                            Win::Sum => Agg::Sum,
+                            Win::Min => Agg::Min,
+                            _ => Agg::Max,
+                        };
                         self.d.aggregate(self, agg, arg.as_deref());
                     }
                 }

@@ -50,7 +50,7 @@ pub(crate) fn bucket_expr(grid: &BucketGrid, t: Expr, params: &mut Params) -> Ex
 /// numeric columns as the number itself (NULL is `(not set)`), labelled in Rust because no
 /// engine prints floats as the shortest decimal the contract asks for (SQLite keeps 15
 /// digits and switches to exponents).
-pub(super) fn label_expr(field: &Field, params: &mut Params) -> Expr {
+pub(crate) fn label_expr(field: &Field, params: &mut Params) -> Expr {
     let x = field_text(field, params);
     if field.is_numeric() {
         Expr::call(Func::ToFloat, vec![x])
