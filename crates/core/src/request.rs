@@ -566,17 +566,16 @@ pub struct FunnelBreakdowns {
 }
 
 impl FunnelRequest {
-    /// Whether the request uses nothing beyond §7's parameters.
+    /// Whether the request is answered by §7's statement: nothing beyond §7's parameters
+    /// but alternatives (a step's condition is then any of its configs) and `previous`
+    /// (the same statement over another window).
     pub fn is_plain(&self) -> bool {
         self.order == FunnelOrder::Ordered
             && self.exclusions.is_empty()
             && self.range == FunnelRange::All
             && self.interval.is_none()
             && self.time_to_convert.is_none()
-            && self
-                .steps
-                .iter()
-                .all(|s| s.matches.len() == 1 && s.window_ms.is_none())
+            && self.steps.iter().all(|s| s.window_ms.is_none())
     }
 }
 

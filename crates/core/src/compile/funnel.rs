@@ -154,7 +154,11 @@ fn statement(
         Expr::Col("created_at").op(Op::LtEq, params.ts(window.end)),
         Expr::Col(group).op(Op::NotEq, Expr::Str("")),
     ];
-    let step_names = || req.steps.iter().map(|s| &s.matches[0].name);
+    let step_names = || {
+        req.steps
+            .iter()
+            .flat_map(|s| s.matches.iter().map(|m| &m.name))
+    };
     if step_names().all(|n| *n != EventName::Any) {
         let list: Vec<Expr> = distinct_names(step_names())
             .into_iter()
@@ -162,12 +166,23 @@ fn statement(
             .collect();
         filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
     }
+    // A step's condition: any of its configs (`anyOf`).
     let conds: Vec<Expr> = req.steps[..n]
         .iter()
-        .map(|s| event_match(&s.matches[0].name, &s.matches[0].filters, &mut params))
+        .map(|s| {
+            Expr::or(
+                s.matches
+                    .iter()
+                    .map(|m| event_match(&m.name, &m.filters, &mut params))
+                    .collect(),
+            )
+        })
         .collect();
     // Steps with filters narrow the scan further than the name list does.
-    let has_filters = req.steps.iter().any(|s| !s.matches[0].filters.is_empty());
+    let has_filters = req
+        .steps
+        .iter()
+        .any(|s| s.matches.iter().any(|m| !m.filters.is_empty()));
     if has_filters && !conds.iter().any(is_true) {
         filter.push(Expr::or(conds.clone()));
     }
@@ -219,20 +234,39 @@ fn window_funnel(
     group: &'static str,
     params: &mut Params,
 ) -> Statement {
+    // A step's name test: any of its names; none when one of them is `*`.
     let steps = req
         .steps
         .iter()
         .zip(conds)
         .map(|(s, condition)| WindowFunnelStep {
-            name: name_test(&s.matches[0].name, params),
+            name: s
+                .matches
+                .iter()
+                .map(|m| name_test(&m.name, params))
+                .collect::<Option<Vec<Expr>>>()
+                .map(Expr::or),
             condition,
         })
         .collect();
+    let mut seen: Vec<&EventName> = Vec::new();
+    let mut exclusive = true;
+    for s in &req.steps {
+        let names: Vec<&EventName> = s.matches.iter().map(|m| &m.name).collect();
+        if names
+            .iter()
+            .any(|n| **n == EventName::Any || seen.contains(n))
+        {
+            exclusive = false;
+        }
+        seen.extend(names);
+    }
     let level = WindowFunnel {
         engine,
         window_ms: req.window_ms,
         time: TimeColumn::required("created_at"),
         steps,
+        exclusive,
     };
     let mut inner = Select {
         from: Some(Source::table("events")),

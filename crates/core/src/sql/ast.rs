@@ -209,6 +209,9 @@ pub struct WindowFunnel {
     pub time: TimeColumn,
     /// The steps, in order.
     pub steps: Vec<WindowFunnelStep>,
+    /// Whether an event is at most one step (every step names its events, and no name is
+    /// in two steps): an engine may then tell the step from the name alone.
+    pub exclusive: bool,
 }
 
 /// The engine is compared by dialect: two nodes are equal when they render alike.
@@ -218,6 +221,7 @@ impl PartialEq for WindowFunnel {
             && self.window_ms == other.window_ms
             && self.time == other.time
             && self.steps == other.steps
+            && self.exclusive == other.exclusive
     }
 }
 
@@ -228,6 +232,7 @@ impl std::fmt::Debug for WindowFunnel {
             .field("window_ms", &self.window_ms)
             .field("time", &self.time)
             .field("steps", &self.steps)
+            .field("exclusive", &self.exclusive)
             .finish()
     }
 }

@@ -160,10 +160,7 @@ impl DialectRules for ClickHouse {
 impl FunnelAggregate for ClickHouse {
     fn window_funnel(&self, r: &mut Renderer<'_>, f: &WindowFunnel) {
         let names: Vec<Option<&Expr>> = f.steps.iter().map(|s| s.name.as_ref()).collect();
-        let exclusive = names
-            .iter()
-            .enumerate()
-            .all(|(i, n)| n.is_some() && !names[..i].contains(n));
+        let exclusive = f.exclusive;
         let join = |r: &mut Renderer<'_>| {
             r.push("arrayJoin(");
             matching_indices(r, &names);
@@ -303,6 +300,9 @@ mod tests {
             window_ms: 1000,
             time: TimeColumn::required("created_at"),
             steps,
+            // As the compiler decides it: an event is at most one step when no name
+            // repeats.
+            exclusive: names[0] != names[1],
         };
         let mut s = Select::default();
         s.item(Expr::WindowFunnel(Box::new(level)), "level");
