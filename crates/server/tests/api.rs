@@ -2144,6 +2144,19 @@ async fn explain_returns_each_statement_its_parameters_and_the_engines_plan() {
     let cases = [
         (Ep::Charts.url("explain=true"), vec!["chart"]),
         (Ep::Funnel.url("explain=1"), vec!["funnel"]),
+        // Every statement a funnel with options runs.
+        (
+            Ep::Funnel.url(&format!(
+                "explain=true&previous=true&timeToConvert=true&breakdowns={}",
+                enc(r#"[{"name":"country"}]"#)
+            )),
+            vec![
+                "funnel",
+                "funnel_previous",
+                "time_to_convert",
+                "funnel_breakdowns",
+            ],
+        ),
         (
             Ep::Events.url("explain=true&event=screen_view"),
             vec!["page", "count"],

@@ -312,7 +312,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
     }
     assert_eq!(checked, 44);
 
-    // Alternatives alone stay on §7's statement (windowFunnel on ClickHouse): steps whose
+    // Alternatives alone stay on §7's statement on ClickHouse (windowFunnel): steps whose
     // names are disjoint, and steps sharing a name (one event, two steps).
     let plain_sets: Vec<Vec<(Vec<Matcher>, Option<i64>)>> = vec![
         vec![

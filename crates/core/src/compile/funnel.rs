@@ -142,7 +142,12 @@ fn statement(
     let mut params = Params::default();
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
-    if !req.is_plain() {
+    // Alternatives stay on §7's statement only with the engine's funnel aggregate: the
+    // running-max form sorts only the entrants with a step-2 event, which alternatives make
+    // common, and then costs more than the general form (1.6x on 1M events,
+    // docs/performance.md).
+    let alternatives = req.steps.iter().any(|s| s.matches.len() > 1);
+    if !req.is_plain() || (alternatives && strategy != FunnelStrategy::WindowFunnel) {
         let stmt = general(req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
@@ -1240,6 +1245,32 @@ mod tests {
         for d in [Dialect::Postgres, Dialect::Sqlite] {
             let err = form(d).err().map(|e| e.details[0].param.clone());
             assert_eq!(err.as_deref(), Some("strategy"), "{d:?}");
+        }
+    }
+
+    /// Alternatives keep §7's statement where it is the engine's aggregate, and take the
+    /// general form (one RANGE pass per step) where §7's is the running max.
+    #[test]
+    fn alternatives_keep_window_funnel_only() {
+        let req = decode_funnel(
+            r#"events=[{"name":"a"},{"anyOf":[{"name":"b"},{"name":"c"}]}]&range=30d"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ctx = Context {
+            project_id: "p".into(),
+            tz: chrono_tz::UTC,
+            now: 1_713_184_496_789,
+            first_event: None,
+        };
+        let sql = |d| super::compile_funnel(&req, &ctx, d).map(|p| p.query.sql);
+        let ch = sql(Dialect::ClickHouse).unwrap_or_default();
+        assert!(ch.contains("windowFunnel("), "{ch}");
+        for d in [Dialect::Postgres, Dialect::Sqlite] {
+            let general = sql(d).unwrap_or_default();
+            assert!(
+                general.contains("RANGE BETWEEN 86400000 PRECEDING"),
+                "{general}"
+            );
         }
     }
 }
