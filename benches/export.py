@@ -271,6 +271,51 @@ def generate(n, path):
     return now_ms
 
 
+def start_stores(env, work, started):
+    """Start PostgreSQL and the ClickHouse test server (noted in `started`, their settings
+    added to `env`); the Quarry settings of each backend: `sqlite`, `pg`, and `ch` (events
+    in ClickHouse database `openpanel`, catalog in PostgreSQL)."""
+    started["pg"] = start("start-postgres.sh", env)
+    started["ch"] = start("start-clickhouse.sh", env)
+    env.update(started["pg"])
+    env.update(started["ch"])
+    pg_base = env["DATABASE_URL"].rsplit("/", 1)[0]
+    sh("psql", "-X", "-q", env["DATABASE_URL"], "-c", "CREATE DATABASE catalog",
+       "-c", "CREATE DATABASE bench")
+    return {
+        "sqlite": {"QUARRY_DATABASE_URL": f"sqlite://{work}/main.db"},
+        "pg": {"QUARRY_DATABASE_URL": f"{pg_base}/bench"},
+        "ch": {"QUARRY_DATABASE_URL": f"{pg_base}/catalog",
+               "QUARRY_CLICKHOUSE_URL": env["CLICKHOUSE_URL"],
+               "QUARRY_CLICKHOUSE_DATABASE": "openpanel"},
+    }
+
+
+def stop_all(servers, started, env, work):
+    """Stop the servers, the databases of `start_stores`, and remove `work`."""
+    for s in servers:
+        s.stop()
+    if "ch" in started:
+        subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
+                        started["ch"].get("CLICKHOUSE_PID", "")], env=env)
+    if "pg" in started:
+        subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def load_store(quarry, benv, data):
+    """Migrate the store of `benv`, import `data` as project `bench`, and create a read
+    client for it; its headers."""
+    sh(quarry, "migrate", env=benv, stdout=subprocess.DEVNULL)
+    sh(quarry, "import", data, "--project", "bench", env=benv,
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh(quarry, "projects", "create", "bench", "--organization", "o", env=benv,
+       stdout=subprocess.DEVNULL)
+    creds = json.loads(sh(quarry, "clients", "create", "--type", "read", "--project",
+                          "bench", env=benv, capture_output=True, text=True).stdout)
+    return {"openpanel-client-id": creds["id"], "openpanel-client-secret": creds["secret"]}
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -281,32 +326,12 @@ def main():
     try:
         data = os.path.join(work, "events.ndjson")
         now_ms = generate(n, data)
-        started["pg"] = start("start-postgres.sh", env)
-        started["ch"] = start("start-clickhouse.sh", env)
-        env.update(started["pg"])
-        env.update(started["ch"])
-        pg_base = env["DATABASE_URL"].rsplit("/", 1)[0]
-        sh("psql", "-X", "-q", env["DATABASE_URL"], "-c", "CREATE DATABASE catalog",
-           "-c", "CREATE DATABASE bench")
-        shapes = {
-            "sqlite": {"QUARRY_DATABASE_URL": f"sqlite://{work}/main.db"},
-            "pg": {"QUARRY_DATABASE_URL": f"{pg_base}/bench"},
-            "ch": {"QUARRY_DATABASE_URL": f"{pg_base}/catalog",
-                   "QUARRY_CLICKHOUSE_URL": env["CLICKHOUSE_URL"],
-                   "QUARRY_CLICKHOUSE_DATABASE": "openpanel"},
-        }
+        shapes = start_stores(env, work, started)
         results = {}
         for b, extra in shapes.items():
             benv = {**env, **extra, "RUST_LOG": "error", "QUARRY_RATE_LIMIT": "off",
                     "QUARRY_MAX_PAGE_SIZE": "10000"}
-            sh(quarry, "migrate", env=benv, stdout=subprocess.DEVNULL)
-            sh(quarry, "import", data, "--project", "bench", env=benv,
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            sh(quarry, "projects", "create", "bench", "--organization", "o", env=benv,
-               stdout=subprocess.DEVNULL)
-            creds = json.loads(sh(quarry, "clients", "create", "--type", "read", "--project",
-                                  "bench", env=benv, capture_output=True, text=True).stdout)
-            headers = {"openpanel-client-id": creds["id"], "openpanel-client-secret": creds["secret"]}
+            headers = load_store(quarry, benv, data)
             log(f"{b}: imported")
             srv = Server(quarry, benv, work, b)
             servers.append(srv)
@@ -363,14 +388,7 @@ def main():
         print("|---:|---|---:|---:|---:|")
         print("\n".join(ch_rows))
     finally:
-        for s in servers:
-            s.stop()
-        if "ch" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
-                            started["ch"].get("CLICKHOUSE_PID", "")], env=env)
-        if "pg" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(servers, started, env, work)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ch_sql import compile_sql, hand_written, run  # noqa: E402
-from export import (ROOT, Server, build_quarry, clean_env, generate, log, sh,  # noqa: E402
-                    start)
+from export import (Server, build_quarry, clean_env, generate, load_store, log,  # noqa: E402
+                    sh, start_stores, stop_all)
 
 STEPS = [{"name": "screen_view"}, {"name": "sign_up"}, {"name": "purchase"}]
 
@@ -155,34 +155,15 @@ def main():
         now_iso = subprocess.run(
             ["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
             check=True, capture_output=True, text=True).stdout.strip()
-        started["pg"] = start("start-postgres.sh", env)
-        started["ch"] = start("start-clickhouse.sh", env)
-        env.update(started["pg"])
-        env.update(started["ch"])
-        pg_base = env["DATABASE_URL"].rsplit("/", 1)[0]
-        sh("psql", "-X", "-q", env["DATABASE_URL"], "-c", "CREATE DATABASE catalog",
-           "-c", "CREATE DATABASE bench")
-        shapes = {
-            "SQLite": {"QUARRY_DATABASE_URL": f"sqlite://{work}/main.db"},
-            "PostgreSQL": {"QUARRY_DATABASE_URL": f"{pg_base}/bench"},
-            "ClickHouse": {"QUARRY_DATABASE_URL": f"{pg_base}/catalog",
-                           "QUARRY_CLICKHOUSE_URL": env["CLICKHOUSE_URL"],
-                           "QUARRY_CLICKHOUSE_DATABASE": "openpanel"},
-        }
+        stores = start_stores(env, work, started)
+        shapes = {"SQLite": stores["sqlite"], "PostgreSQL": stores["pg"],
+                  "ClickHouse": stores["ch"]}
         results, counts = {}, {}
         for b, extra in shapes.items():
             benv = {**env, **extra, "RUST_LOG": "error", "QUARRY_RATE_LIMIT": "off"}
-            sh(quarry, "migrate", env=benv, stdout=subprocess.DEVNULL)
-            sh(quarry, "import", data, "--project", "bench", env=benv,
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            headers = load_store(quarry, benv, data)
             if b == "PostgreSQL":
-                sh("psql", "-X", "-q", f"{pg_base}/bench", "-c", "ANALYZE events")
-            sh(quarry, "projects", "create", "bench", "--organization", "o", env=benv,
-               stdout=subprocess.DEVNULL)
-            creds = json.loads(sh(quarry, "clients", "create", "--type", "read", "--project",
-                                  "bench", env=benv, capture_output=True, text=True).stdout)
-            headers = {"openpanel-client-id": creds["id"],
-                       "openpanel-client-secret": creds["secret"]}
+                sh("psql", "-X", "-q", benv["QUARRY_DATABASE_URL"], "-c", "ANALYZE events")
             log(f"{b}: imported")
             srv = Server(quarry, benv, work, b)
             servers.append(srv)
@@ -217,14 +198,7 @@ def main():
         for label, q, h, same in engine:
             print(f"| {label} | {q:.1f} | {h:.1f} | {q / h:.2f} | {'yes' if same else 'NO'} |")
     finally:
-        for s in servers:
-            s.stop()
-        if "ch" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-clickhouse.sh"),
-                            started["ch"].get("CLICKHOUSE_PID", "")], env=env)
-        if "pg" in started:
-            subprocess.run([os.path.join(ROOT, "scripts", "stop-postgres.sh")], env=env)
-        subprocess.run(["rm", "-rf", work])
+        stop_all(servers, started, env, work)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ fn m(name: &'static str) -> Matcher {
     Matcher { name, plan: None }
 }
 
+/// An alternative or exclusion that also needs `properties.plan` to be `plan`.
+fn mp(name: &'static str, plan: &'static str) -> Matcher {
+    Matcher {
+        name,
+        plan: Some(plan),
+    }
+}
+
 /// A tiny deterministic generator (64-bit LCG), so every run sees the same data.
 struct Lcg(u64);
 
@@ -172,6 +180,14 @@ fn expected(spec: &Spec, events: &[NewEvent], qs: &str, now: &str) -> Value {
     serde_json::to_value(resp).unwrap()
 }
 
+/// Ask `store` the funnel of `spec` with `extra` and compare with the reference's answer.
+async fn agrees(store: &dyn Db, spec: &Spec, events: &[NewEvent], extra: &str, now: &str) {
+    let qs = query(spec, extra);
+    let want = expected(spec, events, &qs, now);
+    let got = funnel(store, &qs, chrono_tz::UTC, now).await;
+    assert_eq!(got, want, "{qs}");
+}
+
 pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backend) {
     let events = generated();
     let store = b.fresh().await;
@@ -188,17 +204,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
         // window.
         vec![
             (vec![m("a")], None),
-            (
-                vec![
-                    Matcher {
-                        name: "b",
-                        plan: Some("pro"),
-                    },
-                    m("d"),
-                    m("c"),
-                ],
-                Some(hour / 4),
-            ),
+            (vec![mp("b", "pro"), m("d"), m("c")], Some(hour / 4)),
             (vec![m("c")], None),
             (vec![m("a"), m("d")], Some(hour)),
         ],
@@ -212,17 +218,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
     let exclusion_sets: Vec<Vec<(Matcher, usize, usize)>> = vec![
         vec![],
         vec![(m("x"), 1, 2)],
-        vec![
-            (m("x"), 2, 3),
-            (
-                Matcher {
-                    name: "d",
-                    plan: Some("free"),
-                },
-                1,
-                3,
-            ),
-        ],
+        vec![(m("x"), 2, 3), (mp("d", "free"), 1, 3)],
     ];
     let mut checked = 0;
     for (si, steps) in step_sets.iter().enumerate() {
@@ -249,10 +245,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                         2 => "&interval=day&previous=true&timeToConvertBins=[1,60,600]",
                         _ => "&timeToConvertBins=%5B30%5D",
                     };
-                    let qs = query(&spec, extra);
-                    let want = expected(&spec, &events, &qs, now);
-                    let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
-                    assert_eq!(got, want, "{qs}");
+                    agrees(&store, &spec, &events, extra, now).await;
                     checked += 1;
                 }
             }
@@ -270,16 +263,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
         ],
         vec![
             (vec![m("c")], None),
-            (
-                vec![
-                    Matcher {
-                        name: "b",
-                        plan: Some("pro"),
-                    },
-                    m("d"),
-                ],
-                None,
-            ),
+            (vec![mp("b", "pro"), m("d")], None),
             (vec![m("a")], None),
             (vec![m("x")], None),
         ],
@@ -302,10 +286,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                     1 => "&previous=true",
                     _ => "&interval=day&previous=true",
                 };
-                let qs = query(&spec, extra);
-                let want = expected(&spec, &events, &qs, now);
-                let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
-                assert_eq!(got, want, "{qs}");
+                agrees(&store, &spec, &events, extra, now).await;
                 checked += 1;
             }
         }
@@ -317,16 +298,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
     let plain_sets: Vec<Vec<(Vec<Matcher>, Option<i64>)>> = vec![
         vec![
             (vec![m("a")], None),
-            (
-                vec![
-                    Matcher {
-                        name: "b",
-                        plan: Some("pro"),
-                    },
-                    m("d"),
-                ],
-                None,
-            ),
+            (vec![mp("b", "pro"), m("d")], None),
             (vec![m("c"), m("x")], None),
         ],
         vec![
@@ -351,9 +323,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                 let qs = query(&spec, previous);
                 let req = quarry_core::decode::decode_funnel(&qs).unwrap();
                 assert!(req.is_plain(), "{si}: {qs}");
-                let want = expected(&spec, &events, &qs, now);
-                let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
-                assert_eq!(got, want, "{qs}");
+                agrees(&store, &spec, &events, previous, now).await;
                 checked += 1;
             }
         }
@@ -393,10 +363,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
                 "&breakdownAttribution={attribution}{}",
                 pages[(i + 3 * j) % pages.len()]
             );
-            let qs = query(&spec, &extra);
-            let want = expected(&spec, &events, &qs, now);
-            let got = funnel(&store, &qs, chrono_tz::UTC, now).await;
-            assert_eq!(got, want, "{qs}");
+            agrees(&store, &spec, &events, &extra, now).await;
             checked += 1;
         }
     }

@@ -297,12 +297,7 @@ fn step_events(conds: Vec<Expr>, filter: Vec<Expr>, group: &'static str) -> Sele
     ev.item(Expr::call(Func::ByteOrder, vec![Expr::Col(group)]), "k")
         .item(epoch_ms("created_at"), "t");
     for (cond, alias) in conds.into_iter().zip(STEP_ALIASES) {
-        let flag = if is_true(&cond) {
-            Expr::Int(1)
-        } else {
-            Expr::if_then(cond, Expr::Int(1), Expr::Int(0))
-        };
-        ev.item(flag, alias);
+        ev.item(flag(cond), alias);
     }
     ev
 }
@@ -660,16 +655,7 @@ fn general(
             filter.push(Expr::or(all));
         }
     }
-    let mut ev = Select {
-        from: Some(Source::table("events")),
-        filter,
-        ..Select::default()
-    };
-    ev.item(Expr::call(Func::ByteOrder, vec![Expr::Col(group)]), "k")
-        .item(epoch_ms("created_at"), "t");
-    for (cond, alias) in step_conds.into_iter().zip(STEP_ALIASES) {
-        ev.item(flag(cond), alias);
-    }
+    let mut ev = step_events(step_conds, filter, group);
     for (cond, alias) in excl_conds.into_iter().zip(EXCLUSION_ALIASES) {
         ev.item(flag(cond), alias);
     }
@@ -807,24 +793,26 @@ fn general(
         );
     }
 
+    // Whether a row completes step `q` of a chain whose window is still open at now
+    // (pending entrants, funnelRange=entry); `since` is bound only when it is used.
+    let pending = entry && !matches!(output, Output::TimeToConvert(_));
+    let since = if pending {
+        params.int(ctx.now.saturating_sub(w))
+    } else {
+        Expr::Null
+    };
+    let open_q = |q: usize, params: &mut Params| -> Expr {
+        Expr::And(vec![
+            completes(q, params),
+            start(q).op(Op::GtEq, since.clone()),
+        ])
+    };
     if let Output::Breakdowns(bd) = output {
-        // Bound only when used (pending entrants are counted with funnelRange=entry).
-        let since = if entry {
-            params.int(ctx.now.saturating_sub(w))
-        } else {
-            Expr::Null
-        };
-        let open = |q: usize, params: &mut Params| -> Expr {
-            Expr::And(vec![
-                completes(q, params),
-                start(q).op(Op::GtEq, since.clone()),
-            ])
-        };
         let steps = Steps {
             n,
             entry,
             completes: &completes,
-            open: &open,
+            open: &open_q,
         };
         return breakdown_groups(source, &steps, bd, params);
     }
@@ -859,29 +847,7 @@ fn general(
         let first = Expr::if_then(completes(1, params), Expr::Col("t"), Expr::Null);
         per_entrant.item(Expr::agg(Agg::Min, first), "entry");
     }
-    if entry {
-        let since = params.int(ctx.now.saturating_sub(w));
-        for q in 1..n {
-            let open = Expr::And(vec![
-                completes(q, params),
-                start(q).op(Op::GtEq, since.clone()),
-            ]);
-            per_entrant.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[q - 1]);
-        }
-    }
-    let open = if entry {
-        let whens = (1..n)
-            .map(|q| {
-                (
-                    Expr::Col("level").eq(Expr::Int(q as i64)),
-                    Expr::Col(OPEN_ALIASES[q - 1]),
-                )
-            })
-            .collect();
-        Expr::Case(whens, Some(Box::new(Expr::Int(0))))
-    } else {
-        Expr::Int(0)
-    };
+    let open = open_at_level(&mut per_entrant, n, entry, &open_q, params);
     let bucket = match grid {
         Some(g) => super::chart::exprs::bucket_expr(g, Expr::Col("entry"), params),
         None => Expr::Int(0),
@@ -1008,25 +974,7 @@ fn breakdown_groups(
         let at = Expr::if_then(Expr::Col("rn").eq(Expr::Int(1)), Expr::Col(b), Expr::Null);
         per_entrant.item(Expr::agg(Agg::Max, at), v);
     }
-    if steps.entry {
-        for q in 1..n {
-            let open = (steps.open)(q, params);
-            per_entrant.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[q - 1]);
-        }
-    }
-    let open = if steps.entry {
-        let whens = (1..n)
-            .map(|q| {
-                (
-                    Expr::Col("level").eq(Expr::Int(q as i64)),
-                    Expr::Col(OPEN_ALIASES[q - 1]),
-                )
-            })
-            .collect();
-        Expr::Case(whens, Some(Box::new(Expr::Int(0))))
-    } else {
-        Expr::Int(0)
-    };
+    let open = open_at_level(&mut per_entrant, n, steps.entry, steps.open, params);
     let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
     // Entrants per combination, then the combinations' ranks.
     let mut counted = Select {
@@ -1095,6 +1043,34 @@ fn breakdown_groups(
     out.item(Expr::agg(Agg::Max, Expr::Col("total")), "total")
         .item(Expr::count_star(), "entrants");
     Statement::select(out)
+}
+
+/// With `funnelRange=entry`: per level `q < n`, whether the entrant has a chain of that
+/// level still open at now (`o_q`, an aggregate of `per_entrant` over `open(q)`), and the
+/// entrant's flag at its own `level`; `0` otherwise.
+fn open_at_level(
+    per_entrant: &mut Select,
+    n: usize,
+    entry: bool,
+    open: &dyn Fn(usize, &mut Params) -> Expr,
+    params: &mut Params,
+) -> Expr {
+    if !entry {
+        return Expr::Int(0);
+    }
+    for q in 1..n {
+        let o = open(q, params);
+        per_entrant.item(Expr::agg(Agg::Max, flag(o)), OPEN_ALIASES[q - 1]);
+    }
+    let whens = (1..n)
+        .map(|q| {
+            (
+                Expr::Col("level").eq(Expr::Int(q as i64)),
+                Expr::Col(OPEN_ALIASES[q - 1]),
+            )
+        })
+        .collect();
+    Expr::Case(whens, Some(Box::new(Expr::Int(0))))
 }
 
 /// `funnelOrder=any`: whether the row starts a set of steps `1..=q`: it is one of them
