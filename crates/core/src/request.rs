@@ -566,16 +566,21 @@ pub struct FunnelBreakdowns {
 }
 
 impl FunnelRequest {
-    /// Whether the request is answered by §7's statement: nothing beyond §7's parameters
-    /// but alternatives (a step's condition is then any of its configs) and `previous`
-    /// (the same statement over another window).
-    pub fn is_plain(&self) -> bool {
+    /// Whether a chain is §7's: ordered steps, no exclusions, the range bounding every
+    /// step, no step windows. Alternatives (a step's condition is any of its configs),
+    /// `previous`, `interval`, time to convert and breakdowns do not change what a chain
+    /// is, so an engine's funnel aggregate can still find the levels.
+    pub fn has_plain_chains(&self) -> bool {
         self.order == FunnelOrder::Ordered
             && self.exclusions.is_empty()
             && self.range == FunnelRange::All
-            && self.interval.is_none()
-            && self.time_to_convert.is_none()
             && self.steps.iter().all(|s| s.window_ms.is_none())
+    }
+
+    /// Whether the request is §7's but for alternatives and `previous`: its statement is
+    /// §7's on every engine that has a funnel aggregate.
+    pub fn is_plain(&self) -> bool {
+        self.has_plain_chains() && self.interval.is_none() && self.time_to_convert.is_none()
     }
 }
 

@@ -142,12 +142,14 @@ fn statement(
     let mut params = Params::default();
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
-    // Alternatives stay on §7's statement only with the engine's funnel aggregate: the
-    // running-max form sorts only the entrants with a step-2 event, which alternatives make
-    // common, and then costs more than the general form (1.6x on 1M events,
-    // docs/performance.md).
+    // With §7's chains, the engine's funnel aggregate finds the levels whatever else is
+    // asked (alternatives, entry buckets: the earliest step-1 event). The running-max form
+    // answers neither: it has no entry time, and it sorts only the entrants with a step-2
+    // event, which alternatives make common, and then costs more than the general form
+    // (1.6x on 1M events, docs/performance.md).
+    let aggregate = strategy == FunnelStrategy::WindowFunnel;
     let alternatives = req.steps.iter().any(|s| s.matches.len() > 1);
-    if !req.is_plain() || (alternatives && strategy != FunnelStrategy::WindowFunnel) {
+    if !req.has_plain_chains() || (!aggregate && (alternatives || grid.is_some())) {
         let stmt = general(req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
@@ -201,14 +203,14 @@ fn statement(
                 )
                 .into());
             };
-            window_funnel(engine, req, conds, filter, group, &mut params)
+            window_funnel(engine, req, conds, filter, group, grid, &mut params)
         }
         FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
         FunnelStrategy::RunningMax => {
             running_max(conds, filter, group, req.window_ms, n, &mut params)
         }
     };
-    let columns = vec![CellType::Int, CellType::Int];
+    let columns = vec![CellType::Int; if grid.is_some() { 4 } else { 2 }];
     Ok(render(dialect.rules(), &stmt, params, columns))
 }
 
@@ -237,8 +239,10 @@ fn window_funnel(
     conds: Vec<Expr>,
     filter: Vec<Expr>,
     group: &'static str,
+    grid: Option<&BucketGrid>,
     params: &mut Params,
 ) -> Statement {
+    let entry = Expr::if_then(conds[0].clone(), epoch_ms("created_at"), Expr::Null);
     // A step's name test: any of its names; none when one of them is `*`.
     let steps = req
         .steps
@@ -280,7 +284,39 @@ fn window_funnel(
         ..Select::default()
     };
     inner.item(Expr::WindowFunnel(Box::new(level)), "level");
-    outer_count(Source::subquery(inner, "f"), params)
+    let Some(grid) = grid else {
+        return outer_count(Source::subquery(inner, "f"), params);
+    };
+    // Conversion over time: each entrant's entry bucket, as the general form's rows.
+    inner.item(Expr::agg(Agg::Min, entry), "entry");
+    let bucket = super::chart::exprs::bucket_expr(grid, Expr::Col("entry"), params);
+    by_level_open_bucket(Source::subquery(inner, "f"), Expr::Int(0), bucket)
+}
+
+/// `level, open, bucket, entrants`: the entrants of `per_entrant` (rows with `level`) at
+/// level 1 or more, counted by level, `open` and `bucket` (expressions over its rows).
+fn by_level_open_bucket(per_entrant: Source, open: Expr, bucket: Expr) -> Statement {
+    let mut labelled = Select {
+        from: Some(per_entrant),
+        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
+        ..Select::default()
+    };
+    labelled
+        .item(Expr::Col("level"), "level")
+        .item(open, "open")
+        .item(bucket, "bucket");
+    let cols = || vec![Expr::Col("level"), Expr::Col("open"), Expr::Col("bucket")];
+    let mut out = Select {
+        from: Some(Source::subquery(labelled, "l")),
+        group_by: cols(),
+        order_by: cols().into_iter().map(OrderBy::asc).collect(),
+        ..Select::default()
+    };
+    for c in ["level", "open", "bucket"] {
+        out.item(Expr::Col(c), c);
+    }
+    out.item(Expr::count_star(), "entrants");
+    Statement::select(out)
 }
 
 /// The scanned events as `k` (the entrant), `t` (epoch ms) and a 0/1 flag per step.
@@ -852,27 +888,7 @@ fn general(
         Some(g) => super::chart::exprs::bucket_expr(g, Expr::Col("entry"), params),
         None => Expr::Int(0),
     };
-    let mut labelled = Select {
-        from: Some(Source::subquery(per_entrant, "p")),
-        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
-        ..Select::default()
-    };
-    labelled
-        .item(Expr::Col("level"), "level")
-        .item(open, "open")
-        .item(bucket, "bucket");
-    let cols = || vec![Expr::Col("level"), Expr::Col("open"), Expr::Col("bucket")];
-    let mut out = Select {
-        from: Some(Source::subquery(labelled, "l")),
-        group_by: cols(),
-        order_by: cols().into_iter().map(OrderBy::asc).collect(),
-        ..Select::default()
-    };
-    for c in ["level", "open", "bucket"] {
-        out.item(Expr::Col(c), c);
-    }
-    out.item(Expr::count_star(), "entrants");
-    Statement::select(out)
+    by_level_open_bucket(Source::subquery(per_entrant, "p"), open, bucket)
 }
 
 /// What [`breakdown_groups`] needs of the [`general`] statement's rows.
