@@ -700,7 +700,36 @@ fn general(
             ev.item(super::chart::exprs::label_expr(&b.field, params), alias);
         }
     }
-    let mut source = Source::subquery(ev, "e0");
+    // Entrants without a step-2 event are at level 1 at most, and most entrants of a real
+    // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
+    // entrants have one, and only their rows go through the passes below; the others get
+    // their level, entry and open flag from one aggregate ([`running_max`]'s shortcut).
+    // Breakdowns read every entrant's rows.
+    let split = n >= 2 && !matches!(output, Output::Breakdowns(_));
+    let mut ctes = Vec::new();
+    let mut source = if split {
+        let mut cols = vec!["k", "t"];
+        cols.extend(&STEP_ALIASES[..n]);
+        cols.extend(&EXCLUSION_ALIASES[..exclusions.len()]);
+        let mut has = Select {
+            from: Some(Source::Named("e")),
+            group_by: vec![Expr::Col("k")],
+            ..Select::default()
+        };
+        has.item(Expr::Col("k"), "k")
+            .item(Expr::agg(Agg::Max, Expr::Col(STEP_ALIASES[1])), "h2");
+        ctes.push(Cte {
+            name: "e",
+            body: Body::Select(Box::new(ev)),
+        });
+        ctes.push(Cte {
+            name: "g",
+            body: Body::Select(Box::new(has)),
+        });
+        Source::subquery(rows_with_step_2(&cols, 1), "e0")
+    } else {
+        Source::subquery(ev, "e0")
+    };
 
     // Per row: how many events share its millisecond (strict), the previous row's time
     // (strict with step windows), and per exclusion the events so far (its segment) and
@@ -872,7 +901,9 @@ fn general(
                 let at = Expr::if_then(completes(q, params), Expr::Col("t"), Expr::Null);
                 per_entrant.item(Expr::agg(Agg::Min, at), FIRST_ALIASES[q - 1]);
             }
-            return time_to_convert(per_entrant, n, edges, params);
+            let mut stmt = time_to_convert(per_entrant, n, edges, params);
+            stmt.ctes.splice(0..0, ctes);
+            return stmt;
         }
     };
     per_entrant.item(
@@ -884,11 +915,64 @@ fn general(
         per_entrant.item(Expr::agg(Agg::Min, first), "entry");
     }
     let open = open_at_level(&mut per_entrant, n, entry, &open_q, params);
+    let per_entrant = if split {
+        // The entrants without a step-2 event: the same columns from one aggregate.
+        let mut first = vec![Expr::Col(STEP_ALIASES[0]).eq(Expr::Int(1))];
+        first.extend(end_ms.clone().map(|end| Expr::Col("t").op(Op::LtEq, end)));
+        let first = Expr::And(first);
+        let mut low = Select {
+            from: Some(Source::subquery(
+                rows_with_step_2(&["k", "t", STEP_ALIASES[0]], 0),
+                "e1",
+            )),
+            group_by: vec![k()],
+            ..Select::default()
+        };
+        low.item(Expr::agg(Agg::Max, flag(first.clone())), "level");
+        if grid.is_some() {
+            let at = Expr::if_then(first.clone(), Expr::Col("t"), Expr::Null);
+            low.item(Expr::agg(Agg::Min, at), "entry");
+        }
+        if entry {
+            let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since.clone())]);
+            low.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[0]);
+            for alias in &OPEN_ALIASES[1..n - 1] {
+                low.item(Expr::Int(0), alias);
+            }
+        }
+        let union = Statement {
+            ctes: Vec::new(),
+            body: Body::UnionAll(vec![per_entrant, low]),
+        };
+        Source::Subquery(Box::new(union), "p")
+    } else {
+        Source::subquery(per_entrant, "p")
+    };
     let bucket = match grid {
         Some(g) => super::chart::exprs::bucket_expr(g, Expr::Col("entry"), params),
         None => Expr::Int(0),
     };
-    by_level_open_bucket(Source::subquery(per_entrant, "p"), open, bucket)
+    let mut stmt = by_level_open_bucket(per_entrant, open, bucket);
+    stmt.ctes = ctes;
+    stmt
+}
+
+/// The columns `cols` of the scanned rows (`e`) of the entrants that have a step-2 event
+/// (`has` 1) or not (0), by the per-entrant aggregate `g`.
+fn rows_with_step_2(cols: &[&'static str], has: i64) -> Select {
+    let mut s = Select {
+        from: Some(Source::Join(
+            Box::new(Source::Named("e")),
+            Box::new(Source::Named("g")),
+            Expr::Qualified("e", "k").eq(Expr::Qualified("g", "k")),
+        )),
+        filter: vec![Expr::Qualified("g", "h2").eq(Expr::Int(has))],
+        ..Select::default()
+    };
+    for c in cols {
+        s.item(Expr::Qualified("e", c), c);
+    }
+    s
 }
 
 /// What [`breakdown_groups`] needs of the [`general`] statement's rows.
