@@ -539,16 +539,7 @@ fn running_levels(source: Source, window_ms: i64, n: usize, params: &mut Params)
             vec![Expr::Col("k")],
             vec![OrderBy::asc(Expr::Col("t"))],
         );
-        let mut level = Select {
-            items: vec![Item {
-                expr: Expr::Star,
-                alias: None,
-            }],
-            from: Some(source),
-            ..Select::default()
-        };
-        level.item(m, RUNNING_ALIASES[j]);
-        source = Source::subquery(level, CHAIN_ALIASES[j]);
+        source = layer(source, CHAIN_ALIASES[j], vec![(m, RUNNING_ALIASES[j])]);
     }
     // A row's level: the deepest step it completes.
     let reached: Vec<(Expr, Expr)> = (0..n)

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use serde_json::Map;
 
+use super::comparison;
 use crate::compile::ChartPlan;
-use crate::format::{Num, compare, decimal_text, round2, series_id, uniquify};
+use crate::format::{Num, decimal_text, round2, series_id, uniquify};
 use crate::request::{ChartRequest, Metric};
 use crate::response::{
-    ChartMeta, ChartResponse, Comparison, EventRef, Metrics, Point, PreviousMetrics, Series,
+    ChartMeta, ChartResponse, EventRef, Metrics, Point, PreviousMetrics, Series,
 };
 use crate::sql::{Row, Value};
 use crate::time::{format_millis, format_seconds};
@@ -40,15 +41,6 @@ fn stats(values: &[f64]) -> Stats {
         average: round2(average),
         min: round2(values.iter().copied().fold(f64::INFINITY, f64::min)),
         max: round2(values.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-    }
-}
-
-fn comparison(current: f64, previous: f64) -> Comparison {
-    let (diff, state) = compare(current, previous);
-    Comparison {
-        value: Num(previous),
-        diff: diff.map(Num),
-        state,
     }
 }
 

@@ -1,10 +1,11 @@
 use chrono_tz::Tz;
 
+use super::comparison;
 use crate::compile::FunnelPlan;
-use crate::format::{Num, compare, round2};
+use crate::format::{Num, round2};
 use crate::request::{FunnelRange, FunnelRequest};
 use crate::response::{
-    Bin, Comparison, EventRef, FunnelBreakdownGroup, FunnelPoint, FunnelResponse, FunnelStepResult,
+    Bin, EventRef, FunnelBreakdownGroup, FunnelPoint, FunnelResponse, FunnelStepResult,
     StepPrevious, TimeToConvert,
 };
 use crate::sql::{Row, Value};
@@ -56,15 +57,6 @@ fn reach_of(rows: &[Row], n: usize) -> (Vec<u64>, Vec<u64>) {
         reach[k] = reach[k + 1] + at_level[k];
     }
     (reach, open)
-}
-
-fn comparison(current: f64, previous: f64) -> Comparison {
-    let (diff, state) = compare(current, previous);
-    Comparison {
-        value: Num(previous),
-        diff: diff.map(Num),
-        state,
-    }
 }
 
 /// Shape the funnel rows of the window (and of the previous period) into the response

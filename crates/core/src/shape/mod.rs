@@ -11,3 +11,14 @@ pub use events::{
     shape_rows, visit_row,
 };
 pub use funnel::shape_funnel;
+
+/// A §6.4 comparison of `current` with `previous` (charts' points and metrics, funnels'
+/// steps).
+fn comparison(current: f64, previous: f64) -> crate::response::Comparison {
+    let (diff, state) = crate::format::compare(current, previous);
+    crate::response::Comparison {
+        value: crate::format::Num(previous),
+        diff: diff.map(crate::format::Num),
+        state,
+    }
+}
