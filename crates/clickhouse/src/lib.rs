@@ -458,9 +458,7 @@ impl Storage for ClickHouseStorage {
         let body = cursor.collect().await;
         running.finished = true;
         let body = body.map_err(storage_error)?;
-        // A String column may hold bytes that are not UTF-8; they decode as U+FFFD.
-        let text = String::from_utf8_lossy(&body);
-        cells::rows(text.as_bytes(), &query.columns)
+        cells::rows(&body, &query.columns)
     }
 
     async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
@@ -503,10 +501,7 @@ impl Storage for ClickHouseStorage {
                 let complete = if end {
                     pending.len()
                 } else {
-                    pending
-                        .iter()
-                        .rposition(|b| *b == b'\n')
-                        .map_or(0, |at| at + 1)
+                    memchr::memrchr(b'\n', &pending).map_or(0, |at| at + 1)
                 };
                 if end {
                     running.finished = true;
@@ -514,14 +509,10 @@ impl Storage for ClickHouseStorage {
                 // At most a chunk's worth of lines at a time.
                 let mut from = 0;
                 while from < complete {
-                    let upto = pending[from..complete]
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| **b == b'\n')
+                    let upto = memchr::memchr_iter(b'\n', &pending[from..complete])
                         .nth(ROWS_PER_CHUNK - 1)
-                        .map_or(complete, |(at, _)| from + at + 1);
-                    let text = String::from_utf8_lossy(&pending[from..upto]);
-                    let decoded = cells::rows(text.as_bytes(), &columns);
+                        .map_or(complete, |at| from + at + 1);
+                    let decoded = cells::rows(&pending[from..upto], &columns);
                     let ok = decoded.is_ok();
                     if !sender.send(decoded).await || !ok {
                         return;
