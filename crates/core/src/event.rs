@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::format::decimal_text;
 use crate::time::{Ms, format_utc_millis, parse_rfc3339};
@@ -460,34 +460,61 @@ fn deterministic_id(project: &str, name: &str, created_at: Ms, line: &Value) -> 
     )
 }
 
-/// Render a decoded value of one event field as JSON.
+/// Render a decoded value of one event field as JSON: [`FieldJson`]'s JSON, with a text
+/// cell's string moved rather than copied.
 pub fn field_json(kind: FieldKind, value: crate::sql::Value) -> Value {
-    use crate::sql::Value as V;
     match (kind, value) {
-        (FieldKind::Timestamp | FieldKind::NullableTimestamp, V::Int(ms)) => {
-            Value::String(format_utc_millis(ms))
+        (FieldKind::Text, crate::sql::Value::Text(s)) => Value::String(s),
+        (kind, value) => serde_json::to_value(FieldJson(kind, &value)).unwrap_or(Value::Null),
+    }
+}
+
+/// A decoded value of one event field, serialized as its JSON straight from the cell: how
+/// streamed NDJSON writes rows without building a `serde_json::Value` for each field, and
+/// (through [`field_json`]) how every other body renders them, so all write the same bytes.
+///
+/// Timestamps (ms) are RFC 3339 UTC strings; a map's pairs are sorted, and a repeated key
+/// keeps the value that sorts last; a text field is a string (`""` when null); a value of
+/// the wrong type is `null`.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldJson<'a>(pub FieldKind, pub &'a crate::sql::Value);
+
+impl serde::Serialize for FieldJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use crate::sql::Value as V;
+        use serde::ser::SerializeMap as _;
+        match (self.0, self.1) {
+            (FieldKind::Timestamp | FieldKind::NullableTimestamp, V::Int(ms)) => {
+                ser.serialize_str(&format_utc_millis(*ms))
+            }
+            (FieldKind::Int, V::Int(i)) => ser.serialize_i64(*i),
+            (FieldKind::Int, V::Float(f)) => ser.serialize_i64(*f as i64),
+            // A non-finite float serializes as `null`.
+            (FieldKind::NullableFloat, V::Float(f)) => ser.serialize_f64(*f),
+            (FieldKind::NullableFloat, V::Int(i)) => ser.serialize_i64(*i),
+            (FieldKind::Map, V::Map(pairs)) => {
+                let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+                sorted.sort_unstable();
+                // Of a repeated key's pairs (adjacent once sorted), the last one stays.
+                sorted.dedup_by(|later, earlier| {
+                    let same = later.0 == earlier.0;
+                    if same {
+                        *earlier = *later;
+                    }
+                    same
+                });
+                let mut map = ser.serialize_map(Some(sorted.len()))?;
+                for (k, v) in sorted {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            (FieldKind::Map, V::Null) => ser.serialize_map(Some(0))?.end(),
+            (FieldKind::Text, V::Text(s)) => ser.serialize_str(s),
+            (FieldKind::Text, V::Null) => ser.serialize_str(""),
+            (FieldKind::Text, V::Int(i)) => ser.collect_str(i),
+            (_, _) => ser.serialize_unit(),
         }
-        (FieldKind::Int, V::Int(i)) => Value::from(i),
-        (FieldKind::Int, V::Float(f)) => Value::from(f as i64),
-        (FieldKind::NullableFloat, V::Float(f)) => {
-            serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
-        }
-        (FieldKind::NullableFloat, V::Int(i)) => Value::from(i),
-        (FieldKind::Map, V::Map(pairs)) => {
-            let mut sorted = pairs;
-            sorted.sort();
-            Value::Object(
-                sorted
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            )
-        }
-        (FieldKind::Map, V::Null) => Value::Object(Map::new()),
-        (FieldKind::Text, V::Text(s)) => Value::String(s),
-        (FieldKind::Text, V::Null) => Value::String(String::new()),
-        (FieldKind::Text, V::Int(i)) => Value::String(i.to_string()),
-        (_, _) => Value::Null,
     }
 }
 
@@ -524,5 +551,55 @@ pub fn nul_path(v: &Value, path: &str) -> Option<String> {
             }
         }),
         Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::sql::Value as V;
+
+    /// Every kind of cell, with the JSON each body writes for it: the value (JSON pages,
+    /// CSV, Parquet) and the text serialized straight from the cell (NDJSON) agree.
+    #[test]
+    fn field_json_of_every_kind_of_cell() {
+        let map = V::Map(vec![
+            ("b".into(), "2".into()),
+            ("a".into(), "x\"y".into()),
+            ("b".into(), "1".into()),
+            ("b".into(), "3".into()),
+        ]);
+        let cases = [
+            (
+                FieldKind::Timestamp,
+                V::Int(1_711_929_600_123),
+                r#""2024-04-01T00:00:00.123Z""#,
+            ),
+            (FieldKind::NullableTimestamp, V::Null, "null"),
+            (FieldKind::Int, V::Int(-7), "-7"),
+            (FieldKind::Int, V::Float(2.9), "2"),
+            (FieldKind::NullableFloat, V::Float(1.5), "1.5"),
+            (FieldKind::NullableFloat, V::Float(3.0), "3.0"),
+            (FieldKind::NullableFloat, V::Float(f64::NAN), "null"),
+            (FieldKind::NullableFloat, V::Int(4), "4"),
+            (FieldKind::NullableFloat, V::Null, "null"),
+            (FieldKind::Map, map, r#"{"a":"x\"y","b":"3"}"#),
+            (FieldKind::Map, V::Null, "{}"),
+            (
+                FieldKind::Text,
+                V::Text("é\n\u{0}".into()),
+                r#""é\n\u0000""#,
+            ),
+            (FieldKind::Text, V::Null, r#""""#),
+            (FieldKind::Text, V::Int(12), r#""12""#),
+            (FieldKind::Text, V::Float(1.0), "null"),
+        ];
+        for (kind, cell, want) in cases {
+            let direct = serde_json::to_string(&FieldJson(kind, &cell)).unwrap();
+            assert_eq!(direct, want, "{kind:?} {cell:?}");
+            let value = serde_json::to_string(&field_json(kind, cell)).unwrap();
+            assert_eq!(value, want);
+        }
     }
 }

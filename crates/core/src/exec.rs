@@ -388,9 +388,9 @@ impl Batch {
         shape::shape_rows(&self.plan, self.rows, &self.profiles, &self.metas)
     }
 
-    /// Each row's fields in the Event object's order, as `Some((key, value))`, then `None`
+    /// Each row's fields in the Event object's order, as `Some((key, field))`, then `None`
     /// after each row.
-    pub fn visit(self, mut visit: impl FnMut(Option<(&str, serde_json::Value)>)) {
+    pub fn visit(self, mut visit: impl FnMut(Option<(&str, shape::FieldOut<'_>)>)) {
         let names = shape::column_names(&self.plan);
         for row in self.rows {
             shape::visit_row(

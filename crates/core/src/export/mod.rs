@@ -130,7 +130,7 @@ impl Encoder {
                             header.iter().position(|h| h == key).unwrap_or(next)
                         };
                         if let Some(cell) = cells.get_mut(at) {
-                            *cell = value;
+                            *cell = value.into_json();
                         }
                         next = at + 1;
                     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::compile::{EventsPlan, Paging};
 use crate::cursor::Position;
-use crate::event::{EventField, FieldKind, field_json};
+use crate::event::{EventField, FieldJson, FieldKind, field_json};
 use crate::request::ExportColumn;
 use crate::response::{CursorMeta, EventsMeta, EventsResponse, PageMeta};
 use crate::sql::{Row, Value as V};
@@ -25,7 +25,7 @@ pub fn shape_rows(
         .map(|row| {
             let mut obj = Map::new();
             visit_row(plan, &names, row, profiles, metas, |k, v| {
-                obj.insert(k.to_string(), v);
+                obj.insert(k.to_string(), v.into_json());
             });
             Value::Object(obj)
         })
@@ -37,16 +37,45 @@ pub fn column_names(plan: &EventsPlan) -> Vec<Cow<'_, str>> {
     plan.columns.iter().map(ExportColumn::name).collect()
 }
 
-/// One row's Event fields, in the object's order, each as `(key, value)`: the columns,
+/// One field of an Event object as a row holds it: a cell and its field's kind, or an
+/// object that `includes` looked up.
+#[derive(Debug)]
+pub enum FieldOut<'a> {
+    /// A column's cell.
+    Cell(FieldKind, V),
+    /// `profile` or `meta`.
+    Object(&'a Value),
+}
+
+impl FieldOut<'_> {
+    /// The field's JSON value (a cell's text is moved, an object cloned).
+    pub fn into_json(self) -> Value {
+        match self {
+            FieldOut::Cell(kind, v) => field_json(kind, v),
+            FieldOut::Object(v) => v.clone(),
+        }
+    }
+}
+
+impl serde::Serialize for FieldOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldOut::Cell(kind, v) => FieldJson(*kind, v).serialize(ser),
+            FieldOut::Object(v) => v.serialize(ser),
+        }
+    }
+}
+
+/// One row's Event fields, in the object's order, each as `(key, field)`: the columns,
 /// then `profile` and `meta` when included and found. Every body (JSON page, NDJSON, CSV,
 /// Parquet) is written from these.
-pub fn visit_row(
+pub fn visit_row<'a>(
     plan: &EventsPlan,
     names: &[Cow<'_, str>],
     row: Row,
-    profiles: &HashMap<String, Value>,
-    metas: &HashMap<String, Value>,
-    mut field: impl FnMut(&str, Value),
+    profiles: &'a HashMap<String, Value>,
+    metas: &'a HashMap<String, Value>,
+    mut field: impl FnMut(&str, FieldOut<'a>),
 ) {
     let text_at = |at: Option<usize>| match at.and_then(|i| row.get(i)) {
         Some(V::Text(t)) => Some(t.clone()),
@@ -63,17 +92,17 @@ pub fn visit_row(
         .flatten()
         .and_then(|n| metas.get(&n));
     for ((column, name), value) in plan.columns.iter().zip(names).zip(row) {
-        let json = match column {
-            ExportColumn::Field(f) => field_json(f.kind(), value),
-            ExportColumn::Property(_) => field_json(FieldKind::Text, value),
+        let kind = match column {
+            ExportColumn::Field(f) => f.kind(),
+            ExportColumn::Property(_) => FieldKind::Text,
         };
-        field(name, json);
+        field(name, FieldOut::Cell(kind, value));
     }
     if let Some(p) = profile {
-        field("profile", p.clone());
+        field("profile", FieldOut::Object(p));
     }
     if let Some(m) = meta {
-        field("meta", m.clone());
+        field("meta", FieldOut::Object(m));
     }
 }
 

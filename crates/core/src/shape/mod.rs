@@ -7,7 +7,7 @@ mod funnel;
 
 pub use chart::shape_chart;
 pub use events::{
-    column_names, row_position, shape_cursor_page, shape_meta, shape_page, shape_profile,
+    FieldOut, column_names, row_position, shape_cursor_page, shape_meta, shape_page, shape_profile,
     shape_rows, visit_row,
 };
 pub use funnel::shape_funnel;

@@ -12,14 +12,28 @@ fn write_local(out: &mut String, local_ms: i64, millis: bool) {
     let in_day = local_ms.rem_euclid(DAY_MS);
     let (h, mi) = (in_day / HOUR_MS, in_day % HOUR_MS / MINUTE_MS);
     let (s, ms) = (in_day % MINUTE_MS / 1000, in_day % 1000);
-    let _ = if (0..=9999).contains(&y) {
-        write!(out, "{y:04}")
+    // Digit by digit rather than through `fmt`: every event's `createdAt` of a streamed
+    // export is written here.
+    if (0..=9999).contains(&y) {
+        push_digits(out, y, 4);
     } else {
-        write!(out, "{y:+05}")
-    };
-    let _ = write!(out, "-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}");
+        let _ = write!(out, "{y:+05}");
+    }
+    for (sep, v) in [('-', m), ('-', d), ('T', h), (':', mi), (':', s)] {
+        out.push(sep);
+        push_digits(out, v, 2);
+    }
     if millis {
-        let _ = write!(out, ".{ms:03}");
+        out.push('.');
+        push_digits(out, ms, 3);
+    }
+}
+
+/// `v` (0 ≤ v < 10^width) in `width` decimal digits, zero-padded.
+fn push_digits(out: &mut String, v: i64, width: u32) {
+    for i in (0..width).rev() {
+        let digit = (v / 10_i64.pow(i)).rem_euclid(10) as u8;
+        out.push(char::from(b'0' + digit));
     }
 }
 
@@ -100,6 +114,23 @@ mod tests {
         assert_eq!(
             format_utc_millis(utc(2000, 2, 29, 0, 0, 0) + 7),
             "2000-02-29T00:00:00.007Z"
+        );
+        // Four-digit years are zero-padded; others are signed.
+        assert_eq!(
+            format_utc_millis(-62_135_596_800_000 + 3_723_004),
+            "0001-01-01T01:02:03.004Z"
+        );
+        assert_eq!(
+            format_utc_millis(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            format_utc_millis(253_402_300_800_000),
+            "+10000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_utc_millis(-62_135_596_800_001),
+            "0000-12-31T23:59:59.999Z"
         );
         // Extreme values never panic.
         let _ = format_utc_millis(i64::MIN);
