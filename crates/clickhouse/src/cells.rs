@@ -127,55 +127,27 @@ impl<'de> Visitor<'de> for CellSeed {
     }
 
     fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(match self.0 {
-            CellType::Text => Value::Text(b.to_string()),
-            CellType::Int | CellType::Bool => Value::Int(i64::from(b)),
-            CellType::Float => Value::Float(f64::from(u8::from(b))),
-            CellType::Map => Value::Map(Vec::new()),
-        })
+        Ok(bool_cell(self.0, b))
     }
 
     fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(match self.0 {
-            CellType::Text => Value::Text(i.to_string()),
-            CellType::Int | CellType::Bool => Value::Int(i),
-            CellType::Float => Value::Float(i as f64),
-            CellType::Map => Value::Map(Vec::new()),
-        })
+        Ok(i64_cell(self.0, i))
     }
 
     fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(match self.0 {
-            CellType::Text => Value::Text(u.to_string()),
-            CellType::Int | CellType::Bool => Value::Int(i64::try_from(u).unwrap_or(i64::MAX)),
-            CellType::Float => Value::Float(u as f64),
-            CellType::Map => Value::Map(Vec::new()),
-        })
+        Ok(u64_cell(self.0, u))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(match self.0 {
-            CellType::Text => Value::Text(quarry_core::format::decimal_text(f)),
-            CellType::Int | CellType::Bool => Value::Int(f as i64),
-            CellType::Float => finite(Some(f)),
-            CellType::Map => Value::Map(Vec::new()),
-        })
+        Ok(f64_cell(self.0, f))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(match self.0 {
-            CellType::Text => Value::Text(s.to_owned()),
-            CellType::Int | CellType::Bool => int_text(s).map_or(Value::Null, Value::Int),
-            CellType::Float => finite(parse_float(s)),
-            CellType::Map => Value::Map(Vec::new()),
-        })
+        Ok(str_cell(self.0, s))
     }
 
-    fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Value, E> {
-        match self.0 {
-            CellType::Text => Ok(Value::Text(s)),
-            _ => self.visit_str(&s),
-        }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(string_cell(self.0, s))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -220,10 +192,73 @@ impl<'de> Visitor<'de> for CellSeed {
     }
 }
 
+/// A JSON boolean in a column of type `ty`.
+pub(crate) fn bool_cell(ty: CellType, b: bool) -> Value {
+    match ty {
+        CellType::Text => Value::Text(b.to_string()),
+        CellType::Int | CellType::Bool => Value::Int(i64::from(b)),
+        CellType::Float => Value::Float(f64::from(u8::from(b))),
+        CellType::Map => Value::Map(Vec::new()),
+    }
+}
+
+/// A JSON integer (negative) in a column of type `ty`.
+pub(crate) fn i64_cell(ty: CellType, i: i64) -> Value {
+    match ty {
+        CellType::Text => Value::Text(i.to_string()),
+        CellType::Int | CellType::Bool => Value::Int(i),
+        CellType::Float => Value::Float(i as f64),
+        CellType::Map => Value::Map(Vec::new()),
+    }
+}
+
+/// A JSON integer (not negative) in a column of type `ty`.
+pub(crate) fn u64_cell(ty: CellType, u: u64) -> Value {
+    match ty {
+        CellType::Text => Value::Text(u.to_string()),
+        CellType::Int | CellType::Bool => Value::Int(i64::try_from(u).unwrap_or(i64::MAX)),
+        CellType::Float => Value::Float(u as f64),
+        CellType::Map => Value::Map(Vec::new()),
+    }
+}
+
+/// A JSON number with a fraction or exponent in a column of type `ty`.
+pub(crate) fn f64_cell(ty: CellType, f: f64) -> Value {
+    match ty {
+        CellType::Text => Value::Text(quarry_core::format::decimal_text(f)),
+        CellType::Int | CellType::Bool => Value::Int(f as i64),
+        CellType::Float => finite(Some(f)),
+        CellType::Map => Value::Map(Vec::new()),
+    }
+}
+
+/// A JSON string in a column of type `ty`.
+pub(crate) fn str_cell(ty: CellType, s: &str) -> Value {
+    match ty {
+        CellType::Text => Value::Text(s.to_owned()),
+        CellType::Int | CellType::Bool => int_text(s).map_or(Value::Null, Value::Int),
+        CellType::Float => finite(parse_float(s)),
+        CellType::Map => Value::Map(Vec::new()),
+    }
+}
+
+/// [`str_cell`], keeping the string when the column is text.
+pub(crate) fn string_cell(ty: CellType, s: String) -> Value {
+    match ty {
+        CellType::Text => Value::Text(s),
+        _ => str_cell(ty, &s),
+    }
+}
+
+/// A map's value that is a JSON number with a fraction or exponent, as text.
+pub(crate) fn f64_text(f: f64) -> String {
+    Json::from(f).to_string()
+}
+
 /// A map's pairs with each repeated key once, where it first appears, holding the last
 /// value given for it: what a JSON object means (and what reading it into an ordered map
 /// gave before this decoder).
-fn first_place_last_value(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
+pub(crate) fn first_place_last_value(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
     if pairs.len() < 2 {
         return pairs;
     }
@@ -359,7 +394,7 @@ impl<'de> Visitor<'de> for TextSeed {
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<String, E> {
-        Ok(Json::from(f).to_string())
+        Ok(f64_text(f))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<String, A::Error> {

@@ -17,6 +17,7 @@
 //! `INSERT`, atomic on its own, but an import that fails midway keeps the batches already
 //! inserted. Only SQLite and PostgreSQL import a file all or nothing.
 
+mod binary;
 mod cells;
 mod insert;
 pub mod schema;
@@ -31,9 +32,10 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use quarry_core::event::{NewEvent, NewProfile};
-use quarry_core::sql::Row;
-use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{ROWS_PER_CHUNK, RowStream, Storage, StorageError, row_channel};
+use quarry_core::sql::{CellType, Dialect, Param, Query, Row};
+use quarry_core::storage::{
+    ROWS_PER_CHUNK, RowSender, RowStream, Storage, StorageError, row_channel,
+};
 use uuid::Uuid;
 
 pub use insert::event_uuid;
@@ -462,68 +464,17 @@ impl Storage for ClickHouseStorage {
     }
 
     async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
-        let id = Uuid::new_v4().to_string();
-        let mut statement = self.statement(query, &id);
-        if self.time_limited {
-            // The reader bounds its wait for each chunk; a dropped stream kills the query.
-            statement = statement.with_setting("max_execution_time", "0");
-        }
-        let mut cursor = statement
-            .fetch_bytes("JSONCompactEachRow")
-            .map_err(storage_error)?;
-        let running = Running {
-            client: self.client.clone(),
-            id,
-            finished: false,
-        };
         let (sender, rows) = row_channel();
-        let columns = query.columns.clone();
+        let (store, query) = (self.clone(), query.clone());
         tokio::spawn(async move {
-            // The whole guard moves here (not only the field set below): dropped
-            // unfinished, with the task, it kills the query.
-            let mut running = running;
-            // Bytes after the last complete line so far.
-            let mut pending: Vec<u8> = Vec::new();
-            loop {
-                let end = match cursor.next().await {
-                    Ok(Some(bytes)) => {
-                        pending.extend_from_slice(&bytes);
-                        false
-                    }
-                    Ok(None) => true,
-                    Err(e) => {
-                        running.finished = true;
-                        sender.send(Err(storage_error(e))).await;
-                        return;
-                    }
-                };
-                // Lines end in '\n', which never occurs inside a UTF-8 sequence.
-                let complete = if end {
-                    pending.len()
-                } else {
-                    memchr::memrchr(b'\n', &pending).map_or(0, |at| at + 1)
-                };
-                if end {
-                    running.finished = true;
-                }
-                // At most a chunk's worth of lines at a time.
-                let mut from = 0;
-                while from < complete {
-                    let upto = memchr::memchr_iter(b'\n', &pending[from..complete])
-                        .nth(ROWS_PER_CHUNK - 1)
-                        .map_or(complete, |at| from + at + 1);
-                    let decoded = cells::rows(&pending[from..upto], &columns);
-                    let ok = decoded.is_ok();
-                    if !sender.send(decoded).await || !ok {
-                        return;
-                    }
-                    from = upto;
-                }
-                pending.drain(..complete);
-                if end {
-                    sender.finish().await;
-                    return;
-                }
+            // Binary first; a header with a type the binary decoder does not read stops
+            // that statement (killed, nothing sent yet) and the rows are read as JSON.
+            let sent = match store.send_rows(&query, Body::binary(), &sender).await {
+                Sent::Unreadable => store.send_rows(&query, Body::Json, &sender).await,
+                sent => sent,
+            };
+            if sent == Sent::All {
+                sender.finish().await;
             }
         });
         Ok(rows)
@@ -536,6 +487,169 @@ impl Storage for ClickHouseStorage {
             .await
             .map_err(storage_error)?;
         Ok(())
+    }
+}
+
+/// How a streamed statement's body is read.
+enum Body {
+    /// `RowBinaryWithNamesAndTypes`; the layout once its header was read.
+    Binary(Option<binary::Layout>),
+    /// `JSONCompactEachRow`: takes every type.
+    Json,
+}
+
+impl Body {
+    fn binary() -> Body {
+        Body::Binary(None)
+    }
+
+    fn format(&self) -> &'static str {
+        match self {
+            Body::Binary(_) => "RowBinaryWithNamesAndTypes",
+            Body::Json => "JSONCompactEachRow",
+        }
+    }
+
+    /// Up to a chunk of whole rows from the start of `bytes` (`end`: no more bytes will
+    /// come), and the bytes they took; no rows and 0 bytes when more must be read first.
+    fn decode(
+        &mut self,
+        bytes: &[u8],
+        end: bool,
+        columns: &[CellType],
+    ) -> Result<(Vec<Row>, usize), Stop> {
+        match self {
+            Body::Json => {
+                // Lines end in '\n', which never occurs inside a UTF-8 sequence.
+                let last = memchr::memchr_iter(b'\n', bytes).nth(ROWS_PER_CHUNK - 1);
+                let upto = match last {
+                    Some(at) => at + 1,
+                    None if end => bytes.len(),
+                    None => memchr::memrchr(b'\n', bytes).map_or(0, |at| at + 1),
+                };
+                let rows = cells::rows(&bytes[..upto], columns).map_err(Stop::Failed)?;
+                Ok((rows, upto))
+            }
+            Body::Binary(Some(layout)) => {
+                let (rows, used) = layout.rows(bytes, ROWS_PER_CHUNK).map_err(Stop::from)?;
+                if end && rows.is_empty() && used < bytes.len() {
+                    return Err(Stop::Failed(StorageError::Query(
+                        "the result ended inside a row".into(),
+                    )));
+                }
+                Ok((rows, used))
+            }
+            Body::Binary(layout) => match binary::Layout::new(bytes, columns) {
+                Ok((read, used)) => {
+                    *layout = Some(read);
+                    Ok((Vec::new(), used))
+                }
+                Err(binary::Stop::Short) if !end => Ok((Vec::new(), 0)),
+                Err(binary::Stop::Short) if bytes.is_empty() => Err(Stop::Failed(
+                    StorageError::Query("the result has no header".into()),
+                )),
+                Err(e) => Err(Stop::from(e)),
+            },
+        }
+    }
+}
+
+/// Why a body's reading stopped early.
+enum Stop {
+    /// The binary header names a type the binary decoder does not read.
+    Unreadable,
+    Failed(StorageError),
+}
+
+impl From<binary::Stop> for Stop {
+    fn from(e: binary::Stop) -> Stop {
+        match e {
+            binary::Stop::Unsupported(_) => Stop::Unreadable,
+            binary::Stop::Short => Stop::Failed(StorageError::Query(
+                "the result ended inside its header".into(),
+            )),
+            binary::Stop::Bad(why) => Stop::Failed(StorageError::Query(why)),
+        }
+    }
+}
+
+/// How sending a statement's rows ended.
+#[derive(Debug, PartialEq)]
+enum Sent {
+    /// Every row was sent; the stream can be finished.
+    All,
+    /// An error was sent, or the reader went away.
+    Stopped,
+    /// Nothing was sent: read the statement again as JSON.
+    Unreadable,
+}
+
+impl ClickHouseStorage {
+    /// Run a streamed statement and send its rows, decoded from `body`, as they arrive.
+    async fn send_rows(&self, query: &Query, mut body: Body, sender: &RowSender) -> Sent {
+        let id = Uuid::new_v4().to_string();
+        let mut statement = self.statement(query, &id);
+        if self.time_limited {
+            // The reader bounds its wait for each chunk; a dropped stream kills the query.
+            statement = statement.with_setting("max_execution_time", "0");
+        }
+        let mut cursor = match statement.fetch_bytes(body.format()) {
+            Ok(cursor) => cursor,
+            Err(e) => {
+                sender.send(Err(storage_error(e))).await;
+                return Sent::Stopped;
+            }
+        };
+        // Dropped unfinished (an early return, or the task dropped with the stream), it
+        // kills the query.
+        let mut running = Running {
+            client: self.client.clone(),
+            id,
+            finished: false,
+        };
+        // Bytes not decoded yet: at most the start of a row (or of the header).
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let end = match cursor.next().await {
+                Ok(Some(bytes)) => {
+                    pending.extend_from_slice(&bytes);
+                    false
+                }
+                Ok(None) => true,
+                Err(e) => {
+                    running.finished = true;
+                    sender.send(Err(storage_error(e))).await;
+                    return Sent::Stopped;
+                }
+            };
+            if end {
+                running.finished = true;
+            }
+            let mut from = 0;
+            loop {
+                match body.decode(&pending[from..], end, &query.columns) {
+                    Ok((rows, 0)) if rows.is_empty() => break,
+                    Ok((rows, used)) => {
+                        from += used;
+                        if !sender.send(Ok(rows)).await {
+                            return Sent::Stopped;
+                        }
+                    }
+                    Err(Stop::Unreadable) => return Sent::Unreadable,
+                    Err(Stop::Failed(e)) => {
+                        sender.send(Err(e)).await;
+                        return Sent::Stopped;
+                    }
+                }
+                if from == pending.len() {
+                    break;
+                }
+            }
+            pending.drain(..from);
+            if end {
+                return Sent::All;
+            }
+        }
     }
 }
 
