@@ -133,6 +133,17 @@ pub trait DialectRules: Sync {
         None
     }
 
+    /// Whether the general funnel statement sends only the entrants with a step-2 event
+    /// through its window passes (a kept scan, an aggregate telling which entrants have
+    /// one, and the others' levels from one aggregate), or every entrant. The split pays
+    /// where the kept scan is cheap to read back (PostgreSQL, ClickHouse). SQLite writes
+    /// it to a temporary table and joins it, which cost more than the passes it saved
+    /// except with exclusions and for time to convert (docs/performance.md), so there
+    /// the compiler splits only those.
+    fn funnel_split_entrants(&self) -> bool {
+        true
+    }
+
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
     fn materialize_ctes(&self) -> bool {
         true

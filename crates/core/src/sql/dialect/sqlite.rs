@@ -22,6 +22,10 @@ impl DialectRules for Sqlite {
         Dialect::Sqlite
     }
 
+    fn funnel_split_entrants(&self) -> bool {
+        false
+    }
+
     // Numbered placeholders let one value be referenced several times.
     fn placeholder(&self, n: usize, _p: &Param) -> String {
         format!("?{n}")
