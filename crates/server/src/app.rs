@@ -131,12 +131,12 @@ impl Application {
                     .app_data(state)
                     .wrap(actix_web::middleware::from_fn(trace_request))
                     .configure(|cfg| pages(cfg, explorer))
-                    .route("/export/events", web::get().to(events))
-                    .route("/export/charts", web::get().to(charts))
-                    .route("/export/funnel", web::get().to(funnel))
-                    .route("/healthz", web::get().to(healthz))
-                    .route("/metrics", web::get().to(metrics_page))
-                    .route("/readyz", web::get().to(readyz))
+                    .service(read_only("/export/events", events))
+                    .service(read_only("/export/charts", charts))
+                    .service(read_only("/export/funnel", funnel))
+                    .service(read_only("/healthz", healthz))
+                    .service(read_only("/metrics", metrics_page))
+                    .service(read_only("/readyz", readyz))
                     .route(&format!("{REFUSED_PATH}{{code:.*}}"), web::to(refused))
                     .default_service(web::to(|| async { ApiError::NotFound.error_response() }));
                 let http = actix_http::HttpService::build()
@@ -254,23 +254,38 @@ async fn metrics_page(state: web::Data<State>) -> HttpResponse {
 }
 
 /// The explorer page and its files (unless switched off), and the OpenAPI document.
+/// A route of `handler` for GET and HEAD (the same answer, without its body); any other
+/// method on the path is a 405 JSON error with `Allow: GET, HEAD`, not a 404.
+fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| async {
+            ApiError::MethodNotAllowed.error_response()
+        }))
+}
+
 fn pages(cfg: &mut web::ServiceConfig, explorer: bool) {
     use crate::assets;
-    cfg.route(
-        "/openapi.json",
-        web::get().to(|| async { assets::OPENAPI.respond() }),
-    );
+    cfg.service(read_only("/openapi.json", || async {
+        assets::OPENAPI.respond()
+    }));
     if explorer {
-        cfg.route("/", web::get().to(|| async { assets::INDEX.respond() }))
-            .route(
+        cfg.service(read_only("/", || async { assets::INDEX.respond() }))
+            .service(read_only(
                 "/explorer/{file}",
-                web::get().to(|file: web::Path<String>| async move {
+                |file: web::Path<String>| async move {
                     match assets::explorer_file(&file) {
                         Some(asset) => asset.respond(),
                         None => ApiError::NotFound.error_response(),
                     }
-                }),
-            );
+                },
+            ));
     }
 }
 
@@ -591,6 +606,7 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let timeout = state.timeout;
     let streams = state.streams.clone();
     let metrics = state.metrics.clone();
+    let head = req.method() == actix_web::http::Method::HEAD;
     export(
         &state,
         &req,
@@ -618,7 +634,12 @@ async fn events(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
                         });
                     };
                     let hold = (slot, running);
-                    crate::stream::respond(b, r, ctx, format, timeout, hold, metrics).await
+                    let stream = crate::stream::Stream {
+                        format,
+                        timeout,
+                        head,
+                    };
+                    crate::stream::respond(b, r, ctx, stream, hold, metrics).await
                 }
                 None => {
                     let _held = slot;

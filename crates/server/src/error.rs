@@ -45,6 +45,9 @@ pub enum ApiError {
     /// No such route.
     #[error("no such endpoint")]
     NotFound,
+    /// The route exists, but not for this method (every route is read-only).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// The HTTP request itself was refused before any handler could read it.
     #[error("{0}")]
     Transport(#[from] Transport),
@@ -216,6 +219,12 @@ impl ApiError {
                 "No such endpoint".into(),
                 None,
             ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This endpoint answers GET and HEAD only".into(),
+                None,
+            ),
         }
     }
 
@@ -264,6 +273,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Auth(AuthError::Busy) => {
                 resp.insert_header(("Retry-After", "1"));
+            }
+            ApiError::MethodNotAllowed => {
+                resp.insert_header(("Allow", "GET, HEAD"));
             }
             _ => {}
         }

@@ -207,17 +207,31 @@ impl Producer {
     }
 }
 
+/// What was asked of a streamed export.
+pub(crate) struct Stream {
+    pub(crate) format: ExportFormat,
+    /// Each batch's time limit.
+    pub(crate) timeout: Duration,
+    /// A HEAD request: the status and headers only.
+    pub(crate) head: bool,
+}
+
 /// Answer a streamed export: the first batch now (its failure is an ordinary error
-/// response), the rest as the client reads.
+/// response), the rest as the client reads. A HEAD request is answered with the status
+/// and headers once the first batch is read, and its query stops there.
 pub(crate) async fn respond(
     backends: Backends,
     req: EventsRequest,
     ctx: Context,
-    format: ExportFormat,
-    timeout: Duration,
+    stream: Stream,
     hold: Hold,
     metrics: Arc<Metrics>,
 ) -> Result<HttpResponse, ApiError> {
+    let Stream {
+        format,
+        timeout,
+        head: head_only,
+    } = stream;
     let dialect = backends.store.dialect();
     let walk = EventsWalk::new(req, ctx, dialect, EventsWalk::batch_for(format))
         .map_err(ExecError::from)?;
@@ -226,6 +240,12 @@ pub(crate) async fn respond(
     let mut head = producer.start()?;
     if let Some(first) = producer.read().await? {
         head.extend_from_slice(&first);
+    }
+    if head_only {
+        return Ok(HttpResponse::Ok()
+            .content_type(format.media_type())
+            .insert_header(("Cache-Control", "no-store"))
+            .finish());
     }
     let (tx, rx) = mpsc::channel::<Chunk>(1);
     actix_web::rt::spawn(producer.run(tx, hold));

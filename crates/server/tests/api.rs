@@ -297,6 +297,71 @@ async fn unknown_routes_are_json_404s() {
     }
 }
 
+/// Every route is read-only: HEAD answers what GET does without the body, and any other
+/// method is a 405 JSON error with `Allow` (not a 404: the path exists).
+#[tokio::test]
+async fn other_methods_are_json_405s_and_head_is_get_without_a_body() {
+    use reqwest::Method;
+    let app = spawn().await;
+    let not_allowed = json!({
+        "error": "Method Not Allowed",
+        "code": "method_not_allowed",
+        "message": "This endpoint answers GET and HEAD only",
+    });
+    let events = "/export/events?projectId=abc&limit=2";
+    for path in [
+        events,
+        "/export/charts",
+        "/export/funnel",
+        "/healthz",
+        "/openapi.json",
+        "/",
+    ] {
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ] {
+            let r = app.request(method.clone(), path, READ).await;
+            r.assert(405, &not_allowed);
+            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{method} {path}");
+        }
+    }
+    for (path, creds) in [
+        (events, READ),
+        ("/healthz", Creds::NONE),
+        ("/readyz", Creds::NONE),
+    ] {
+        let get = app.get(path, creds).await;
+        let head = app.request(Method::HEAD, path, creds).await;
+        assert_eq!((head.status, get.status), (200, 200), "{path}");
+        assert_eq!(head.header("content-type"), get.header("content-type"));
+        assert_eq!(head.body, "", "{path}");
+    }
+    // A stream's HEAD has the stream's headers, and holds nothing once answered: more
+    // HEADs than the server runs streams at once, then the stream itself.
+    let ndjson = "/export/events?projectId=abc&format=ndjson";
+    for _ in 0..6 {
+        let head = app.request(Method::HEAD, ndjson, READ).await;
+        assert_eq!(head.status, 200);
+        assert_eq!(head.header("content-type"), Some("application/x-ndjson"));
+        assert_eq!(head.body, "");
+    }
+    let get = app.get(ndjson, READ).await;
+    assert_eq!(get.status, 200);
+    assert!(!get.body.is_empty());
+    // HEAD is checked like GET: no credentials, no answer.
+    assert_eq!(
+        app.request(Method::HEAD, events, Creds::NONE).await.status,
+        401
+    );
+    // An unknown path stays a 404 whatever the method.
+    let r = app.request(Method::POST, "/export/nothing", READ).await;
+    assert_eq!(r.status, 404);
+}
+
 // ---- Authentication (§3.3) ---------------------------------------------------------------
 
 #[tokio::test]

@@ -407,7 +407,18 @@ impl TestApp {
     /// GET with the given credentials (reqwest: the URL is parsed and normalised, so
     /// characters such as `"` and spaces are percent-encoded, as a browser would).
     pub async fn get(&self, path_and_query: &str, creds: Creds<'_>) -> Resp {
-        let mut req = self.http.get(self.url(path_and_query));
+        self.request(reqwest::Method::GET, path_and_query, creds)
+            .await
+    }
+
+    /// [`TestApp::get`] with another method.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        creds: Creds<'_>,
+    ) -> Resp {
+        let mut req = self.http.request(method, self.url(path_and_query));
         if let Some(id) = creds.id {
             req = req.header("openpanel-client-id", id);
         }
