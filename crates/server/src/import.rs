@@ -44,14 +44,14 @@ fn progress(total_bytes: Option<u64>) -> ProgressBar {
 }
 
 /// Read one JSON line (`None` for blank lines).
-fn json_line(line: &str, number: u64) -> Result<Option<Value>, Error> {
+fn json_line(line: &str) -> Result<Option<Value>, String> {
     let trimmed = line.trim();
     if trimmed.is_empty() {
         return Ok(None);
     }
     serde_json::from_str(trimmed)
         .map(Some)
-        .map_err(|e| Error::Input(format!("line {number}: invalid JSON: {e}")))
+        .map_err(|e| format!("invalid JSON: {e}"))
 }
 
 /// Where an import reads from.
@@ -148,27 +148,116 @@ pub(crate) async fn write_rows(
 fn parsed_lines<T>(
     reader: impl BufRead,
     parse: impl Fn(&Value) -> Result<T, String>,
-    mut on_line: impl FnMut(usize),
+    on_line: impl FnMut(usize),
 ) -> impl Iterator<Item = Result<T, Error>> {
+    numbered_lines(reader, 1, parse, on_line)
+        .map(|row| row.map_err(|(number, e)| Error::Input(format!("line {number}: {e}"))))
+}
+
+/// [`parsed_lines`] numbered from `first`, a bad line as its number and what is wrong.
+fn numbered_lines<T>(
+    reader: impl BufRead,
+    first: u64,
+    parse: impl Fn(&Value) -> Result<T, String>,
+    mut on_line: impl FnMut(usize),
+) -> impl Iterator<Item = Result<T, (u64, String)>> {
     reader.lines().enumerate().filter_map(move |(i, line)| {
-        let number = i as u64 + 1;
+        let number = first + i as u64;
         let mut line = match line {
             Ok(l) => l,
-            Err(e) => return Some(Err(Error::Input(format!("line {number}: {e}")))),
+            Err(e) => return Some(Err((number, e.to_string()))),
         };
         if number == 1 && line.starts_with('\u{feff}') {
             // A byte-order mark is not part of the first line's JSON.
             line.drain(..'\u{feff}'.len_utf8());
         }
         on_line(line.len() + 1);
-        match json_line(&line, number) {
+        match json_line(&line) {
             Ok(None) => None,
-            Ok(Some(value)) => {
-                Some(parse(&value).map_err(|e| Error::Input(format!("line {number}: {e}"))))
-            }
-            Err(e) => Some(Err(e)),
+            Ok(Some(value)) => Some(parse(&value).map_err(|e| (number, e))),
+            Err(e) => Some(Err((number, e))),
         }
     })
+}
+
+/// Check every line of the file at `path` before anything is written, on up to
+/// [`CHECKERS`] threads at once, each reading a range of whole lines; the error of the
+/// first bad line, numbered in the file, as the single-threaded [`parsed_lines`] gives it.
+fn check_lines<T>(
+    path: &std::path::Path,
+    threads: usize,
+    parse: impl Fn(&Value) -> Result<T, String> + Sync,
+) -> Result<(), Error> {
+    let cannot = |e: std::io::Error| Error::Input(format!("cannot read {}: {e}", path.display()));
+    let size = std::fs::metadata(path).map_err(cannot)?.len();
+    let threads = threads.max(1) as u64;
+    // Range starts: just after a line break at or past each k/threads of the file.
+    let mut starts = vec![0u64];
+    for k in 1..threads {
+        let at = line_start_after(path, size * k / threads).map_err(cannot)?;
+        if at > *starts.last().unwrap_or(&0) && at < size {
+            starts.push(at);
+        }
+    }
+    let ranges: Vec<(u64, u64)> = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&size]))
+        .map(|(a, b)| (*a, *b))
+        .collect();
+    // Each range: its line count, or its first bad line (numbered from the range's start).
+    let checked: Vec<Result<u64, (u64, String)>> = std::thread::scope(|scope| {
+        let parse = &parse;
+        let workers: Vec<_> = ranges
+            .iter()
+            .map(|&(from, to)| {
+                scope.spawn(move || -> Result<u64, (u64, String)> {
+                    use std::io::{Read as _, Seek as _};
+                    let mut file = std::fs::File::open(path).map_err(|e| (1, e.to_string()))?;
+                    file.seek(std::io::SeekFrom::Start(from))
+                        .map_err(|e| (1, e.to_string()))?;
+                    let reader = BufReader::with_capacity(1 << 20, file.take(to - from));
+                    let mut lines = 0u64;
+                    // Only the file's first line may start with a byte-order mark.
+                    let first = if from == 0 { 1 } else { 2 };
+                    for row in numbered_lines(reader, first, parse, |_| lines += 1) {
+                        row.map_err(|(n, e)| (n + 1 - first, e))?;
+                    }
+                    Ok(lines)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err((1, "the check failed".into())))
+            })
+            .collect()
+    });
+    let mut before = 0u64;
+    for range in checked {
+        match range {
+            Ok(lines) => before += lines,
+            Err((n, e)) => {
+                return Err(Error::Input(format!("line {}: {e}", before + n)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Threads checking a ClickHouse import at most.
+const CHECKERS: usize = 4;
+
+/// The offset just after the first line break at or after `at` (the file's size if none).
+fn line_start_after(path: &std::path::Path, at: u64) -> std::io::Result<u64> {
+    use std::io::Seek as _;
+    let mut file = std::fs::File::open(path)?;
+    file.seek(std::io::SeekFrom::Start(at))?;
+    let mut reader = BufReader::new(file);
+    let mut skipped = Vec::new();
+    let n = reader.read_until(b'\n', &mut skipped)?;
+    Ok(at + n as u64)
 }
 
 /// Copy standard input to a temporary file (ClickHouse imports read their input twice).
@@ -196,7 +285,7 @@ const QUEUE: usize = 2;
 async fn import_lines<T: ImportRow + Send + 'static>(
     db: &Databases,
     input: &Input,
-    parse: impl Fn(&Value) -> Result<T, String> + Clone + Send + 'static,
+    parse: impl Fn(&Value) -> Result<T, String> + Clone + Send + Sync + 'static,
 ) -> Result<ImportReport, Error> {
     let check_first = !db.atomic_writes();
     let spooled = if check_first { spool(input)? } else { None };
@@ -205,9 +294,16 @@ async fn import_lines<T: ImportRow + Send + 'static>(
         None => input.clone(),
     };
     if check_first {
-        let reader = input.open()?;
-        for row in parsed_lines(reader, parse.clone(), |_| {}) {
-            row?;
+        match &input {
+            Input::File(path) => {
+                let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+                check_lines(path, cores.min(CHECKERS), parse.clone())?;
+            }
+            Input::Stdin => {
+                for row in parsed_lines(input.open()?, parse.clone(), |_| {}) {
+                    row?;
+                }
+            }
         }
     }
     let total_bytes = input.size();
@@ -342,4 +438,74 @@ pub async fn import_profiles(
         profile_from_json(v, project.as_deref())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A line is bad when it is not an object with `"ok": true`.
+    fn check(text: &str, threads: usize) -> Result<(), String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.ndjson");
+        std::fs::write(&path, text).unwrap();
+        let parse = |v: &Value| match v.get("ok") {
+            Some(Value::Bool(true)) => Ok(()),
+            _ => Err("not ok".to_string()),
+        };
+        check_lines(&path, threads, parse).map_err(|e| e.to_string())
+    }
+
+    /// The file checked in ranges names the same first bad line as one pass over it:
+    /// whatever the number of ranges, with blank lines, CRLF, a byte-order mark, no final
+    /// line break, and bad lines in several ranges.
+    #[test]
+    fn ranges_name_the_first_bad_line_as_one_pass_does() {
+        let mut lines: Vec<String> = (0..997)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                1 => "{\"ok\": true}\r".into(),
+                _ => format!("{{\"ok\": true, \"n\": {i}}}"),
+            })
+            .collect();
+        lines[0] = "\u{feff}{\"ok\": true}".into();
+        let good = lines.join("\n");
+        for threads in 1..=5 {
+            assert_eq!(check(&good, threads), Ok(()), "{threads}");
+        }
+        for bad in [[2, 996], [600, 900], [995, 996], [997, 997]] {
+            let mut with = lines.clone();
+            for line in bad {
+                with[line - 1] = if line % 2 == 0 {
+                    "{\"ok\":".into()
+                } else {
+                    "{}".into()
+                };
+            }
+            let text = with.join("\n");
+            let one_pass = parsed_lines(
+                text.as_bytes(),
+                |v| match v.get("ok") {
+                    Some(Value::Bool(true)) => Ok(()),
+                    _ => Err("not ok".to_string()),
+                },
+                |_| {},
+            )
+            .find_map(Result::err)
+            .unwrap()
+            .to_string();
+            assert!(
+                one_pass.contains(&format!("line {}: ", bad[0])),
+                "{one_pass}"
+            );
+            for threads in 1..=5 {
+                assert_eq!(
+                    check(&text, threads),
+                    Err(one_pass.clone()),
+                    "{bad:?} {threads}"
+                );
+            }
+        }
+    }
 }

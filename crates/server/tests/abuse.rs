@@ -750,6 +750,34 @@ async fn shapes_are_strict_and_every_problem_is_named() {
     assert_eq!(params, ["projectId", "events", "interval"]);
 }
 
+/// A bad line far into a file (ClickHouse checks a file in ranges, one per core, before
+/// inserting) is named by its number in the file, and nothing of the file is stored.
+#[tokio::test]
+async fn a_bad_line_deep_in_an_import_is_named_and_nothing_is_stored() {
+    let _serial = serial();
+    use quarry_server::import::{Input, import_events};
+    let app = spawn().await;
+    let before = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let line = |i: usize| {
+        format!(
+            r#"{{"id":"00000000-0000-4000-8000-{i:012}","name":"deep","createdAt":"2024-04-15T00:00:00Z"}}"#
+        )
+    };
+    let mut lines: Vec<String> = (0..3000).map(line).collect();
+    lines[2499] = r#"{"name":"deep","createdAt":"not a time"}"#.into();
+    lines[2899] = "{".into();
+    let path = dir.path().join("deep.ndjson");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let err = import_events(&app.db, &Input::File(path), Some("abc"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2500: ") && err.contains("createdAt"), "{err}");
+    let after = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    assert_eq!(before, after);
+}
+
 #[tokio::test]
 async fn an_import_line_holding_nul_is_malformed_on_every_backend() {
     let _serial = serial();
