@@ -773,7 +773,10 @@ async fn a_bad_line_deep_in_an_import_is_named_and_nothing_is_stored() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("line 2500: ") && err.contains("createdAt"), "{err}");
+    assert!(
+        err.contains("line 2500: ") && err.contains("createdAt"),
+        "{err}"
+    );
     let after = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
     assert_eq!(before, after);
 }
