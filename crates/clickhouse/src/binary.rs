@@ -227,16 +227,30 @@ fn scalar(r: &mut Reader<'_>, wire: &Wire) -> Result<Scalar, Stop> {
 
 /// A float as JSON output shows it, and the JSON parser reads it back: NaN and ±inf as
 /// `null` (ClickHouse's default), an integral value as an integer (`3`, not `3.0`) when
-/// one fits 64 bits, `-0` and the rest as floats.
+/// one fits 64 bits, `-0` and the rest as floats. Integral values from 2^53 on print as
+/// their shortest decimal digits padded with zeros (2^60 as `1152921504606847000`, in
+/// ClickHouse 26), which is the integer read back.
 fn float(f: Option<f64>) -> Scalar {
-    const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
-    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    const TWO_POW_53: f64 = 9_007_199_254_740_992.0;
     match f {
         None => Scalar::Null,
         Some(f) if f.fract() != 0.0 || (f == 0.0 && f.is_sign_negative()) => Scalar::Float(f),
-        Some(f) if (0.0..TWO_POW_64).contains(&f) => Scalar::Unsigned(f as u64),
-        Some(f) if (-TWO_POW_63..0.0).contains(&f) => Scalar::Signed(f as i64),
-        Some(f) => Scalar::Float(f),
+        Some(f) if (-TWO_POW_53..=TWO_POW_53).contains(&f) => {
+            if f >= 0.0 {
+                Scalar::Unsigned(f as u64)
+            } else {
+                Scalar::Signed(f as i64)
+            }
+        }
+        Some(f) => {
+            // Rust prints a float's shortest round-trip digits, padded, without exponent.
+            let digits = f.to_string();
+            match (digits.parse::<u64>(), digits.parse::<i64>()) {
+                (Ok(u), _) => Scalar::Unsigned(u),
+                (_, Ok(i)) => Scalar::Signed(i),
+                _ => Scalar::Float(f),
+            }
+        }
     }
 }
 

@@ -305,10 +305,15 @@ impl<'de> Visitor<'de> for PairSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(2);
-        while let Some((_, item)) = map.next_entry_seed(IgnoredSeed, TextSeed)? {
-            items.push(item);
+        let mut entries = Vec::with_capacity(2);
+        while let Some(key) = map.next_key::<String>()? {
+            entries.push((key, map.next_value_seed(TextSeed)?));
         }
+        // An object keeps one value per key.
+        let items = first_place_last_value(entries)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
         Ok(pair(items))
     }
 
@@ -403,17 +408,6 @@ impl<'de> Visitor<'de> for TextSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<String, A::Error> {
         Ok(Json::deserialize(MapAccessDeserializer::new(map))?.to_string())
-    }
-}
-
-/// A key skipped.
-struct IgnoredSeed;
-
-impl<'de> DeserializeSeed<'de> for IgnoredSeed {
-    type Value = IgnoredAny;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<IgnoredAny, D::Error> {
-        IgnoredAny::deserialize(de)
     }
 }
 
@@ -524,7 +518,7 @@ mod tests {
     #[test]
     fn map_keys_repeat_values_of_any_kind() {
         let row = decode(
-            r#"[{"b":"1","a":"2","b":"3"}, {"n":1.5,"i":-2,"u":7,"t":true,"z":null,"o":{"x":[1]}}, [["k","v","w"],["a","b"],5,{"keys":"c","values":"d"}]]"#,
+            r#"[{"b":"1","a":"2","b":"3"}, {"n":1.5,"i":-2,"u":7,"t":true,"z":null,"o":{"x":[1]}}, [["k","v","w"],["a","b"],5,{"keys":"c","values":"d"},{"a":1,"a":2},{"a":1,"b":2,"a":3}]]"#,
             &[Map, Map, Map],
         );
         let pairs = |p: &[(&str, &str)]| {
@@ -542,7 +536,7 @@ mod tests {
                     ("z", ""),
                     ("o", r#"{"x":[1]}"#)
                 ]),
-                pairs(&[("a", "b"), ("c", "d")]),
+                pairs(&[("a", "b"), ("c", "d"), ("3", "2")]),
             ]
         );
     }
