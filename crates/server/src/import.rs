@@ -188,7 +188,7 @@ fn check_lines<T>(
     threads: usize,
     parse: impl Fn(&Value) -> Result<T, String> + Sync,
 ) -> Result<(), Error> {
-    let cannot = |e: std::io::Error| Error::Input(format!("cannot read {}: {e}", path.display()));
+    let cannot = |e: std::io::Error| Error::Input(format!("cannot open {}: {e}", path.display()));
     let size = std::fs::metadata(path).map_err(cannot)?.len();
     let threads = threads.max(1) as u64;
     // Range starts: just after a line break at or past each k/threads of the file.
@@ -204,25 +204,38 @@ fn check_lines<T>(
         .zip(starts.iter().skip(1).chain([&size]))
         .map(|(a, b)| (*a, *b))
         .collect();
+    // The first range with a bad line so far: a range after it stops, since its line
+    // count is no longer needed (the ranges before it must still finish, to number it).
+    let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
     // Each range: its line count, or its first bad line (numbered from the range's start).
     let checked: Vec<Result<u64, (u64, String)>> = std::thread::scope(|scope| {
-        let parse = &parse;
+        let (parse, failed) = (&parse, &failed);
         let workers: Vec<_> = ranges
             .iter()
-            .map(|&(from, to)| {
+            .enumerate()
+            .map(|(index, &(from, to))| {
                 scope.spawn(move || -> Result<u64, (u64, String)> {
                     use std::io::{Read as _, Seek as _};
+                    use std::sync::atomic::Ordering;
                     let mut file = std::fs::File::open(path).map_err(|e| (1, e.to_string()))?;
                     file.seek(std::io::SeekFrom::Start(from))
                         .map_err(|e| (1, e.to_string()))?;
                     let reader = BufReader::with_capacity(1 << 20, file.take(to - from));
-                    let mut lines = 0u64;
+                    let lines = std::cell::Cell::new(0u64);
                     // Only the file's first line may start with a byte-order mark.
                     let first = if from == 0 { 1 } else { 2 };
-                    for row in numbered_lines(reader, first, parse, |_| lines += 1) {
-                        row.map_err(|(n, e)| (n + 1 - first, e))?;
+                    let count = |_| lines.set(lines.get() + 1);
+                    for row in numbered_lines(reader, first, parse, count) {
+                        if let Err((n, e)) = row {
+                            failed.fetch_min(index, Ordering::Relaxed);
+                            return Err((n + 1 - first, e));
+                        }
+                        if lines.get() % 1024 == 0 && failed.load(Ordering::Relaxed) < index {
+                            // Not needed: an earlier range has the first bad line.
+                            return Ok(lines.get());
+                        }
                     }
-                    Ok(lines)
+                    Ok(lines.get())
                 })
             })
             .collect();
