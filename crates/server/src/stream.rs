@@ -242,10 +242,11 @@ pub(crate) async fn respond(
         head.extend_from_slice(&first);
     }
     if head_only {
+        // No body and no length: the GET's is unknown (chunked).
         return Ok(HttpResponse::Ok()
             .content_type(format.media_type())
             .insert_header(("Cache-Control", "no-store"))
-            .finish());
+            .body(actix_web::body::None::new()));
     }
     let (tx, rx) = mpsc::channel::<Chunk>(1);
     actix_web::rt::spawn(producer.run(tx, hold));

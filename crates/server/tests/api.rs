@@ -347,6 +347,8 @@ async fn other_methods_are_json_405s_and_head_is_get_without_a_body() {
         let head = app.request(Method::HEAD, ndjson, READ).await;
         assert_eq!(head.status, 200);
         assert_eq!(head.header("content-type"), Some("application/x-ndjson"));
+        // The GET's length is unknown (chunked): the HEAD states none.
+        assert_eq!(head.header("content-length"), None);
         assert_eq!(head.body, "");
     }
     let get = app.get(ndjson, READ).await;
