@@ -93,12 +93,6 @@ const PROGRESS_INTERVAL: i32 = 1_000;
 /// `SQLITE_INTERRUPT`: the progress handler stopped the statement.
 const SQLITE_INTERRUPT: &str = "9";
 
-/// Rows sqlx's worker thread may read ahead of the task that takes them (sqlx's default
-/// is 50). The two threads meet once per full or empty buffer instead of every few rows:
-/// a streamed export of a million rows spent a third of its time switching between them.
-/// At most this many rows (a few hundred KiB) wait per running statement.
-const ROW_BUFFER: usize = 2_048;
-
 impl SqliteStorage {
     /// Open (creating if missing) the database at a `sqlite://path` URL or a plain path,
     /// with the default [`Options`] (no query timeout).
@@ -117,8 +111,7 @@ impl SqliteStorage {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .row_buffer_size(ROW_BUFFER);
+            .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
