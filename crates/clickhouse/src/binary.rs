@@ -284,7 +284,6 @@ fn map_text(s: Scalar) -> String {
 #[derive(Debug)]
 pub struct Layout {
     wires: Vec<Wire>,
-    columns: Vec<CellType>,
 }
 
 impl Layout {
@@ -310,23 +309,23 @@ impl Layout {
                 _ => return Err(Stop::Unsupported(name)),
             }
         }
-        Ok((
-            Layout {
-                wires,
-                columns: columns.to_vec(),
-            },
-            r.at,
-        ))
+        Ok((Layout { wires }, r.at))
     }
 
-    /// Decode up to `max` whole rows from the start of `bytes`: the rows and the bytes
-    /// they took. A row cut off by the end of `bytes` is left for the next call.
-    pub fn rows(&self, bytes: &[u8], max: usize) -> Result<(Vec<Row>, usize), Stop> {
+    /// Decode up to `max` whole rows from the start of `bytes` (cells declared
+    /// `columns`, those the layout was read for): the rows and the bytes they took. A row
+    /// cut off by the end of `bytes` is left for the next call.
+    pub fn rows(
+        &self,
+        bytes: &[u8],
+        columns: &[CellType],
+        max: usize,
+    ) -> Result<(Vec<Row>, usize), Stop> {
         let mut r = Reader { bytes, at: 0 };
         let mut out = Vec::new();
         while out.len() < max && r.at < bytes.len() {
             let start = r.at;
-            match self.row(&mut r) {
+            match self.row(&mut r, columns) {
                 Ok(row) => out.push(row),
                 Err(Stop::Short) => {
                     r.at = start;
@@ -338,9 +337,9 @@ impl Layout {
         Ok((out, r.at))
     }
 
-    fn row(&self, r: &mut Reader<'_>) -> Result<Row, Stop> {
+    fn row(&self, r: &mut Reader<'_>, columns: &[CellType]) -> Result<Row, Stop> {
         let mut row = Vec::with_capacity(self.wires.len());
-        for (wire, ty) in self.wires.iter().zip(&self.columns) {
+        for (wire, ty) in self.wires.iter().zip(columns) {
             row.push(match wire {
                 Wire::Map(k, v) => {
                     let n = r.leb128()?;
@@ -463,7 +462,7 @@ mod tests {
         // Row 2, cut short.
         string(b"a\xffb", &mut body);
         let (layout, at) = Layout::new(&body, &columns).unwrap();
-        let (rows, used) = layout.rows(&body[at..], 10).unwrap();
+        let (rows, used) = layout.rows(&body[at..], &columns, 10).unwrap();
         assert_eq!(
             rows,
             vec![vec![
@@ -511,8 +510,8 @@ mod tests {
             for v in values {
                 body.extend_from_slice(&v.to_le_bytes());
             }
-            let binary =
-                Layout::new(&body, &columns).map(|(layout, at)| layout.rows(&body[at..], 1));
+            let binary = Layout::new(&body, &columns)
+                .map(|(layout, at)| layout.rows(&body[at..], &columns, 1));
             if ty == Map {
                 assert!(matches!(binary, Err(Stop::Unsupported(_))));
                 continue;
@@ -534,7 +533,7 @@ mod tests {
         let (layout, at) = Layout::new(&body, &[Map]).unwrap();
         let json = r#"[{"a":3,"b":1.1,"c":-0,"d":16777216}]"#;
         assert_eq!(
-            layout.rows(&body[at..], 1).unwrap().0,
+            layout.rows(&body[at..], &[Map], 1).unwrap().0,
             cells::rows(json.as_bytes(), &[Map]).unwrap()
         );
     }

@@ -531,7 +531,9 @@ impl Body {
                 Ok((rows, upto))
             }
             Body::Binary(Some(layout)) => {
-                let (rows, used) = layout.rows(bytes, ROWS_PER_CHUNK).map_err(Stop::from)?;
+                let (rows, used) = layout
+                    .rows(bytes, columns, ROWS_PER_CHUNK)
+                    .map_err(Stop::from)?;
                 if end && rows.is_empty() && used < bytes.len() {
                     return Err(Stop::Failed(StorageError::Query(
                         "the result ended inside a row".into(),

@@ -710,14 +710,11 @@ fn general(
     // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
     // entrants have one, and only their rows go through the passes below; the others get
     // their level, entry and open flag from one aggregate ([`running_max`]'s shortcut).
-    // Breakdowns read every entrant's rows. Where the dialect finds the split dearer than
-    // the passes it saves (SQLite), it still splits the statements whose passes cost most
-    // per row: with exclusions, and time to convert's.
+    // Breakdowns read every entrant's rows; the dialect says where the split pays.
+    let costly_passes = !exclusions.is_empty() || matches!(output, Output::TimeToConvert(_));
     let split = n >= 2
         && !matches!(output, Output::Breakdowns(_))
-        && (dialect.rules().funnel_split_entrants()
-            || !exclusions.is_empty()
-            || matches!(output, Output::TimeToConvert(_)));
+        && dialect.rules().funnel_split_entrants(costly_passes);
     let mut ctes = Vec::new();
     let mut source = if split {
         let mut cols = vec!["k", "t"];

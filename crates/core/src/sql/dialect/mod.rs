@@ -135,12 +135,13 @@ pub trait DialectRules: Sync {
 
     /// Whether the general funnel statement sends only the entrants with a step-2 event
     /// through its window passes (a kept scan, an aggregate telling which entrants have
-    /// one, and the others' levels from one aggregate), or every entrant. The split pays
-    /// where the kept scan is cheap to read back (PostgreSQL, ClickHouse). SQLite writes
-    /// it to a temporary table and joins it, which cost more than the passes it saved
-    /// except with exclusions and for time to convert (docs/performance.md), so there
-    /// the compiler splits only those.
-    fn funnel_split_entrants(&self) -> bool {
+    /// one, and the others' levels from one aggregate), or every entrant; `costly_passes`:
+    /// the statement has exclusions or is time to convert's, whose passes cost most per
+    /// row. The split pays where the kept scan is cheap to read back (PostgreSQL,
+    /// ClickHouse). SQLite writes it to a temporary table and joins it, which costs more
+    /// than the passes it saves except for costly passes (docs/performance.md).
+    fn funnel_split_entrants(&self, costly_passes: bool) -> bool {
+        let _ = costly_passes;
         true
     }
 

@@ -22,8 +22,8 @@ impl DialectRules for Sqlite {
         Dialect::Sqlite
     }
 
-    fn funnel_split_entrants(&self) -> bool {
-        false
+    fn funnel_split_entrants(&self, costly_passes: bool) -> bool {
+        costly_passes
     }
 
     // Numbered placeholders let one value be referenced several times.
