@@ -351,6 +351,8 @@ pub enum Expr {
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
     /// A scalar subquery: a statement of one row and one column, as a value.
     Subquery(Box<Statement>),
+    /// `a IN (SELECT …)`: whether `a` is among the one-column statement's values.
+    InSubquery(Box<Expr>, Box<Statement>),
 }
 
 impl Expr {

@@ -274,6 +274,7 @@ impl Renderer<'_> {
                 | Expr::Not(_)
                 | Expr::IsNull(..)
                 | Expr::InList(..)
+                | Expr::InSubquery(..)
                 | Expr::Between(..)
         );
         if compound {
@@ -378,6 +379,11 @@ impl Renderer<'_> {
                 self.push(")");
             }
             Expr::Subquery(stmt) => self.nested(stmt),
+            Expr::InSubquery(x, stmt) => {
+                self.operand(x);
+                self.push(" IN ");
+                self.nested(stmt);
+            }
             Expr::Between(x, lo, hi) => {
                 self.operand(x);
                 self.push(" BETWEEN ");
