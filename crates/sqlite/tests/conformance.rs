@@ -61,7 +61,7 @@ async fn a_large_load_creates_the_indexes_it_dropped() {
         .unwrap();
     store.migrate().await.unwrap();
     let before = layout(&store).await;
-    assert_eq!(before.0.len(), 3, "{before:?}");
+    assert_eq!(before.0.len(), 4, "{before:?}");
     let large = LoadHint {
         input_bytes: Some(u64::MAX),
     };

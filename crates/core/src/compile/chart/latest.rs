@@ -20,6 +20,9 @@ pub(super) struct Latest<'a> {
     pub(super) grid: &'a BucketGrid,
     /// The previous period's grid.
     pub(super) previous: Option<&'a BucketGrid>,
+    /// The keys that are the constant 0 (`cfg` of a single config, `period` without a
+    /// previous period).
+    pub(super) constant: &'a [&'static str],
 }
 
 impl Latest<'_> {
@@ -40,17 +43,22 @@ impl Latest<'_> {
         };
         let col = |c: &'static str| plain(Expr::Col(c));
 
+        // Grouped by the user alone when the other keys are constants: SQLite then reads
+        // the users in the order of an index on (project, name, profile, time) instead of
+        // sorting the rows (docs/performance.md, "SQLite: latest event per profile").
         let mut per_user = Select {
-            items: vec![col("cfg"), col("period"), col("profile_id")],
             from: Some(base.clone()),
             filter: vec![nonempty("profile_id")],
-            group_by: vec![
-                Expr::Col("cfg"),
-                Expr::Col("period"),
-                Expr::Col("profile_id"),
-            ],
             ..Select::default()
         };
+        for key in ["cfg", "period", "profile_id"] {
+            if self.constant.contains(&key) {
+                per_user.item(Expr::Int(0), key);
+            } else {
+                per_user.items.push(col(key));
+                per_user.group_by.push(Expr::Col(key));
+            }
+        }
         per_user.item(Expr::agg(Agg::Max, Expr::Col("ts")), "lt");
         if !other_cfgs.is_empty() {
             per_user.filter.push(cfg_in(&latest_cfgs));

@@ -328,6 +328,7 @@ impl Lowering<'_> {
                 segments: &self.segments,
                 grid: self.grid,
                 previous: self.previous.map(|(_, g)| g),
+                constant: &self.constant_keys(),
             };
             latest.rows(scan, params, &mut ctes)
         } else if self.needs(|s| s == Segment::OneEventPerUser) {
