@@ -45,7 +45,7 @@ impl Latest<'_> {
 
         // Grouped by the user alone when the other keys are constants: SQLite then reads
         // the users in the order of an index on (project, name, profile, time) instead of
-        // sorting the rows (docs/performance.md, "SQLite: latest event per profile").
+        // sorting the rows (docs/performance.md, "SQLite: the latest event per profile").
         let mut per_user = Select {
             from: Some(base.clone()),
             filter: vec![nonempty("profile_id")],
