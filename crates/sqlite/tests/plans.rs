@@ -128,3 +128,50 @@ async fn charts_and_funnels_read_the_covering_index_alone() {
         }
     }
 }
+
+/// A file migrated before 0004, with statistics for its other indexes: the upgrade builds
+/// the profile index and writes its statistics at once (without them the planner would
+/// take it for every window).
+#[tokio::test]
+async fn an_upgrade_writes_the_profile_index_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    let db = SqliteStorage::connect(path.to_str().unwrap())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let events: Vec<NewEvent> = (0..500)
+        .map(|i| {
+            let mut e = ev(&format!("u{i:04}"), NAMES[i % NAMES.len()], NOW);
+            e.profile_id = format!("p{}", i % 31);
+            e
+        })
+        .collect();
+    db.insert_events(&events).await.unwrap();
+    db.analyze().await.unwrap();
+    // The file as the release before 0004 left it.
+    sqlx::raw_sql(
+        "DROP INDEX events_project_name_profile; \
+         DELETE FROM sqlite_stat1 WHERE idx = 'events_project_name_profile'; \
+         DELETE FROM sqlite_stat4 WHERE idx = 'events_project_name_profile'; \
+         DELETE FROM _sqlx_migrations WHERE version = 4",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    drop(db);
+
+    let db = SqliteStorage::connect(path.to_str().unwrap())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let stat: Option<String> = sqlx::query_scalar(
+        "SELECT stat FROM sqlite_stat1 WHERE idx = 'events_project_name_profile'",
+    )
+    .fetch_optional(db.pool())
+    .await
+    .unwrap();
+    // 500 entries; 31 profiles of a name's events: the profile column's estimate is set.
+    let stat = stat.expect("statistics for the new index");
+    assert!(stat.starts_with("500 "), "{stat}");
+}
