@@ -49,6 +49,8 @@ def requests(end):
     windowed = [dict(s) for s in steps]
     windowed[1]["window"] = 1
     funnels = [("", steps, {}), (", 1 h step window", windowed, {}),
+               (", funnelOrder=any", steps, {"funnelOrder": "any"}),
+               (", funnelRange=entry", steps, {"funnelRange": "entry"}),
                (", timeToConvert", steps, {"timeToConvert": "true"})]
     for label, events, extra in funnels:
         qs = {"events": json.dumps(events), "startDate": day(30), "endDate": str(end), **extra}

@@ -101,27 +101,13 @@ pub fn compile_funnel_with(
     let query = statement(req, ctx, dialect, strategy, &window, grid.as_ref())?;
     let time_to_convert = req.time_to_convert.as_deref().map(|edges| {
         let mut params = Params::default();
-        let stmt = general(
-            req,
-            ctx,
-            dialect,
-            &window,
-            Output::TimeToConvert(edges),
-            &mut params,
-        );
+        let stmt = general(req, ctx, &window, Output::TimeToConvert(edges), &mut params);
         let columns = vec![CellType::Int; 6 + edges.len()];
         render(dialect.rules(), &stmt, params, columns)
     });
     let breakdowns = req.breakdowns.as_ref().map(|bd| {
         let mut params = Params::default();
-        let stmt = general(
-            req,
-            ctx,
-            dialect,
-            &window,
-            Output::Breakdowns(bd),
-            &mut params,
-        );
+        let stmt = general(req, ctx, &window, Output::Breakdowns(bd), &mut params);
         let mut columns = vec![CellType::Int];
         columns.extend(bd.fields.iter().map(|_| CellType::Text));
         columns.extend([CellType::Int; 4]);
@@ -164,7 +150,7 @@ fn statement(
     let aggregate = strategy == FunnelStrategy::WindowFunnel;
     let alternatives = req.steps.iter().any(|s| s.matches.len() > 1);
     if !req.has_plain_chains() || (!aggregate && (alternatives || grid.is_some())) {
-        let stmt = general(req, ctx, dialect, window, Output::Levels(grid), &mut params);
+        let stmt = general(req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
     }
@@ -635,7 +621,6 @@ enum Output<'a> {
 fn general(
     req: &FunnelRequest,
     ctx: &Context,
-    dialect: Dialect,
     window: &Window,
     output: Output,
     params: &mut Params,
@@ -706,11 +691,9 @@ fn general(
     // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
     // entrants have one, and only their rows go through the passes below; the others get
     // their level, entry and open flag from one aggregate ([`running_max`]'s shortcut).
-    // Breakdowns read every entrant's rows; the dialect says where the split pays.
-    let costly_passes = !exclusions.is_empty() || matches!(output, Output::TimeToConvert(_));
-    let split = n >= 2
-        && !matches!(output, Output::Breakdowns(_))
-        && dialect.rules().funnel_split_entrants(costly_passes);
+    // Breakdowns read every entrant's rows. On every engine (SQLite too, since the rows
+    // are picked with a semi-join) the split is faster (docs/performance.md).
+    let split = n >= 2 && !matches!(output, Output::Breakdowns(_));
     let mut ctes = Vec::new();
     let mut source = if split {
         let mut cols = vec!["k", "t"];

@@ -133,18 +133,6 @@ pub trait DialectRules: Sync {
         None
     }
 
-    /// Whether the general funnel statement sends only the entrants with a step-2 event
-    /// through its window passes (a kept scan, an aggregate telling which entrants have
-    /// one, and the others' levels from one aggregate), or every entrant; `costly_passes`:
-    /// the statement has exclusions or is time to convert's, whose passes cost most per
-    /// row. The split pays where the kept scan is cheap to read back (PostgreSQL,
-    /// ClickHouse). SQLite writes it to a temporary table and joins it, which costs more
-    /// than the passes it saves except for costly passes (docs/performance.md).
-    fn funnel_split_entrants(&self, costly_passes: bool) -> bool {
-        let _ = costly_passes;
-        true
-    }
-
     /// Whether `WITH x AS MATERIALIZED (…)` is available (a CTE read twice is scanned once).
     fn materialize_ctes(&self) -> bool {
         true

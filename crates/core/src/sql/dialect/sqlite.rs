@@ -22,10 +22,6 @@ impl DialectRules for Sqlite {
         Dialect::Sqlite
     }
 
-    fn funnel_split_entrants(&self, costly_passes: bool) -> bool {
-        costly_passes
-    }
-
     // Numbered placeholders let one value be referenced several times.
     fn placeholder(&self, n: usize, _p: &Param) -> String {
         format!("?{n}")
