@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export  # noqa: E402  (benches/export.py: the servers, the stores, the data)
@@ -57,20 +56,6 @@ def requests(end):
         out.append((f"funnel screen_view (DE) → sign_up → purchase, 30 days{label}",
                     "/export/funnel?" + urllib.parse.urlencode(qs)))
     return out
-
-
-def fetch(port, path, headers):
-    """The body and curl's time_total in ms."""
-    args = ["curl", "-sS", "-w", "\n%{http_code} %{time_total}"]
-    for k, v in headers.items():
-        args += ["-H", f"{k}: {v}"]
-    out = subprocess.run(args + [f"http://127.0.0.1:{port}{path}"], check=True,
-                         capture_output=True, text=True).stdout
-    body, _, tail = out.rpartition("\n")
-    code, secs = tail.split()
-    if code != "200":
-        raise SystemExit(f"{path}: HTTP {code}: {body[:200]}")
-    return body, float(secs) * 1000.0
 
 
 def main():
@@ -114,13 +99,17 @@ def main():
         end = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.timezone.utc).date()
         reqs = requests(end)
         names = list(stores)
+        body_file = os.path.join(work, "body.json")
         times = {(n, t): [] for n in names for t, _ in reqs}
         for r in range(args.rounds + 2):
             order = names[r % len(names):] + names[:r % len(names)]
             for title, path in reqs:
                 bodies = {}
                 for n in order:
-                    bodies[n], ms = fetch(ports[n], path, headers[n])
+                    ms, _ = export.timed_get(f"http://127.0.0.1:{ports[n]}{path}", headers[n],
+                                             out=body_file)
+                    with open(body_file) as f:
+                        bodies[n] = f.read()
                     if r >= 2:
                         times[(n, title)].append(ms)
                 if len(set(bodies.values())) != 1:

@@ -253,7 +253,6 @@ async fn metrics_page(state: web::Data<State>) -> HttpResponse {
         .body(state.metrics.render(&gauges))
 }
 
-/// The explorer page and its files (unless switched off), and the OpenAPI document.
 /// A route of `handler` for GET and HEAD (the same answer, without its body); any other
 /// method on the path is a 405 JSON error with `Allow: GET, HEAD`, not a 404.
 fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
@@ -270,6 +269,7 @@ where
         }))
 }
 
+/// The explorer page and its files (unless switched off), and the OpenAPI document.
 fn pages(cfg: &mut web::ServiceConfig, explorer: bool) {
     use crate::assets;
     cfg.service(read_only("/openapi.json", || async {

@@ -459,15 +459,18 @@ mod tests {
     use super::*;
 
     /// A line is bad when it is not an object with `"ok": true`.
+    fn ok_line(v: &Value) -> Result<(), String> {
+        match v.get("ok") {
+            Some(Value::Bool(true)) => Ok(()),
+            _ => Err("not ok".to_string()),
+        }
+    }
+
     fn check(text: &str, threads: usize) -> Result<(), String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("lines.ndjson");
         std::fs::write(&path, text).unwrap();
-        let parse = |v: &Value| match v.get("ok") {
-            Some(Value::Bool(true)) => Ok(()),
-            _ => Err("not ok".to_string()),
-        };
-        check_lines(&path, threads, parse).map_err(|e| e.to_string())
+        check_lines(&path, threads, ok_line).map_err(|e| e.to_string())
     }
 
     /// The file checked in ranges names the same first bad line as one pass over it:
@@ -497,17 +500,10 @@ mod tests {
                 };
             }
             let text = with.join("\n");
-            let one_pass = parsed_lines(
-                text.as_bytes(),
-                |v| match v.get("ok") {
-                    Some(Value::Bool(true)) => Ok(()),
-                    _ => Err("not ok".to_string()),
-                },
-                |_| {},
-            )
-            .find_map(Result::err)
-            .unwrap()
-            .to_string();
+            let one_pass = parsed_lines(text.as_bytes(), ok_line, |_| {})
+                .find_map(Result::err)
+                .unwrap()
+                .to_string();
             assert!(
                 one_pass.contains(&format!("line {}: ", bad[0])),
                 "{one_pass}"

@@ -750,6 +750,11 @@ async fn shapes_are_strict_and_every_problem_is_named() {
     assert_eq!(params, ["projectId", "events", "interval"]);
 }
 
+/// How many events project `abc` holds.
+async fn stored_events(app: &TestApp) -> Value {
+    app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone()
+}
+
 /// A bad line far into a file (ClickHouse checks a file in ranges, one per core, before
 /// inserting) is named by its number in the file, and nothing of the file is stored.
 #[tokio::test]
@@ -757,7 +762,7 @@ async fn a_bad_line_deep_in_an_import_is_named_and_nothing_is_stored() {
     let _serial = serial();
     use quarry_server::import::{Input, import_events};
     let app = spawn().await;
-    let before = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    let before = stored_events(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let line = |i: usize| {
         format!(
@@ -777,7 +782,7 @@ async fn a_bad_line_deep_in_an_import_is_named_and_nothing_is_stored() {
         err.contains("line 2500: ") && err.contains("createdAt"),
         "{err}"
     );
-    let after = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    let after = stored_events(&app).await;
     assert_eq!(before, after);
 }
 
@@ -786,7 +791,7 @@ async fn an_import_line_holding_nul_is_malformed_on_every_backend() {
     let _serial = serial();
     use quarry_server::import::{Input, import_events, import_profiles};
     let app = spawn().await;
-    let before = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    let before = stored_events(&app).await;
     let dir = tempfile::tempdir().unwrap();
     let good = r#"{"id":"00000000-0000-4000-8000-000000000901","name":"a","createdAt":"2024-04-15T00:00:00Z"}"#;
     for (what, bad) in [
@@ -811,7 +816,7 @@ async fn an_import_line_holding_nul_is_malformed_on_every_backend() {
         );
     }
     // Nothing of those files was stored.
-    let after = app.get("/export/events?limit=1", READ).await.json()["meta"]["totalCount"].clone();
+    let after = stored_events(&app).await;
     assert_eq!(before, after);
     let path = dir.path().join("p.ndjson");
     std::fs::write(

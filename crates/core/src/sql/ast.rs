@@ -396,6 +396,7 @@ impl Expr {
             Expr::InList(e, list, not) => {
                 Expr::InList(fb(e), list.into_iter().map(f).collect(), not)
             }
+            Expr::InSubquery(e, stmt) => Expr::InSubquery(fb(e), stmt),
             Expr::Case(arms, else_) => Expr::Case(
                 arms.into_iter().map(|(w, t)| (f(w), f(t))).collect(),
                 else_.map(fb),
