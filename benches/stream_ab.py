@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Streamed NDJSON export of every row, two builds of `quarry serve` side by side against
-the engine's own export (benches/export.py's `native`), on one backend.
+"""Streamed export of every row (NDJSON, or `--format csv|parquet`), two builds of
+`quarry serve` side by side against the engine's own export (benches/export.py's
+`native`), on one backend.
 
 The same generated events (benches/backends_gen.py, one project over 45 days) are
 imported once; both builds serve the same store at once, and each round streams through
@@ -8,7 +9,9 @@ A, through B and from the engine in a rotating order, so a noisy machine slows a
 alike. Medians of curl's time_total, and each build's peak resident memory.
 
 Usage: benches/stream_ab.py QUARRY_A QUARRY_B [--backend ch|pg|sqlite] [--events N]
-       [--rounds R]
+       [--rounds R] [--format ndjson|csv|parquet]
+The engine's own export is always its JSON one (a reference, not the same bytes when the
+format is not NDJSON).
 QUARRY_A and QUARRY_B are release binaries (e.g. a build of an older commit with
 CARGO_TARGET_DIR set elsewhere, and target/release/quarry). Standard library only.
 """
@@ -31,6 +34,7 @@ def main():
     ap.add_argument("--backend", choices=("ch", "pg", "sqlite"), default="ch")
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--format", choices=("ndjson", "csv", "parquet"), default="ndjson")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="quarry-stream-ab.")
     env = export.clean_env()
@@ -54,7 +58,7 @@ def main():
             t = threading.Thread(target=export.sample_rss, args=(srv.proc.pid, stop, seen))
             t.start()
             ms, size = export.timed_get(
-                f"http://127.0.0.1:{srv.port}/export/events?projectId=bench&format=ndjson",
+                f"http://127.0.0.1:{srv.port}/export/events?projectId=bench&format={args.format}",
                 headers)
             stop.set()
             t.join()
@@ -76,9 +80,9 @@ def main():
             export.log(f"round {r}: " + ", ".join(
                 f"{k} {v[-1]:.0f} ms" for k, v in times.items() if v))
         eng = statistics.median(times["engine"])
-        print(f"\n{args.events} events, {args.backend}, {args.rounds} rounds (rotating order)"
-              f"; reproduce: benches/stream_ab.py A B --backend {args.backend} "
-              f"--events {args.events} --rounds {args.rounds}\n")
+        print(f"\n{args.events} events, {args.backend}, {args.format}, {args.rounds} rounds "
+              f"(rotating order); reproduce: benches/stream_ab.py A B --backend {args.backend} "
+              f"--events {args.events} --rounds {args.rounds} --format {args.format}\n")
         print("| stream | median ms | MB | ÷ engine | peak RSS, MiB |")
         print("|---|---:|---:|---:|---:|")
         for name in ("A", "B", "engine"):

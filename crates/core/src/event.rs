@@ -469,6 +469,21 @@ pub fn field_json(kind: FieldKind, value: crate::sql::Value) -> Value {
     }
 }
 
+/// A map cell's entries as its JSON object holds them: sorted by key, and of a repeated
+/// key's pairs (adjacent once sorted) the one that sorts last.
+pub fn map_entries(pairs: &[(String, String)]) -> Vec<&(String, String)> {
+    let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            *earlier = *later;
+        }
+        same
+    });
+    sorted
+}
+
 /// A decoded value of one event field, serialized as its JSON straight from the cell: how
 /// streamed NDJSON writes rows without building a `serde_json::Value` for each field, and
 /// (through [`field_json`]) how every other body renders them, so all write the same bytes.
@@ -493,16 +508,7 @@ impl serde::Serialize for FieldJson<'_> {
             (FieldKind::NullableFloat, V::Float(f)) => ser.serialize_f64(*f),
             (FieldKind::NullableFloat, V::Int(i)) => ser.serialize_i64(*i),
             (FieldKind::Map, V::Map(pairs)) => {
-                let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
-                sorted.sort_unstable();
-                // Of a repeated key's pairs (adjacent once sorted), the last one stays.
-                sorted.dedup_by(|later, earlier| {
-                    let same = later.0 == earlier.0;
-                    if same {
-                        *earlier = *later;
-                    }
-                    same
-                });
+                let sorted = map_entries(pairs);
                 let mut map = ser.serialize_map(Some(sorted.len()))?;
                 for (k, v) in sorted {
                     map.serialize_entry(k, v)?;

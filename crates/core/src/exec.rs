@@ -448,18 +448,6 @@ impl EventsWalk {
     /// few MiB, large enough that per-batch work is negligible.
     pub const BATCH: u64 = 2_000;
 
-    /// Rows per batch of a Parquet export: each batch is one row group, and larger groups
-    /// compress better and keep the footer (held until the end) smaller.
-    pub const PARQUET_BATCH: u64 = 5_000;
-
-    /// The batch size for an export in `format`.
-    pub fn batch_for(format: crate::request::ExportFormat) -> u64 {
-        match format {
-            crate::request::ExportFormat::Parquet => Self::PARQUET_BATCH,
-            _ => Self::BATCH,
-        }
-    }
-
     /// Check the request (a 400 comes before anything is sent) and start before the first
     /// row.
     pub fn new(

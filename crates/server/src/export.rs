@@ -76,13 +76,8 @@ pub async fn export(
         first_event: None,
     };
     let backends = store.backends(crate::app::system_clock());
-    let walk = EventsWalk::new(
-        req,
-        ctx,
-        backends.store.dialect(),
-        EventsWalk::batch_for(format),
-    )
-    .map_err(|e| failed(e.into()))?;
+    let walk = EventsWalk::new(req, ctx, backends.store.dialect(), EventsWalk::BATCH)
+        .map_err(|e| failed(e.into()))?;
     let encoder =
         Encoder::new(format, &walk.layout()).map_err(|e| Error::Storage(e.to_string()))?;
     let mut out: Box<dyn Write> = match target.output {

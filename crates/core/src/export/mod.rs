@@ -91,9 +91,9 @@ impl Encoder {
         Ok(())
     }
 
-    /// Append one batch (Parquet: one row group). NDJSON and CSV are written field by
-    /// field from the rows, without an object per row; the bytes are those of the JSON
-    /// page's objects.
+    /// Append one batch. Every format is written field by field from the rows, without an
+    /// object per row: NDJSON and CSV as the bytes of the JSON page's objects, Parquet as
+    /// their values (its row groups span batches).
     pub fn rows(&mut self, batch: Batch, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self.format {
             ExportFormat::Ndjson => {
@@ -143,7 +143,7 @@ impl Encoder {
             }
             ExportFormat::Parquet => {
                 if let Some(p) = self.parquet.as_mut() {
-                    p.rows(&batch.into_objects(), out)?;
+                    p.rows(batch.len(), |field| batch.visit(field), out)?;
                 }
             }
         }
@@ -158,10 +158,20 @@ impl Encoder {
         Ok(())
     }
 
+    /// The format it writes.
+    pub fn format(&self) -> ExportFormat {
+        self.format
+    }
+
     /// The last line of an NDJSON body that failed part-way: the error's JSON. CSV and
     /// Parquet have no place for one; their bodies just end early (see docs/export.md).
     pub fn failure(&self, error: &Value, out: &mut Vec<u8>) {
-        if self.format == ExportFormat::Ndjson {
+        Self::failure_line(self.format, error, out);
+    }
+
+    /// [`Encoder::failure`] for a body in `format`, without its encoder.
+    pub fn failure_line(format: ExportFormat, error: &Value, out: &mut Vec<u8>) {
+        if format == ExportFormat::Ndjson {
             let _ = serde_json::to_writer(&mut *out, error);
             out.push(b'\n');
         }
