@@ -58,8 +58,6 @@ pub(super) struct ParquetWriter {
     /// The columns' names and kinds: the layout's columns, then `profile` and `meta` when
     /// included.
     columns: Vec<(String, Kind)>,
-    /// How many of `columns` are the layout's (every row has a cell for each).
-    cells: usize,
     props: WriterPropertiesPtr,
     /// The open row group: a writer per leaf column, in schema order.
     group: Vec<(ColumnWriter<'static>, Chunk)>,
@@ -200,7 +198,9 @@ fn text(field: FieldOut<'_>) -> ByteArray {
     }
 }
 
-/// A timestamp cell in milliseconds (what its JSON page string parses back to).
+/// A timestamp cell in milliseconds: the instant its JSON page string names (also for
+/// years outside 0–9999, whose strings do not parse back); a cell of another type as its
+/// JSON string parses.
 fn time(field: FieldOut<'_>) -> Option<i64> {
     match field {
         FieldOut::Cell(FieldKind::Timestamp | FieldKind::NullableTimestamp, V::Int(ms)) => Some(ms),
@@ -296,8 +296,8 @@ impl Buffer {
         }
     }
 
-    /// A row without this field: `profile`/`meta` not found (null); for a column (which
-    /// every row has) the value of a null cell.
+    /// A row without this field: `profile`/`meta` not found (null); for a column the value
+    /// of a null cell.
     fn absent(&mut self) {
         match self {
             Buffer::Text(v) => v.push(ByteArray::from("")),
@@ -386,7 +386,6 @@ impl ParquetWriter {
         Ok(ParquetWriter {
             writer: Some(writer),
             columns,
-            cells: layout.columns.len(),
             props,
             group: Vec::new(),
             rows: 0,
@@ -436,35 +435,33 @@ impl ParquetWriter {
             .iter()
             .map(|(_, kind)| Buffer::new(*kind, rows))
             .collect();
-        // The columns come first in every row, in order; then `profile` and `meta` when
-        // found.
-        let (columns, objects) = self.columns.split_at(self.cells);
-        let mut found = vec![false; objects.len()];
+        // A row's cells come in the columns' order, then `profile` and `meta` when found;
+        // a field goes to the column of its name (the next one, as a rule), and a column a
+        // row leaves out gets the value of a null cell.
+        let names = &self.columns;
+        let mut filled = vec![false; names.len()];
         let (mut next, mut count) = (0, 0);
         visit(&mut |field| match field {
             Some((key, value)) => {
-                let at = if next < columns.len() {
-                    next += 1;
-                    Some(next - 1)
+                let at = if names.get(next).is_some_and(|(name, _)| name == key) {
+                    Some(next)
                 } else {
-                    let i = objects.iter().position(|(name, _)| name == key);
-                    if let Some(i) = i {
-                        found[i] = true;
-                    }
-                    i.map(|i| columns.len() + i)
+                    names
+                        .iter()
+                        .zip(&filled)
+                        .position(|((name, _), filled)| !filled && name == key)
                 };
-                if let Some(buffer) = at.and_then(|at| buffers.get_mut(at)) {
+                if let (Some(at), Some(buffer)) = (at, at.and_then(|at| buffers.get_mut(at))) {
                     buffer.push(value);
+                    if let Some(f) = filled.get_mut(at) {
+                        *f = true;
+                    }
+                    next = at + 1;
                 }
             }
             None => {
-                for buffer in buffers.get_mut(next..columns.len()).unwrap_or_default() {
-                    buffer.absent();
-                }
-                for (i, found) in found.iter_mut().enumerate() {
-                    if !std::mem::take(found)
-                        && let Some(buffer) = buffers.get_mut(columns.len() + i)
-                    {
+                for (buffer, filled) in buffers.iter_mut().zip(filled.iter_mut()) {
+                    if !std::mem::take(filled) {
                         buffer.absent();
                     }
                 }
@@ -722,6 +719,54 @@ mod tests {
             .collect();
         assert_eq!(read, written);
         assert_eq!(read[1]["properties"], json!({"a": "x", "plan": "p1"}));
+    }
+
+    /// A row that lacks some cells still puts `profile` in its own column; the columns it
+    /// lacks hold a null cell's value.
+    #[test]
+    fn a_row_without_some_cells_keeps_its_fields_in_their_columns() {
+        let layout = Layout {
+            columns: COLUMNS.into_iter().map(ExportColumn::Field).collect(),
+            profile: true,
+            meta: false,
+        };
+        let mut writer = ParquetWriter::new(&layout).unwrap();
+        let mut out = Vec::new();
+        writer.start(&mut out).unwrap();
+        let profile = json!({"id": "u1"});
+        writer
+            .rows(
+                1,
+                |visit| {
+                    visit(Some((
+                        "id",
+                        FieldOut::Cell(FieldKind::Text, V::Text("e".into())),
+                    )));
+                    visit(Some(("profile", FieldOut::Object(&profile))));
+                    visit(None);
+                },
+                &mut out,
+            )
+            .unwrap();
+        writer.finish(&mut out).unwrap();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out)).unwrap();
+        let row = reader.get_row_iter(None).unwrap().next().unwrap().unwrap();
+        let read: Vec<(String, Value)> = row
+            .get_column_iter()
+            .map(|(name, field)| (name.clone(), json_of(field)))
+            .collect();
+        let expected: Vec<(String, Value)> = [
+            ("id", json!("e")),
+            ("createdAt", json!("1970-01-01T00:00:00.000Z")),
+            ("duration", json!(0)),
+            ("properties", json!({})),
+            ("longitude", Value::Null),
+            ("profile", json!(profile.to_string())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(read, expected);
     }
 
     #[test]
