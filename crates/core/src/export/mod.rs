@@ -165,11 +165,7 @@ impl Encoder {
 
     /// The last line of an NDJSON body that failed part-way: the error's JSON. CSV and
     /// Parquet have no place for one; their bodies just end early (see docs/export.md).
-    pub fn failure(&self, error: &Value, out: &mut Vec<u8>) {
-        Self::failure_line(self.format, error, out);
-    }
-
-    /// [`Encoder::failure`] for a body in `format`, without its encoder.
+    /// Needs only the format: a stream's encoder is on a thread of its own by then.
     pub fn failure_line(format: ExportFormat, error: &Value, out: &mut Vec<u8>) {
         if format == ExportFormat::Ndjson {
             let _ = serde_json::to_writer(&mut *out, error);
@@ -237,9 +233,7 @@ mod tests {
         };
         let error = json!({"error": "Service Unavailable"});
         let mut out = Vec::new();
-        Encoder::new(ExportFormat::Ndjson, &layout)
-            .unwrap()
-            .failure(&error, &mut out);
+        Encoder::failure_line(ExportFormat::Ndjson, &error, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"error\":\"Service Unavailable\"}\n"
@@ -247,7 +241,7 @@ mod tests {
         let mut out = Vec::new();
         let mut csv = Encoder::new(ExportFormat::Csv, &layout).unwrap();
         csv.start(&mut out).unwrap();
-        csv.failure(&error, &mut out);
+        Encoder::failure_line(csv.format(), &error, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "id\r\n");
     }
 }

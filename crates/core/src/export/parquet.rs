@@ -218,13 +218,17 @@ enum Buffer {
     OptionalFloat(Vec<f64>, Vec<i16>),
     /// A map's keys and values, each entry defined (level 1) and an empty map one level-0
     /// slot; the first entry of a row starts it (repetition 0), the others continue it.
-    Map {
-        keys: Vec<ByteArray>,
-        values: Vec<ByteArray>,
-        defs: Vec<i16>,
-        reps: Vec<i16>,
-    },
+    Map(MapLevels),
     Json(Vec<ByteArray>, Vec<i16>),
+}
+
+/// A map column's two leaves (keys, values) with their levels.
+#[derive(Debug, Default)]
+struct MapLevels {
+    keys: Vec<ByteArray>,
+    values: Vec<ByteArray>,
+    defs: Vec<i16>,
+    reps: Vec<i16>,
 }
 
 impl Buffer {
@@ -235,12 +239,7 @@ impl Buffer {
             Kind::Time => Buffer::Time(Vec::with_capacity(rows)),
             Kind::OptionalTime => Buffer::OptionalTime(Vec::new(), Vec::with_capacity(rows)),
             Kind::OptionalFloat => Buffer::OptionalFloat(Vec::new(), Vec::with_capacity(rows)),
-            Kind::Map => Buffer::Map {
-                keys: Vec::new(),
-                values: Vec::new(),
-                defs: Vec::new(),
-                reps: Vec::new(),
-            },
+            Kind::Map => Buffer::Map(MapLevels::default()),
             Kind::Json => Buffer::Json(Vec::new(), Vec::with_capacity(rows)),
         }
     }
@@ -260,12 +259,12 @@ impl Buffer {
                 };
                 optional(v, defs, Some(ByteArray::from(json.into_bytes())));
             }
-            Buffer::Map {
+            Buffer::Map(MapLevels {
                 keys,
                 values,
                 defs,
                 reps,
-            } => {
+            }) => {
                 let start = keys.len();
                 match field {
                     FieldOut::Cell(FieldKind::Map, V::Map(pairs)) => {
@@ -305,7 +304,7 @@ impl Buffer {
             Buffer::OptionalTime(v, defs) => optional(v, defs, None),
             Buffer::OptionalFloat(v, defs) => optional(v, defs, None),
             Buffer::Json(v, defs) => optional(v, defs, None),
-            Buffer::Map { defs, reps, .. } => {
+            Buffer::Map(MapLevels { defs, reps, .. }) => {
                 defs.push(0);
                 reps.push(0);
             }
@@ -330,12 +329,13 @@ impl Buffer {
                 _ => Err(mismatch(name)),
             },
             Buffer::Json(v, defs) => byte_arrays(leaf()?, name, &v, Some(&defs), None),
-            Buffer::Map {
-                keys,
-                values,
-                defs,
-                reps,
-            } => {
+            Buffer::Map(map) => {
+                let MapLevels {
+                    keys,
+                    values,
+                    defs,
+                    reps,
+                } = map;
                 byte_arrays(leaf()?, name, &keys, Some(&defs), Some(&reps))?;
                 // Every entry has a value: one level deeper than the entry itself.
                 let value_defs: Vec<i16> = defs.iter().map(|d| d * 2).collect();
