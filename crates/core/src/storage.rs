@@ -186,6 +186,28 @@ impl RowSender {
     pub async fn finish(self) {
         let _ = self.0.send(Ok(Vec::new())).await;
     }
+
+    /// [`RowSender::send`] from a thread outside the async runtime (a backend that reads
+    /// its statement on a blocking thread): waits while the reader is behind.
+    pub fn blocking_send(&self, chunk: Result<Vec<Row>, StorageError>) -> bool {
+        if chunk.as_ref().is_ok_and(Vec::is_empty) {
+            return !self.0.is_closed();
+        }
+        self.0.blocking_send(chunk).is_ok()
+    }
+
+    /// [`RowSender::finish`] from a thread outside the async runtime.
+    pub fn blocking_finish(self) {
+        let _ = self.0.blocking_send(Ok(Vec::new()));
+    }
+
+    /// A check, for a statement's progress handler, of whether the reader has gone away
+    /// (the statement should stop). It holds a sender of its own: drop it with the
+    /// statement's connection, before or with this sender.
+    pub fn reader_gone(&self) -> impl Fn() -> bool + Send + 'static {
+        let sender = self.0.clone();
+        move || sender.is_closed()
+    }
 }
 
 /// The receiver, and whether the end was read.

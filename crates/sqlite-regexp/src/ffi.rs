@@ -18,12 +18,28 @@ const FLAGS: c_int = sqlite::SQLITE_UTF8 | sqlite::SQLITE_DETERMINISTIC | sqlite
 pub(crate) fn register(handle: &mut LockedSqliteHandle<'_>) -> Result<(), RegisterError> {
     let db = handle.as_raw_handle();
     // SAFETY: `db` is an open connection, and the locked handle keeps sqlx's worker thread
-    // from using or closing it while we hold `handle`. The name is a NUL-terminated static
-    // string; there is no user data pointer, so no destructor is needed; `regexp` has the
-    // signature SQLite expects of a scalar function with 2 arguments.
+    // from using or closing it while we hold `handle`.
+    unsafe { register_on(db.as_ptr()) }
+}
+
+pub(crate) fn register_rusqlite(conn: &rusqlite::Connection) -> Result<(), RegisterError> {
+    // SAFETY: the handle of an open connection, which `conn`'s borrow keeps open; nothing
+    // else uses it during the call (a rusqlite connection is not `Sync`).
+    unsafe { register_on(conn.handle()) }
+}
+
+/// Register `regexp` on the connection `db`.
+///
+/// # Safety
+///
+/// `db` must be an open connection that no other thread uses during the call.
+unsafe fn register_on(db: *mut sqlite::sqlite3) -> Result<(), RegisterError> {
+    // SAFETY: as the caller promises for `db`. The name is a NUL-terminated static string;
+    // there is no user data pointer, so no destructor is needed; `regexp` has the signature
+    // SQLite expects of a scalar function with 2 arguments.
     let rc = unsafe {
         sqlite::sqlite3_create_function_v2(
-            db.as_ptr(),
+            db,
             c"regexp".as_ptr(),
             2,
             FLAGS,

@@ -4,7 +4,8 @@
 //! Why a crate of its own: registering an SQL function takes FFI
 //! (`sqlite3_create_function_v2` on the raw connection handle), and the rest of the
 //! workspace forbids unsafe code. That code lives here, in one module (`ffi`), behind a
-//! safe [`register`] that takes sqlx's locked connection handle. It is not a general SQLite
+//! safe [`register`] that takes sqlx's locked connection handle (and
+//! [`register_rusqlite`], for the storage's stream connections). It is not a general SQLite
 //! extension crate and holds nothing but this function and its cache.
 //!
 //! Why not sqlx's `with_regexp()`: it compiles `Regex::new(pattern)` once per call site,
@@ -44,6 +45,12 @@ static CACHE: LazyLock<Cache> = LazyLock::new(|| Cache::new(CAPACITY));
 /// Register `regexp(pattern, text)` on one connection (sqlx's `after_connect` is the place).
 pub fn register(handle: &mut LockedSqliteHandle<'_>) -> Result<(), RegisterError> {
     ffi::register(handle)
+}
+
+/// Register `regexp(pattern, text)` on a connection opened with rusqlite (the storage's
+/// stream readers), the same function as [`register`]'s.
+pub fn register_rusqlite(conn: &rusqlite::Connection) -> Result<(), RegisterError> {
+    ffi::register_rusqlite(conn)
 }
 
 /// SQLite refused to register the function (its result code).

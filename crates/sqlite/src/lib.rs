@@ -9,11 +9,15 @@
 //! each under a progress handler that stops it past the query timeout or as soon as its
 //! future is dropped (an HTTP timeout, a client gone), so an abandoned query never keeps a
 //! connection. Client and project lookups ([`SqliteCatalog`]) have a small pool of their
-//! own, so authentication never waits behind event queries. `REGEXP` is
+//! own, so authentication never waits behind event queries. Streams
+//! ([`Storage::stream`]) read on a connection of their own, stepped with rusqlite on a
+//! blocking thread (`stream.rs` says why). `REGEXP` is
 //! [`quarry_sqlite_regexp`]'s: each pattern compiled once per process, within size limits.
 
+mod stream;
 mod write;
 
+use stream::Readers;
 pub use write::{insert_events, upsert_profile};
 
 use std::str::FromStr;
@@ -25,7 +29,7 @@ use async_trait::async_trait;
 use quarry_core::catalog::{Catalog, ClientRecord, ProjectRecord};
 use quarry_core::sql::{CellType, Row, Value};
 use quarry_core::sql::{Dialect, Param, Query};
-use quarry_core::storage::{PoolStatus, PoolWaits, RowStream, Storage, StorageError, row_channel};
+use quarry_core::storage::{PoolStatus, PoolWaits, RowStream, Storage, StorageError};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -40,6 +44,8 @@ pub struct SqliteStorage {
     query_timeout: Option<Duration>,
     /// Waits for `pool`'s connections by queries (`/metrics`).
     waits: Arc<PoolWaits>,
+    /// Streams read on connections of their own ([`stream`]).
+    readers: Readers,
 }
 
 /// Projects and clients of a [`SqliteStorage`]'s file, read through a pool of their own
@@ -88,7 +94,10 @@ pub use sqlx::SqliteConnection as Connection;
 /// SQLite calls the progress handler every this many virtual machine instructions: often
 /// enough to stop a query within a millisecond, rarely enough that the clock read costs
 /// nothing measurable.
-const PROGRESS_INTERVAL: i32 = 1_000;
+pub(crate) const PROGRESS_INTERVAL: i32 = 1_000;
+
+/// How long a connection waits for another's write lock before its statement fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `SQLITE_INTERRUPT`: the progress handler stopped the statement.
 const SQLITE_INTERRUPT: &str = "9";
@@ -111,7 +120,12 @@ impl SqliteStorage {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
+        let readers = Readers::new(
+            connect.get_filename(),
+            BUSY_TIMEOUT,
+            options.max_connections,
+        );
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
@@ -143,6 +157,7 @@ impl SqliteStorage {
             catalog: SqliteCatalog { pool: catalog },
             query_timeout: options.query_timeout,
             waits: Arc::default(),
+            readers,
         })
     }
 
@@ -212,40 +227,43 @@ async fn arm(
     Ok(InterruptOnDrop(stop))
 }
 
+/// A cell as SQLite stores it (its storage class).
+pub(crate) enum Raw<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
+/// A cell decoded as the query declares it. SQLite is dynamically typed, so the value's
+/// own storage class is converted to the declared type.
+pub(crate) fn value(ty: CellType, raw: Raw<'_>) -> Value {
+    match (ty, raw) {
+        (_, Raw::Null) => Value::Null,
+        (CellType::Map, Raw::Text(v)) => Value::map_from_json(v),
+        (CellType::Map, _) => Value::Map(Vec::new()),
+        (CellType::Float, Raw::Int(v)) => Value::Float(v as f64),
+        (CellType::Text, Raw::Int(v)) => Value::Text(v.to_string()),
+        (_, Raw::Int(v)) => Value::Int(v),
+        (CellType::Int | CellType::Bool, Raw::Real(v)) => Value::Int(v as i64),
+        (CellType::Text, Raw::Real(v)) => Value::Text(quarry_core::format::decimal_text(v)),
+        (_, Raw::Real(v)) => Value::Float(v),
+        (CellType::Int | CellType::Bool, Raw::Text(v)) => Value::Int(v.parse().unwrap_or(0)),
+        (CellType::Float, Raw::Text(v)) => Value::Float(v.parse().unwrap_or(0.0)),
+        (_, Raw::Text(v)) => Value::Text(v.to_string()),
+    }
+}
+
 fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> {
     let raw = row.try_get_raw(i).map_err(map_err)?;
     if raw.is_null() {
         return Ok(Value::Null);
     }
-    // SQLite is dynamically typed: read the value's own storage class.
-    let info = raw.type_info();
     let get_err = |e: sqlx::Error| StorageError::Query(e.to_string());
-    Ok(match (ty, info.name()) {
-        (CellType::Map, _) => Value::map_from_json(&row.try_get::<String, _>(i).map_err(get_err)?),
-        (_, "INTEGER") => {
-            let v: i64 = row.try_get(i).map_err(get_err)?;
-            match ty {
-                CellType::Float => Value::Float(v as f64),
-                CellType::Text => Value::Text(v.to_string()),
-                _ => Value::Int(v),
-            }
-        }
-        (_, "REAL") => {
-            let v: f64 = row.try_get(i).map_err(get_err)?;
-            match ty {
-                CellType::Int | CellType::Bool => Value::Int(v as i64),
-                CellType::Text => Value::Text(quarry_core::format::decimal_text(v)),
-                _ => Value::Float(v),
-            }
-        }
-        _ => {
-            let v: String = row.try_get(i).map_err(get_err)?;
-            match ty {
-                CellType::Int | CellType::Bool => Value::Int(v.parse().unwrap_or(0)),
-                CellType::Float => Value::Float(v.parse().unwrap_or(0.0)),
-                _ => Value::Text(v),
-            }
-        }
+    Ok(match raw.type_info().name() {
+        "INTEGER" => value(ty, Raw::Int(row.try_get(i).map_err(get_err)?)),
+        "REAL" => value(ty, Raw::Real(row.try_get(i).map_err(get_err)?)),
+        _ => value(ty, Raw::Text(row.try_get::<&str, _>(i).map_err(get_err)?)),
     })
 }
 
@@ -285,31 +303,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
-        let mut args = SqliteArguments::default();
-        for p in &query.params {
-            bind(&mut args, p)?;
-        }
-        let mut conn = self
-            .waits
-            .acquire(self.pool.acquire())
-            .await
-            .map_err(map_err)?;
-        let interrupt = arm(&mut conn, None).await?;
-        let (tx, rows) = row_channel();
-        let (sql, columns) = (query.sql.clone(), query.columns.clone());
-        tokio::spawn(async move {
-            // Dropped in reverse order on every exit: the statement, then the interrupt
-            // (requested before the connection goes back to the pool), then `conn`.
-            let _interrupt = interrupt;
-            let fetched = sqlx::query_with(AssertSqlSafe(sql), args).fetch(&mut *conn);
-            if tx
-                .send_all(fetched, |row| decode(&row, &columns), map_err)
-                .await
-            {
-                tx.finish().await;
-            }
-        });
-        Ok(rows)
+        self.readers.stream(query).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

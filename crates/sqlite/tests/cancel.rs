@@ -187,3 +187,63 @@ async fn catalog_lookups_answer_while_every_event_connection_is_busy() {
         assert_eq!(task.await.unwrap(), vec![vec![Value::Int(1_000_000)]]);
     }
 }
+
+/// Read a whole stream, or fail past a generous bound (a reader that never came free).
+async fn read_stream(store: &SqliteStorage, sql: &str) -> Result<Vec<Vec<Value>>, StorageError> {
+    let read = async {
+        let mut rows = store.stream(&int_query(sql)).await?;
+        let mut all = Vec::new();
+        while let Some(chunk) = rows.next().await? {
+            all.extend(chunk);
+        }
+        Ok(all)
+    };
+    tokio::time::timeout(Duration::from_secs(8), read)
+        .await
+        .expect("the stream answered")
+}
+
+#[tokio::test]
+async fn a_dropped_stream_stops_its_statement_and_frees_its_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(
+        &dir,
+        Options {
+            query_timeout: None,
+            max_connections: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        // A client that disconnects before the first row: SQLite is still counting, no
+        // row was sent, so only the progress check can stop the statement.
+        let rows = store.stream(&int_query(FOREVER)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(rows);
+        // Streams read one at a time here: the next waits for the first to stop.
+        assert_eq!(
+            read_stream(&store, "SELECT 3").await.unwrap(),
+            vec![vec![Value::Int(3)]]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir, Options::default()).await;
+    let rows = read_stream(
+        &store,
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1300) \
+         SELECT n FROM c ORDER BY n",
+    )
+    .await
+    .unwrap();
+    let expected: Vec<Vec<Value>> = (1..=1300).map(|n| vec![Value::Int(n)]).collect();
+    assert_eq!(rows, expected);
+    let err = read_stream(&store, "SELECT n FROM no_such_table")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Query(_)), "{err:?}");
+}

@@ -1,5 +1,5 @@
 //! `REGEXP` on a real SQLite file: quarry-sqlite-regexp's function, registered on every
-//! event connection. One test, so that the process-wide compile counter it reads moves for
+//! event connection, sqlx's and the streams' alike (every query runs both ways). One test, so that the process-wide compile counter it reads moves for
 //! nothing else.
 #![allow(clippy::unwrap_used)]
 
@@ -23,6 +23,31 @@ fn text(s: &str) -> Param {
     Param::Text(s.into())
 }
 
+/// The query as a fetch and as a stream (which read on connections of their own): the same
+/// rows, or the same kind of error.
+async fn run(store: &SqliteStorage, query: &Query) -> Result<Vec<Vec<Value>>, StorageError> {
+    let fetched = store.fetch(query).await;
+    let streamed = async {
+        let mut rows = store.stream(query).await?;
+        let mut all = Vec::new();
+        while let Some(chunk) = rows.next().await? {
+            all.extend(chunk);
+        }
+        Ok::<_, StorageError>(all)
+    }
+    .await;
+    match (&fetched, &streamed) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", query.sql),
+        (Err(a), Err(b)) => assert_eq!(
+            std::mem::discriminant(a),
+            std::mem::discriminant(b),
+            "{a:?} / {b:?}"
+        ),
+        _ => panic!("{}: fetch {fetched:?}, stream {streamed:?}", query.sql),
+    }
+    fetched
+}
+
 #[tokio::test]
 async fn regexp_compiles_each_pattern_once_within_bounds() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,13 +67,15 @@ async fn regexp_compiles_each_pattern_once_within_bounds() {
         ("a|b", "xyz"),
     ];
     for (pattern, subject) in cases {
-        let rows = store
-            .fetch(&one(
+        let rows = run(
+            &store,
+            &one(
                 "SELECT ?1 REGEXP ?2".into(),
                 vec![text(subject), text(pattern)],
-            ))
-            .await
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         let expected = i64::from(Regex::new(pattern).unwrap().is_match(subject));
         assert_eq!(
             rows,
@@ -64,7 +91,7 @@ async fn regexp_compiles_each_pattern_once_within_bounds() {
         ("SELECT 'a' REGEXP NULL", 0),
         ("SELECT NULL REGEXP '('", 0),
     ] {
-        let rows = store.fetch(&one(sql.into(), vec![])).await.unwrap();
+        let rows = run(&store, &one(sql.into(), vec![])).await.unwrap();
         assert_eq!(rows, vec![vec![Value::Int(expected)]], "{sql}");
     }
 
@@ -76,26 +103,27 @@ async fn regexp_compiles_each_pattern_once_within_bounds() {
          WHERE n < 50) SELECT sum({sites}) FROM s"
     );
     let before = stats();
-    let rows = store
-        .fetch(&one(sql.clone(), vec![text(pattern)]))
+    let rows = run(&store, &one(sql.clone(), vec![text(pattern)]))
         .await
         .unwrap();
     assert_eq!(rows, vec![vec![Value::Int(400 * 50)]]);
     assert_eq!(stats().compiled - before.compiled, 1);
     // Again, on whichever connection: still cached.
-    store.fetch(&one(sql, vec![text(pattern)])).await.unwrap();
+    run(&store, &one(sql, vec![text(pattern)])).await.unwrap();
     assert_eq!(stats().compiled - before.compiled, 1);
 
     // Many distinct patterns: the cache never holds more than its bound.
     let before = stats();
     for i in 0..(2 * CAPACITY) {
-        let rows = store
-            .fetch(&one(
+        let rows = run(
+            &store,
+            &one(
                 "SELECT ?1 REGEXP ?2".into(),
                 vec![text(&format!("k{i}")), text(&format!("^k{i}$"))],
-            ))
-            .await
-            .unwrap();
+            ),
+        )
+        .await
+        .unwrap();
         assert_eq!(rows, vec![vec![Value::Int(1)]]);
         assert!(stats().cached <= CAPACITY, "{:?}", stats());
     }
@@ -107,8 +135,7 @@ async fn regexp_compiles_each_pattern_once_within_bounds() {
     for pattern in ["(a{1,255}){1,255}", "(a", "\\pL{1000}"] {
         let before = stats();
         let sql = format!("SELECT {}", vec!["('a' REGEXP ?1)"; 400].join(" + "));
-        let err = store
-            .fetch(&one(sql, vec![text(pattern)]))
+        let err = run(&store, &one(sql, vec![text(pattern)]))
             .await
             .unwrap_err();
         assert!(
@@ -117,14 +144,12 @@ async fn regexp_compiles_each_pattern_once_within_bounds() {
         );
         assert_eq!(stats().compiled, before.compiled);
     }
-    let rows = store
-        .fetch(&one("SELECT 'a' REGEXP 'a'".into(), vec![]))
+    let rows = run(&store, &one("SELECT 'a' REGEXP 'a'".into(), vec![]))
         .await
         .unwrap();
     assert_eq!(rows, vec![vec![Value::Int(1)]]);
     // Other failures stay query errors.
-    let err = store
-        .fetch(&one("SELECT nope()".into(), vec![]))
+    let err = run(&store, &one("SELECT nope()".into(), vec![]))
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Query(_)), "{err:?}");
