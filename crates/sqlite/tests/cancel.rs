@@ -228,22 +228,3 @@ async fn a_dropped_stream_stops_its_statement_and_frees_its_reader() {
         );
     }
 }
-
-#[tokio::test]
-async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir, Options::default()).await;
-    let rows = read_stream(
-        &store,
-        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1300) \
-         SELECT n FROM c ORDER BY n",
-    )
-    .await
-    .unwrap();
-    let expected: Vec<Vec<Value>> = (1..=1300).map(|n| vec![Value::Int(n)]).collect();
-    assert_eq!(rows, expected);
-    let err = read_stream(&store, "SELECT n FROM no_such_table")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, StorageError::Query(_)), "{err:?}");
-}
