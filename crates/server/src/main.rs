@@ -3,14 +3,17 @@
 use clap::Parser;
 use quarry_server::cli::LogFormat;
 
-/// Rows are decoded on one thread and freed on another (a streamed export encodes on the
-/// blocking pool): glibc's allocator serialises such frees on its arena locks, which cost
-/// exports more time than the work itself (docs/performance.md).
+/// mimalloc (crates/alloc says why).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: quarry_alloc::MiMalloc = quarry_alloc::MiMalloc;
+
+fn main() {
+    quarry_alloc::configure();
+    run();
+}
 
 #[actix_web::main]
-async fn main() {
+async fn run() {
     let cli = quarry_server::cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,quarry_server=info"));

@@ -1,4 +1,4 @@
-//! The only unsafe code of the workspace: registering `regexp` on a connection, and the
+//! The unsafe code of this crate: registering `regexp` on a connection, and the
 //! C callback SQLite calls for each `regexp(pattern, text)`.
 #![allow(unsafe_code)]
 
