@@ -52,6 +52,12 @@ pub(super) const ROW_GROUP_ROWS: usize = 16_384;
 /// docs/performance.md: smaller files than parquet's default of 1 MiB, and less memory.
 const DICTIONARY_PAGE_BYTES: usize = 128 * 1024;
 
+/// The encoded size at which a column's data page is closed (parquet's default is 1 MiB).
+/// Every leaf column of the open group buffers one page; smaller pages hold less and free
+/// smaller buffers (docs/performance.md: 0.95× a SQLite Parquet stream's time, files
+/// 0.04 % larger).
+const DATA_PAGE_BYTES: usize = 128 * 1024;
+
 /// A Parquet file being written batch by batch.
 pub(super) struct ParquetWriter {
     writer: Option<SerializedFileWriter<Vec<u8>>>,
@@ -380,6 +386,7 @@ impl ParquetWriter {
                 .set_compression(Compression::SNAPPY)
                 .set_created_by("quarry".into())
                 .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+                .set_data_page_size_limit(DATA_PAGE_BYTES)
                 .build(),
         );
         let writer = SerializedFileWriter::new(Vec::new(), Arc::new(schema), props.clone())?;
