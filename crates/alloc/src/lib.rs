@@ -8,8 +8,8 @@
 //! (its `purge_delay`), so that a thread that frees and allocates again finds it. A
 //! Parquet stream frees its open row group's column buffers at every group (tens of times
 //! a second) and allocates the next group's elsewhere in the meantime, and a server's
-//! resident memory during such streams peaked at 65–77 MiB where the live heap is about
-//! 11 MiB. [`configure`] sets the delay to [`PURGE_DELAY_MS`], mimalloc 2's default: peaks
+//! resident memory during such streams peaked at 70–74 MiB, where the command line's
+//! export of the same kind has a live heap of at most 11 MiB. [`configure`] sets the delay to [`PURGE_DELAY_MS`], mimalloc 2's default: peaks
 //! of 48–57 MiB for the same streams, within the 64 MiB a stream may use, for 1.06–1.2×
 //! their time (NDJSON streams: 0.98–1.02×; docs/performance.md). A
 //! `MIMALLOC_PURGE_DELAY` in the environment still wins.
@@ -17,55 +17,54 @@
 //! A crate of its own because setting the option is a C call, and the rest of the
 //! workspace forbids unsafe code.
 
+use std::ffi::c_long;
+
 pub use mimalloc::MiMalloc;
 
 /// Milliseconds freed memory stays committed before mimalloc returns it to the OS.
-pub const PURGE_DELAY_MS: i64 = 10;
-
-/// The name of mimalloc's environment variable for the same option.
-const PURGE_DELAY_ENV: &str = "MIMALLOC_PURGE_DELAY";
+pub const PURGE_DELAY_MS: c_long = 10;
 
 /// `mi_option_purge_delay` in mimalloc 3's `mi_option_e` (include/mimalloc.h); the Rust
 /// bindings do not name it.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Set Quarry's allocator options, unless the environment sets them. Call it first thing
-/// in `main`.
+/// Set Quarry's allocator options where the environment does not (mimalloc's
+/// `MIMALLOC_PURGE_DELAY`, read as mimalloc reads it). Call it first thing in `main`,
+/// before any other thread exists.
 pub fn configure() {
-    if std::env::var_os(PURGE_DELAY_ENV).is_some() {
-        return;
-    }
     #[allow(unsafe_code)]
-    // SAFETY: `mi_option_set` stores an integer in mimalloc's option table (range-checked
-    // there); it may be called from any thread at any time.
+    // SAFETY: `mi_option_set_default` writes mimalloc's option table (the index is
+    // range-checked there) unless the environment set the option. The table is not
+    // synchronised, so no other thread may be reading it: the caller runs this before
+    // starting any thread.
     unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+        libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
     }
-}
-
-/// The purge delay mimalloc uses now, in milliseconds.
-pub fn purge_delay_ms() -> i64 {
-    #[allow(unsafe_code)]
-    // SAFETY: `mi_option_get` reads mimalloc's option table (initialising it from the
-    // environment on first use); it may be called from any thread at any time.
-    let ms = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-    ms
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The purge delay mimalloc uses now, in milliseconds.
+    fn purge_delay_ms() -> c_long {
+        #[allow(unsafe_code)]
+        // SAFETY: reads mimalloc's option table; this test is the only one of its binary.
+        let ms = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        ms
+    }
+
     #[test]
     fn configure_sets_the_purge_delay_unless_the_environment_does() {
-        if std::env::var_os(PURGE_DELAY_ENV).is_some() {
-            let before = purge_delay_ms();
-            configure();
+        let set_outside =
+            std::env::vars().any(|(k, _)| k.eq_ignore_ascii_case("MIMALLOC_PURGE_DELAY"));
+        let before = purge_delay_ms();
+        configure();
+        if set_outside {
             assert_eq!(purge_delay_ms(), before);
         } else {
-            // mimalloc 3's own default: the option number names the purge delay.
-            assert_eq!(purge_delay_ms(), 1000);
-            configure();
+            // mimalloc 3's own default first: the option number names the purge delay.
+            assert_eq!(before, 1000);
             assert_eq!(purge_delay_ms(), PURGE_DELAY_MS);
         }
     }

@@ -124,6 +124,15 @@ impl PoolWaits {
 pub trait RowStream: Send {
     /// The next rows, in the query's order (never an empty chunk); `None` after the last.
     async fn next(&mut self) -> Result<Option<Vec<Row>>, StorageError>;
+
+    /// Every remaining row, in memory (tests and small results).
+    async fn read_all(&mut self) -> Result<Vec<Row>, StorageError> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.next().await? {
+            all.extend(chunk);
+        }
+        Ok(all)
+    }
 }
 
 /// Rows per chunk a backend sends through a [`row_channel`].

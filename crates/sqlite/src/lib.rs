@@ -121,10 +121,13 @@ impl SqliteStorage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
+        let waits = Arc::<PoolWaits>::default();
         let readers = Readers::new(
+            &url,
             connect.get_filename(),
             BUSY_TIMEOUT,
             options.max_connections,
+            Arc::clone(&waits),
         );
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
@@ -156,7 +159,7 @@ impl SqliteStorage {
             pool,
             catalog: SqliteCatalog { pool: catalog },
             query_timeout: options.query_timeout,
-            waits: Arc::default(),
+            waits,
             readers,
         })
     }
@@ -236,12 +239,14 @@ pub(crate) enum Raw<'a> {
 }
 
 /// A cell decoded as the query declares it. SQLite is dynamically typed, so the value's
-/// own storage class is converted to the declared type.
-pub(crate) fn value(ty: CellType, raw: Raw<'_>) -> Value {
-    match (ty, raw) {
+/// own storage class is converted to the declared type; a map is read from JSON text only.
+pub(crate) fn value(ty: CellType, raw: Raw<'_>) -> Result<Value, StorageError> {
+    Ok(match (ty, raw) {
         (_, Raw::Null) => Value::Null,
         (CellType::Map, Raw::Text(v)) => Value::map_from_json(v),
-        (CellType::Map, _) => Value::Map(Vec::new()),
+        (CellType::Map, _) => {
+            return Err(StorageError::Query("a map column holds a number".into()));
+        }
         (CellType::Float, Raw::Int(v)) => Value::Float(v as f64),
         (CellType::Text, Raw::Int(v)) => Value::Text(v.to_string()),
         (_, Raw::Int(v)) => Value::Int(v),
@@ -251,7 +256,7 @@ pub(crate) fn value(ty: CellType, raw: Raw<'_>) -> Value {
         (CellType::Int | CellType::Bool, Raw::Text(v)) => Value::Int(v.parse().unwrap_or(0)),
         (CellType::Float, Raw::Text(v)) => Value::Float(v.parse().unwrap_or(0.0)),
         (_, Raw::Text(v)) => Value::Text(v.to_string()),
-    }
+    })
 }
 
 fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> {
@@ -260,11 +265,11 @@ fn cell(row: &SqliteRow, i: usize, ty: CellType) -> Result<Value, StorageError> 
         return Ok(Value::Null);
     }
     let get_err = |e: sqlx::Error| StorageError::Query(e.to_string());
-    Ok(match raw.type_info().name() {
+    match raw.type_info().name() {
         "INTEGER" => value(ty, Raw::Int(row.try_get(i).map_err(get_err)?)),
         "REAL" => value(ty, Raw::Real(row.try_get(i).map_err(get_err)?)),
         _ => value(ty, Raw::Text(row.try_get::<&str, _>(i).map_err(get_err)?)),
-    })
+    }
 }
 
 /// A row's cells, decoded as the query declares them.

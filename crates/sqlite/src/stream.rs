@@ -9,18 +9,21 @@
 //! rusqlite steps the same library (its version is chosen to link sqlx's `libsqlite3-sys`),
 //! and one thread reads, decodes and sends [`ROWS_PER_CHUNK`]-row chunks.
 //!
-//! A stream's connection sees the database as sqlx's do (the same file, or the same shared
-//! in-memory database), with the same `regexp` function. Its statement stops at the next
+//! A stream's connection opens the database as sqlx's do (the same name and flags, so the
+//! same file or the same shared in-memory database), read-only, with the same `regexp`
+//! function. Its statement stops at the next
 //! progress check once the stream's reader has gone (a client that disconnected). Streams
 //! that read at once are bounded by a semaphore of their own, as many as the storage has
-//! query connections.
+//! query connections; a wait for it counts among the pool's waits (`/metrics`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use quarry_core::sql::{CellType, Param, Query, Row};
-use quarry_core::storage::{ROWS_PER_CHUNK, RowSender, RowStream, StorageError, row_channel};
+use quarry_core::storage::{
+    PoolWaits, ROWS_PER_CHUNK, RowSender, RowStream, StorageError, row_channel,
+};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use tokio::sync::Semaphore;
@@ -37,30 +40,30 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Readers {
     target: Arc<Target>,
     permits: Arc<Semaphore>,
+    /// The storage's count of waits for a connection (`/metrics`): a stream waiting for a
+    /// reader counts there too.
+    waits: Arc<PoolWaits>,
 }
 
 #[derive(Debug)]
 struct Target {
-    /// A path, or (for an in-memory database) the URI that names sqlx's shared one.
+    /// The name sqlx opens (a path, a `file:` URI, or an in-memory database's name).
     path: PathBuf,
     flags: OpenFlags,
     busy_timeout: Duration,
 }
 
 impl Readers {
-    /// Readers of the database sqlx opens at `filename` (its `get_filename()`), at most
-    /// `max` at once.
-    pub(crate) fn new(filename: &std::path::Path, busy_timeout: Duration, max: u32) -> Self {
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        // sqlx names an in-memory database `file:…` and opens it with a shared cache: the
-        // same URI, with the same cache, is the same database.
-        let path = match filename.to_str() {
-            Some(name) if name.starts_with("file:") => {
-                flags |= OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_SHARED_CACHE;
-                PathBuf::from(format!("{name}?mode=memory&cache=shared"))
-            }
-            _ => filename.to_path_buf(),
-        };
+    /// Readers of the database sqlx opens for `url` (`filename` is its options'
+    /// `get_filename()`), at most `max` at once.
+    pub(crate) fn new(
+        url: &str,
+        filename: &Path,
+        busy_timeout: Duration,
+        max: u32,
+        waits: Arc<PoolWaits>,
+    ) -> Self {
+        let (path, flags) = opened_as(url, filename);
         let permits = usize::try_from(max.max(1)).unwrap_or(1);
         Readers {
             target: Arc::new(Target {
@@ -69,17 +72,20 @@ impl Readers {
                 busy_timeout,
             }),
             permits: Arc::new(Semaphore::new(permits)),
+            waits,
         }
     }
 
     pub(crate) async fn stream(&self, query: &Query) -> Result<Box<dyn RowStream>, StorageError> {
-        let permit =
+        let acquire = async {
             tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(&self.permits).acquire_owned())
                 .await
                 .map_err(|_| {
                     StorageError::Unavailable("no stream reader came free in time".into())
                 })?
-                .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+                .map_err(|e| StorageError::Unavailable(e.to_string()))
+        };
+        let permit = self.waits.acquire(acquire).await?;
         let target = Arc::clone(&self.target);
         // Opened before the response starts, so a database that cannot be opened is a 503.
         let conn = tokio::task::spawn_blocking(move || target.open())
@@ -109,11 +115,71 @@ impl Readers {
     }
 }
 
+/// The name and flags sqlx opens the database of `url` with (its `from_db_and_params` and
+/// `connection/establish.rs`), read-only: the same name opened the same way is the same
+/// database, a file or a shared in-memory one. sqlx's own URL of its options cannot be
+/// used: it panics for an in-memory database's name.
+fn opened_as(url: &str, filename: &Path) -> (PathBuf, OpenFlags) {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut memory = database == ":memory:";
+    let mut shared = memory;
+    let (mut immutable, mut vfs) = (false, None);
+    for (key, value) in params.split('&').filter_map(|p| p.split_once('=')) {
+        match (key, value) {
+            ("mode", "memory") => (memory, shared) = (true, true),
+            ("cache", value) => shared = value == "shared",
+            ("immutable", value) => immutable = matches!(value, "true" | "1"),
+            ("vfs", value) => vfs = Some(value),
+            _ => {}
+        }
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if memory {
+        flags |= OpenFlags::SQLITE_OPEN_MEMORY;
+    }
+    flags |= if shared {
+        OpenFlags::SQLITE_OPEN_SHARED_CACHE
+    } else {
+        OpenFlags::SQLITE_OPEN_PRIVATE_CACHE
+    };
+    if !immutable && vfs.is_none() {
+        return (filename.to_path_buf(), flags);
+    }
+    // As sqlx: the name as a `file:` URI, its bytes other than letters and digits escaped.
+    let mut uri = String::from("file:");
+    for b in filename.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() {
+            uri.push(char::from(*b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let mut sep = '?';
+    if immutable {
+        uri.push_str("?immutable=true");
+        sep = '&';
+    }
+    if let Some(vfs) = vfs {
+        uri.push(sep);
+        uri.push_str("vfs=");
+        uri.push_str(vfs);
+    }
+    (PathBuf::from(uri), flags)
+}
+
 impl Target {
     fn open(&self) -> Result<Connection, StorageError> {
         let unavailable = |e: rusqlite::Error| StorageError::Unavailable(e.to_string());
         let conn = Connection::open_with_flags(&self.path, self.flags).map_err(unavailable)?;
         conn.busy_timeout(self.busy_timeout).map_err(unavailable)?;
+        // `mode=memory` lifts the read-only flag; the statement is still only a reader.
+        conn.pragma_update(None, "query_only", true)
+            .map_err(unavailable)?;
         quarry_sqlite_regexp::register_rusqlite(&conn)
             .map_err(|e| StorageError::Unavailable(e.to_string()))?;
         Ok(conn)
@@ -149,7 +215,7 @@ fn send_rows(
     Ok(tx.blocking_send(Ok(chunk)))
 }
 
-/// A row's cells, decoded as the query declares them (as sqlx's rows are: [`value`]).
+/// A row's cells, decoded as the query declares them ([`value`], as a fetch's are).
 fn decode(row: &rusqlite::Row<'_>, columns: &[CellType]) -> Result<Row, StorageError> {
     columns
         .iter()
@@ -159,13 +225,15 @@ fn decode(row: &rusqlite::Row<'_>, columns: &[CellType]) -> Result<Row, StorageE
                 ValueRef::Null => Raw::Null,
                 ValueRef::Integer(n) => Raw::Int(n),
                 ValueRef::Real(f) => Raw::Real(f),
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-                    Raw::Text(std::str::from_utf8(bytes).map_err(|e| {
-                        StorageError::Query(format!("column {i} is not UTF-8 text: {e}"))
-                    })?)
+                ValueRef::Text(bytes) => Raw::Text(std::str::from_utf8(bytes).map_err(|e| {
+                    StorageError::Query(format!("column {i} is not UTF-8 text: {e}"))
+                })?),
+                // sqlx reads no BLOB as text either, and no event column is one.
+                ValueRef::Blob(_) => {
+                    return Err(StorageError::Query(format!("column {i} is a BLOB")));
                 }
             };
-            Ok(value(*ty, raw))
+            value(*ty, raw)
         })
         .collect()
 }

@@ -46,6 +46,16 @@ async fn one_connection(dir: &tempfile::TempDir, timeout: Duration) -> SqliteSto
     open(dir, options).await
 }
 
+/// A store with a single event connection (and stream reader) and no query timeout.
+async fn one_untimed_connection(dir: &tempfile::TempDir) -> SqliteStorage {
+    let options = Options {
+        query_timeout: None,
+        max_connections: 1,
+        ..Options::default()
+    };
+    open(dir, options).await
+}
+
 /// A fetch that must answer promptly (the pool waits 10 s for a busy connection).
 async fn quick(store: &SqliteStorage, sql: &str) -> Vec<Vec<Value>> {
     let started = Instant::now();
@@ -83,15 +93,7 @@ async fn a_query_past_the_timeout_is_stopped_and_reported() {
 #[tokio::test]
 async fn a_dropped_query_frees_its_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(
-        &dir,
-        Options {
-            query_timeout: None,
-            max_connections: 1,
-            ..Options::default()
-        },
-    )
-    .await;
+    let store = one_untimed_connection(&dir).await;
     for _ in 0..3 {
         // The HTTP layer's timeout: the future is dropped while SQLite is counting.
         let abandoned =
@@ -190,14 +192,7 @@ async fn catalog_lookups_answer_while_every_event_connection_is_busy() {
 
 /// Read a whole stream, or fail past a generous bound (a reader that never came free).
 async fn read_stream(store: &SqliteStorage, sql: &str) -> Result<Vec<Vec<Value>>, StorageError> {
-    let read = async {
-        let mut rows = store.stream(&int_query(sql)).await?;
-        let mut all = Vec::new();
-        while let Some(chunk) = rows.next().await? {
-            all.extend(chunk);
-        }
-        Ok(all)
-    };
+    let read = async { store.stream(&int_query(sql)).await?.read_all().await };
     tokio::time::timeout(Duration::from_secs(8), read)
         .await
         .expect("the stream answered")
@@ -206,15 +201,7 @@ async fn read_stream(store: &SqliteStorage, sql: &str) -> Result<Vec<Vec<Value>>
 #[tokio::test]
 async fn a_dropped_stream_stops_its_statement_and_frees_its_reader() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(
-        &dir,
-        Options {
-            query_timeout: None,
-            max_connections: 1,
-            ..Options::default()
-        },
-    )
-    .await;
+    let store = one_untimed_connection(&dir).await;
     for _ in 0..3 {
         // A client that disconnects before the first row: SQLite is still counting, no
         // row was sent, so only the progress check can stop the statement.

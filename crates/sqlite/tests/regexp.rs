@@ -27,15 +27,7 @@ fn text(s: &str) -> Param {
 /// rows, or the same kind of error.
 async fn run(store: &SqliteStorage, query: &Query) -> Result<Vec<Vec<Value>>, StorageError> {
     let fetched = store.fetch(query).await;
-    let streamed = async {
-        let mut rows = store.stream(query).await?;
-        let mut all = Vec::new();
-        while let Some(chunk) = rows.next().await? {
-            all.extend(chunk);
-        }
-        Ok::<_, StorageError>(all)
-    }
-    .await;
+    let streamed = async { store.stream(query).await?.read_all().await }.await;
     match (&fetched, &streamed) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", query.sql),
         (Err(a), Err(b)) => assert_eq!(

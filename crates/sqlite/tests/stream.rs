@@ -17,13 +17,7 @@ fn query(sql: &str, params: Vec<Param>, columns: Vec<CellType>) -> Query {
 }
 
 async fn read_all(store: &SqliteStorage, q: &Query) -> Result<Vec<Vec<Value>>, StorageError> {
-    let mut rows = store.stream(q).await?;
-    let mut all = Vec::new();
-    while let Some(chunk) = rows.next().await? {
-        assert!(!chunk.is_empty());
-        all.extend(chunk);
-    }
-    Ok(all)
+    store.stream(q).await?.read_all().await
 }
 
 #[tokio::test]
@@ -64,32 +58,132 @@ async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
 
     let missing = query("SELECT n FROM no_such_table", vec![], vec![CellType::Int]);
     let err = read_all(&store, &missing).await.unwrap_err();
-    assert!(matches!(err, StorageError::Query(_)), "{err:?}");
-}
+    assert!(
+        matches!(&err, StorageError::Query(m) if m.contains("no such table")),
+        "{err:?}"
+    );
 
-#[tokio::test]
-async fn a_stream_reads_the_in_memory_database_of_its_storage() {
-    let store = SqliteStorage::connect("sqlite::memory:").await.unwrap();
-    sqlx::query("CREATE TABLE t (n INTEGER)")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO t VALUES (1), (2), (3)")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    let q = query(
-        "SELECT n FROM t ORDER BY n DESC",
+    // A statement that fails after its first chunk was sent: the rows sent, then its error.
+    let overflow = query(
+        "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1300) \
+         SELECT CASE WHEN n > 600 THEN abs(-9223372036854775808) ELSE n END FROM c",
         vec![],
         vec![CellType::Int],
     );
-    let rows = read_all(&store, &q).await.unwrap();
-    assert_eq!(
-        rows,
-        vec![
-            vec![Value::Int(3)],
-            vec![Value::Int(2)],
-            vec![Value::Int(1)]
-        ]
+    let mut rows = store.stream(&overflow).await.unwrap();
+    let first = rows.next().await.unwrap().unwrap();
+    assert_eq!(first.first(), Some(&vec![Value::Int(1)]));
+    let err = loop {
+        match rows.next().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the failed stream ended as if complete"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(&err, StorageError::Query(m) if m.contains("integer overflow")),
+        "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_stream_converts_each_storage_class_as_a_fetch_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStorage::connect(dir.path().join("c.db").to_str().unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let cells = [
+        ("7", CellType::Text, Ok(Value::Text("7".into()))),
+        ("2.5", CellType::Text, Ok(Value::Text("2.5".into()))),
+        ("2.9", CellType::Int, Ok(Value::Int(2))),
+        ("'12'", CellType::Int, Ok(Value::Int(12))),
+        ("'x'", CellType::Int, Ok(Value::Int(0))),
+        ("1", CellType::Bool, Ok(Value::Int(1))),
+        ("3", CellType::Float, Ok(Value::Float(3.0))),
+        ("'0.25'", CellType::Float, Ok(Value::Float(0.25))),
+        (
+            "'{\"a\":1}'",
+            CellType::Map,
+            Ok(Value::Map(vec![("a".into(), "1".into())])),
+        ),
+        ("'not json'", CellType::Map, Ok(Value::Map(vec![]))),
+        ("5", CellType::Map, Err("a map column holds a number")),
+        ("x'00'", CellType::Text, Err("")),
+    ];
+    for (sql, ty, expected) in cells {
+        let q = query(&format!("SELECT {sql}"), vec![], vec![ty]);
+        let fetched = store.fetch(&q).await;
+        let streamed = read_all(&store, &q).await;
+        match expected {
+            Ok(v) => {
+                assert_eq!(fetched.unwrap(), vec![vec![v.clone()]], "fetch {sql}");
+                assert_eq!(streamed.unwrap(), vec![vec![v]], "stream {sql}");
+            }
+            Err(message) => {
+                for (how, got) in [("fetch", fetched), ("stream", streamed)] {
+                    assert!(
+                        matches!(&got, Err(StorageError::Query(m)) if m.contains(message)),
+                        "{how} {sql}: {got:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_reads_the_database_its_storage_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.db");
+    // Made and filled first, so that `immutable` has a file to read.
+    SqliteStorage::connect(file.to_str().unwrap())
+        .await
+        .unwrap();
+    let urls = [
+        "sqlite::memory:".to_string(),
+        "sqlite:file:quarry-stream-uri?mode=memory&cache=shared".to_string(),
+        format!("sqlite://{}", file.display()),
+    ];
+    for url in urls {
+        let store = SqliteStorage::connect(&url).await.unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (1), (2), (3)")
+            .execute(store.pool())
+            .await
+            .expect(&url);
+        let q = query(
+            "SELECT n FROM t ORDER BY n DESC",
+            vec![],
+            vec![CellType::Int],
+        );
+        let rows = read_all(&store, &q).await.unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::Int(3)],
+                vec![Value::Int(2)],
+                vec![Value::Int(1)]
+            ],
+            "{url}"
+        );
+        // Read-only, whatever the URL: a stream's statement writes nothing.
+        let write = query("DELETE FROM t RETURNING n", vec![], vec![CellType::Int]);
+        let err = read_all(&store, &write).await.unwrap_err();
+        assert!(matches!(err, StorageError::Query(_)), "{url}: {err:?}");
+    }
+    let immutable = format!("sqlite://{}?immutable=true", file.display());
+    match SqliteStorage::connect(&immutable).await {
+        Ok(store) => {
+            let q = query("SELECT count(*) FROM t", vec![], vec![CellType::Int]);
+            assert_eq!(
+                read_all(&store, &q).await.unwrap(),
+                vec![vec![Value::Int(3)]]
+            );
+        }
+        Err(e) => panic!("{immutable}: {e}"),
+    }
 }
