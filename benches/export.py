@@ -11,7 +11,9 @@ catalog), one project of N events (benches/backends_gen.py, 45 days):
     20 ms during the streams (VmRSS: the fresh server's, and the peak over all streams);
  3. `quarry export` of every row to NDJSON, CSV and Parquet files (time, size);
  4. on ClickHouse, §5's offset page of a 31-day `screen_view` export at page 1 and 2000
-    as SQL alone (engine `elapsed`): Quarry's SQL now, Quarry's SQL before (one sort by
+    as SQL alone (engine `elapsed`): Quarry's SQL now (the page in key order, and the
+    exact statement it also runs when a time is shared across the page's border),
+    Quarry's SQL before (one sort by
     `created_at DESC, toString(id)`), OpenPanel's SQL (`SELECT *`, `ORDER BY created_at
     DESC`), and a hand-written query (the default columns, ordered by the sort key's day
     then the time: no tie-break, so not a total order).
@@ -183,16 +185,20 @@ def ch_sql(url, sql, params):
 
 
 def compile_page(quarry, qs):
+    """The statements `quarry compile` prints for an events request (SQL and ClickHouse
+    parameters each), the count's last."""
     out = subprocess.run([quarry, "compile", "--dialect", "clickhouse", "--endpoint", "events",
                           "--project", "bench", qs], check=True, capture_output=True, text=True).stdout
-    page = out.split("-- count")[0].replace("-- page\n", "")
-    sql, _, tail = page.partition("-- params")
-    params = {}
-    for m in re.finditer(r"^-- (\d+): (\w+)\((.*)\)$", tail, re.M):
-        n, kind, raw = m.groups()
-        value = json.loads(raw) if kind == "Text" else raw.rsplit("= ", 1)[-1]
-        params[f"param_p{n}"] = value
-    return sql.strip(), params
+    statements = []
+    for text in out.strip().split("\n\n"):
+        sql, _, tail = text.partition("-- params")
+        params = {}
+        for m in re.finditer(r"^-- (\d+): (\w+)\((.*)\)$", tail, re.M):
+            n, kind, raw = m.groups()
+            value = json.loads(raw) if kind == "Text" else raw.rsplit("= ", 1)[-1]
+            params[f"param_p{n}"] = value
+        statements.append((sql.strip(), params))
+    return statements
 
 
 def offset_pages(quarry, url, now_ms, rounds):
@@ -204,11 +210,14 @@ def offset_pages(quarry, url, now_ms, rounds):
     rows = []
     for page in (1, 2000):
         qs = f"event=screen_view&start={iso(start)}&end={iso(end)}&limit=50&page={page}"
-        sql, params = compile_page(quarry, qs)
-        assert "first_rows" in sql, "Quarry's page no longer finds its boundary first"
+        (sql, params), (exact, exact_params), _count = compile_page(quarry, qs)
+        assert "position_ms" in sql, "Quarry's page no longer reads in the table's order"
+        assert "first_rows" in exact, "Quarry's exact page no longer finds its boundary first"
         offset = (page - 1) * 50
         variants = {
             "Quarry": (sql, params),
+            "Quarry, when a time is shared across the page's border (also runs the above)": (
+                exact, exact_params),
             "Quarry before (ORDER BY created_at DESC, toString(id))": (
                 f"SELECT {COLUMNS} FROM events WHERE {where} "
                 f"ORDER BY created_at DESC, toString(id) LIMIT 50 OFFSET {offset}", {}),

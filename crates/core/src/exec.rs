@@ -193,6 +193,17 @@ pub async fn events(
                 .fetch(&plan.page)
                 .await
                 .map_err(|e| refused(e, &patterns))?;
+            let rows = match &plan.key_order {
+                None => rows,
+                Some(key_order) => match key_order.page(rows) {
+                    Some(rows) => rows,
+                    // A time shared across the page's border: §5's statement decides.
+                    None => store
+                        .fetch(&key_order.exact)
+                        .await
+                        .map_err(|e| refused(e, &patterns))?,
+                },
+            };
             (plan, rows)
         }
         Paging::After { after, limit, .. } => {
@@ -625,5 +636,13 @@ pub async fn explain_events(
     ctx: &Context,
 ) -> Result<Explanation, ExecError> {
     let plan = compile::compile_events(req, ctx, store.dialect())?;
-    explain_all(store, vec![("page", plan.page), ("count", plan.count)]).await
+    let mut queries = vec![("page", plan.page)];
+    if let Some(key_order) = plan.key_order {
+        queries.push((
+            "page, when a time is shared across its border",
+            key_order.exact,
+        ));
+    }
+    queries.push(("count", plan.count));
+    explain_all(store, queries).await
 }

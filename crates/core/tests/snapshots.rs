@@ -187,12 +187,18 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
             }
             let plan = compile_events(&req, &context(fx, req.timezone), dialect)
                 .unwrap_or_else(|e| fail(&e));
-            let text = format!(
-                "-- page\n{}\n-- count\n{}",
-                plan.page.explain(),
-                plan.count.explain()
-            );
-            (vec![plan.page, plan.count], text)
+            let mut text = format!("-- page\n{}\n", plan.page.explain());
+            let mut queries = vec![plan.page];
+            if let Some(key_order) = plan.key_order {
+                text.push_str(&format!(
+                    "-- page, when a time is shared across its border\n{}\n",
+                    key_order.exact.explain()
+                ));
+                queries.push(key_order.exact);
+            }
+            text.push_str(&format!("-- count\n{}", plan.count.explain()));
+            queries.push(plan.count);
+            (queries, text)
         }
     }
 }

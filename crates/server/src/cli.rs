@@ -671,7 +671,11 @@ fn compile_command(
             let plan =
                 compile::compile_events(&req, &ctx(req.project_id.clone(), req.timezone), dialect)
                     .map_err(bad)?;
-            vec![plan.page, plan.count]
+            let exact = plan.key_order.map(|k| k.exact);
+            std::iter::once(plan.page)
+                .chain(exact)
+                .chain([plan.count])
+                .collect()
         }
     };
     for q in queries {

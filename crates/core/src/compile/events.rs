@@ -6,11 +6,12 @@ use crate::cursor::{self, Position};
 use crate::error::{ParamError, RequestError};
 use crate::event::{EventField, FieldKind};
 use crate::request::{EventsRequest, ExportColumn, Include};
-use crate::sql::CellType;
 use crate::sql::ast::{
     Agg, Expr, Func, Item, Op, OrderBy, Params, Select, Source, Statement, TimeColumn,
 };
+use crate::sql::dialect::DialectRules;
 use crate::sql::render::render;
+use crate::sql::{CellType, Row, Value};
 use crate::sql::{Dialect, Query};
 use crate::time::{self, Ms};
 
@@ -91,6 +92,58 @@ pub struct EventsPlan {
     /// The fingerprint of the conditions, which a cursor token carries: computed once, by
     /// [`compile_events`] for a request with `cursor`.
     pub fingerprint: Option<u64>,
+    /// An offset page read in the table's order ([`KeyOrderPage`]): `page` then reads the
+    /// sort key's order without the id tie-break, a row more on each side of the page.
+    pub key_order: Option<KeyOrderPage>,
+}
+
+/// How an offset page is read in the table's order (ClickHouse, whose sort key starts with
+/// the day and the time): one pass that stops after the page, like a hand-written query,
+/// instead of finding the page's lower boundary first and then sorting with the tie-break.
+///
+/// The key order differs from §5's only among rows of the same time. So when the row
+/// before the page and the page's first row differ in time, and so do its last row and the
+/// row after it, the page holds exactly §5's rows, and sorting them by time and id gives
+/// §5's page. When a time is shared across a border, [`KeyOrderPage::exact`] is run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOrderPage {
+    /// §5's statement for the page (the lower boundary read in key order, then the page
+    /// sorted with the tie-break).
+    pub exact: Query,
+    /// Whether `page` starts one row before the page (every page but the first).
+    pub row_before: bool,
+    /// The page's size.
+    pub limit: usize,
+}
+
+impl KeyOrderPage {
+    /// The page from the rows `page` read (each ending with its position: the time in ms
+    /// and the id as text), in §5's order and without the position; `None` when a time is
+    /// shared across one of the page's borders (run [`KeyOrderPage::exact`]).
+    pub fn page(&self, mut rows: Vec<Row>) -> Option<Vec<Row>> {
+        let ms = |row: &Row| row.len().checked_sub(2).map(|i| row[i].as_i64());
+        if self.row_before && !rows.is_empty() {
+            if rows.len() > 1 && ms(&rows[0]) == ms(&rows[1]) {
+                return None;
+            }
+            rows.remove(0);
+        }
+        if rows.len() > self.limit {
+            if ms(&rows[self.limit - 1]) == ms(&rows[self.limit]) {
+                return None;
+            }
+            rows.truncate(self.limit);
+        }
+        let id = |row: &Row| match row.last() {
+            Some(Value::Text(id)) => Some(id.clone()),
+            _ => None,
+        };
+        rows.sort_by(|a, b| ms(b).cmp(&ms(a)).then_with(|| id(a).cmp(&id(b))));
+        for row in &mut rows {
+            row.truncate(row.len().saturating_sub(2));
+        }
+        Some(rows)
+    }
 }
 
 impl EventsPlan {
@@ -406,9 +459,19 @@ pub fn compile_events_page(
             (Some(limit.saturating_add(1)), 0)
         }
     };
-    if let Some(limit) =
-        limit.filter(|_| in_order.is_some_and(|range| days_in_range(&range, window, &paging)))
-    {
+    let days = in_order.is_some_and(|range| days_in_range(&range, window, &paging));
+    let key_order = match (&paging, limit) {
+        (Paging::Offset { .. }, Some(limit)) if days && limit > 0 => Some(key_order_page(
+            select.clone(),
+            filter.clone(),
+            params.clone(),
+            types.clone(),
+            rules,
+            (limit, offset),
+        )),
+        _ => None,
+    };
+    if let Some(limit) = limit.filter(|_| days) {
         // The page's rows are among the first `offset + limit` rows in time order, so they
         // are no older than the last of those. The table reads that boundary in its own
         // order (the sort key's day, then the time), stopping after those rows; the page
@@ -421,7 +484,18 @@ pub fn compile_events_page(
     if let Paging::Offset { .. } = paging {
         select.offset = Some(params.int(i64::try_from(offset).unwrap_or(i64::MAX)));
     }
-    let page = render(rules, &Statement::select(select), params, types);
+    let exact = render(rules, &Statement::select(select), params, types);
+    let (page, key_order) = match key_order {
+        Some((probe, row_before, limit)) => (
+            probe,
+            Some(KeyOrderPage {
+                exact,
+                row_before,
+                limit,
+            }),
+        ),
+        None => (exact, None),
+    };
 
     Ok(EventsPlan {
         page,
@@ -432,7 +506,44 @@ pub fn compile_events_page(
         meta,
         paging,
         fingerprint: None,
+        key_order,
     })
+}
+
+/// The statement of a [`KeyOrderPage`]: the page's columns and its rows' positions, in the
+/// sort key's order (the day, then the time: exactly its prefix, so the engine stops after
+/// the rows it returns), from the row before the page to the row after it. Also whether it
+/// starts a row before the page, and the page's size.
+fn key_order_page(
+    mut select: Select,
+    filter: Vec<Expr>,
+    mut params: Params,
+    mut types: Vec<CellType>,
+    rules: &dyn DialectRules,
+    (limit, offset): (u64, u64),
+) -> (Query, bool, usize) {
+    select.item(epoch_ms("created_at"), "position_ms");
+    select.item(id_text(), "position_id");
+    types.extend([CellType::Int, CellType::Text]);
+    select.order_by = vec![
+        OrderBy::desc(Expr::call(Func::SortDay, vec![Expr::Col("created_at")])),
+        OrderBy::desc(Expr::Col("created_at")),
+    ];
+    select.filter = filter;
+    let row_before = offset > 0;
+    let rows = limit
+        .saturating_add(1)
+        .saturating_add(u64::from(row_before));
+    select.limit = Some(params.int(i64::try_from(rows).unwrap_or(i64::MAX)));
+    if row_before {
+        select.offset = Some(params.int(i64::try_from(offset - 1).unwrap_or(i64::MAX)));
+    }
+    let query = render(rules, &Statement::select(select), params, types);
+    (
+        query,
+        row_before,
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    )
 }
 
 /// The profiles with these ids (columns: id, first_name, last_name, email, avatar,
@@ -496,4 +607,69 @@ pub fn compile_event_meta(project_id: &str, names: &[String], dialect: Dialect) 
     use CellType::*;
     let columns = vec![Text, Text, Bool, Text, Text, Text, Int, Int];
     render(dialect.rules(), &Statement::select(select), params, columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key-order row: a cell of the page, then its position (time in ms, id as text).
+    fn row(ms: i64, id: &str) -> Row {
+        vec![
+            Value::Text(format!("{id}@{ms}")),
+            Value::Int(ms),
+            Value::Text(id.into()),
+        ]
+    }
+
+    fn page(row_before: bool, limit: usize, rows: Vec<Row>) -> Option<Vec<String>> {
+        let exact = Query {
+            sql: String::new(),
+            params: Vec::new(),
+            columns: Vec::new(),
+        };
+        let key_order = KeyOrderPage {
+            exact,
+            row_before,
+            limit,
+        };
+        key_order.page(rows).map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    assert_eq!(r.len(), 1, "the position is dropped");
+                    match &r[0] {
+                        Value::Text(t) => t.clone(),
+                        other => panic!("{other:?}"),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_key_order_page_is_sorted_by_time_then_id_within_its_borders() {
+        // The row before (5), the page (4 b, 4 a: a tie inside it), the row after (3).
+        let rows = vec![row(5, "x"), row(4, "b"), row(4, "a"), row(3, "c")];
+        assert_eq!(page(true, 2, rows), Some(vec!["a@4".into(), "b@4".into()]));
+        // The first page has no row before it; the last has no row after it.
+        let rows = vec![row(9, "b"), row(9, "a")];
+        assert_eq!(page(false, 2, rows), Some(vec!["a@9".into(), "b@9".into()]));
+        let rows = vec![row(5, "x"), row(4, "a")];
+        assert_eq!(page(true, 2, rows), Some(vec!["a@4".into()]));
+        // Past the end: the row before only, or nothing.
+        assert_eq!(page(true, 2, vec![row(5, "x")]), Some(vec![]));
+        assert_eq!(page(true, 2, vec![]), Some(vec![]));
+    }
+
+    #[test]
+    fn a_time_shared_across_a_border_needs_the_exact_statement() {
+        // With the row before the page.
+        let rows = vec![row(4, "x"), row(4, "b"), row(3, "a"), row(2, "c")];
+        assert_eq!(page(true, 2, rows), None);
+        // With the row after it.
+        let rows = vec![row(5, "x"), row(4, "b"), row(3, "a"), row(3, "c")];
+        assert_eq!(page(true, 2, rows), None);
+        let rows = vec![row(4, "b"), row(3, "a"), row(3, "c")];
+        assert_eq!(page(false, 2, rows), None);
+    }
 }
