@@ -216,7 +216,7 @@ def offset_pages(quarry, url, now_ms, rounds):
         offset = (page - 1) * 50
         variants = {
             "Quarry": (sql, params),
-            "Quarry, when a time is shared across the page's border (also runs the above)": (
+            "Quarry exact (also run when a millisecond outlasts the margin)": (
                 exact, exact_params),
             "Quarry before (ORDER BY created_at DESC, toString(id))": (
                 f"SELECT {COLUMNS} FROM events WHERE {where} "

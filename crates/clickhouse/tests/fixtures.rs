@@ -49,7 +49,11 @@ fn compile(fx: &RequestFixture) -> (String, Vec<Query>) {
         _ => {
             let req = decode_events(query, Limits::default()).unwrap();
             let plan = compile_events(&req, &ctx(req.timezone), d).unwrap();
-            vec![plan.page, plan.count]
+            let exact = plan.key_order.map(|k| k.exact);
+            std::iter::once(plan.page)
+                .chain(exact)
+                .chain([plan.count])
+                .collect()
         }
     };
     (fx.name.clone(), queries)

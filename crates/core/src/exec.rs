@@ -638,10 +638,7 @@ pub async fn explain_events(
     let plan = compile::compile_events(req, ctx, store.dialect())?;
     let mut queries = vec![("page", plan.page)];
     if let Some(key_order) = plan.key_order {
-        queries.push((
-            "page, when a time is shared across its border",
-            key_order.exact,
-        ));
+        queries.push(("page_exact", key_order.exact));
     }
     queries.push(("count", plan.count));
     explain_all(store, queries).await

@@ -190,10 +190,7 @@ fn compile(fx: &Fixture, dialect: Dialect) -> (Vec<Query>, String) {
             let mut text = format!("-- page\n{}\n", plan.page.explain());
             let mut queries = vec![plan.page];
             if let Some(key_order) = plan.key_order {
-                text.push_str(&format!(
-                    "-- page, when a time is shared across its border\n{}\n",
-                    key_order.exact.explain()
-                ));
+                text.push_str(&format!("-- page_exact\n{}\n", key_order.exact.explain()));
                 queries.push(key_order.exact);
             }
             text.push_str(&format!("-- count\n{}", plan.count.explain()));

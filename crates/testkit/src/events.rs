@@ -424,6 +424,38 @@ pub async fn pages_never_repeat_or_skip(b: &dyn Backend) {
     }
 }
 
+pub async fn pages_through_a_long_tie(b: &dyn Backend) {
+    // 45 events of one millisecond between a few of their own: pages whose borders fall
+    // inside the tie (ClickHouse reads a page in its table's order with a margin of rows
+    // on each side, which a tie this long outlasts, so §5's statement decides there).
+    let store = b.fresh().await;
+    let mut rows = vec![
+        ev("y", "x", "2024-04-15T13:00:00.000Z"),
+        ev("z", "x", "2024-04-15T12:30:00.000Z"),
+        ev("a", "x", "2024-04-15T11:00:00.000Z"),
+    ];
+    // Inserted out of id order, and not in its reverse either (a table read backwards
+    // would hand them over sorted).
+    for i in 0..45 {
+        let n = (i * 17) % 45;
+        rows.push(ev(&format!("t{n:02}"), "x", "2024-04-15T12:00:00.000Z"));
+    }
+    store.insert_events(&rows).await.unwrap();
+    let mut expected = vec!["y".to_string(), "z".to_string()];
+    expected.extend((0..45).map(|i| format!("t{i:02}")));
+    expected.push("a".into());
+    for window in ["", "&start=2024-04-15T00:00:00Z&end=2024-04-15T23:59:59Z"] {
+        for limit in [7, 20] {
+            let mut walked = Vec::new();
+            for page in 1..=expected.len().div_ceil(limit) {
+                let out = run(&store, &format!("limit={limit}&page={page}{window}")).await;
+                walked.extend(data_ids(&out));
+            }
+            assert_eq!(walked, expected, "limit {limit}{window}");
+        }
+    }
+}
+
 pub async fn page_and_limit_edges(b: &dyn Backend) {
     let store = seven(b).await;
     // Far past the end: no data, but the total and page count are still reported.

@@ -61,6 +61,7 @@ macro_rules! __scenarios {
             profile_and_meta_objects,
             order_is_created_at_desc_then_id_asc,
             pages_never_repeat_or_skip,
+            pages_through_a_long_tie,
             page_and_limit_edges,
             empty_result_meta,
             event_name_filter,

@@ -1,5 +1,6 @@
-//! `GET /export/events`: one page query and one count query over the same conditions,
-//! plus the follow-up lookups for `includes=profile` and `includes=meta`.
+//! `GET /export/events`: one page query (on ClickHouse, for an offset page, a second one
+//! when the first cannot tell the page: [`KeyOrderPage`]) and one count query over the same
+//! conditions, plus the follow-up lookups for `includes=profile` and `includes=meta`.
 
 use super::{Context, epoch_ms, filter_expr};
 use crate::cursor::{self, Position};
@@ -73,8 +74,10 @@ pub fn sort_day_spans(dialect: Dialect) -> Vec<Span> {
 /// The compiled events request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventsPlan {
-    /// The page, in §5's order. In keyset paging every row ends with two more cells, its
-    /// position: `created_at` in ms and the id as text.
+    /// The page, in §5's order; on ClickHouse an offset page's rows in the table's order
+    /// instead, with a margin ([`EventsPlan::key_order`]). In keyset paging, and in that
+    /// ClickHouse statement, every row ends with two more cells, its position:
+    /// `created_at` in ms and the id as text.
     pub page: Query,
     /// `count(*)` over the same conditions.
     pub count: Query,
@@ -101,48 +104,57 @@ pub struct EventsPlan {
 /// the day and the time): one pass that stops after the page, like a hand-written query,
 /// instead of finding the page's lower boundary first and then sorting with the tie-break.
 ///
-/// The key order differs from §5's only among rows of the same time. So when the row
-/// before the page and the page's first row differ in time, and so do its last row and the
-/// row after it, the page holds exactly §5's rows, and sorting them by time and id gives
-/// §5's page. When a time is shared across a border, [`KeyOrderPage::exact`] is run.
+/// The key order differs from §5's only among rows of the same time, and every order by
+/// time puts the same times at the same positions. So the statement reads the page with
+/// up to [`KEY_ORDER_MARGIN`] rows on each side: sorted by time and id, those rows hold
+/// §5's page at its positions unless a page row shares its time with the first row read
+/// (whose time may have rows before the margin) or with the last (rows after it). Only
+/// then is [`KeyOrderPage::exact`] run; with the margin, that takes more than
+/// [`KEY_ORDER_MARGIN`] rows of one millisecond at a border.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyOrderPage {
     /// §5's statement for the page (the lower boundary read in key order, then the page
     /// sorted with the tie-break).
     pub exact: Query,
-    /// Whether `page` starts one row before the page (every page but the first).
-    pub row_before: bool,
+    /// Rows the statement reads before the page (the margin, or fewer at the start).
+    before: usize,
+    /// Whether those are all the rows before the page.
+    from_start: bool,
     /// The page's size.
-    pub limit: usize,
+    limit: usize,
 }
 
+/// Rows a [`KeyOrderPage`] reads on each side of the page, so that a time shared across
+/// the page's border is seen whole.
+pub const KEY_ORDER_MARGIN: u64 = 32;
+
 impl KeyOrderPage {
-    /// The page from the rows `page` read (each ending with its position: the time in ms
-    /// and the id as text), in §5's order and without the position; `None` when a time is
-    /// shared across one of the page's borders (run [`KeyOrderPage::exact`]).
+    /// The page from the rows the statement read (each ending with its position: the time
+    /// in ms and the id as text), in §5's order and without the position; `None` when a
+    /// page row may share its time with rows the statement did not read (run
+    /// [`KeyOrderPage::exact`]).
     pub fn page(&self, mut rows: Vec<Row>) -> Option<Vec<Row>> {
         let ms = |row: &Row| row.len().checked_sub(2).map(|i| row[i].as_i64());
-        if self.row_before && !rows.is_empty() {
-            if rows.len() > 1 && ms(&rows[0]) == ms(&rows[1]) {
-                return None;
+        fn id(row: &Row) -> Option<&str> {
+            match row.last() {
+                Some(Value::Text(id)) => Some(id),
+                _ => None,
             }
-            rows.remove(0);
         }
-        if rows.len() > self.limit {
-            if ms(&rows[self.limit - 1]) == ms(&rows[self.limit]) {
-                return None;
-            }
-            rows.truncate(self.limit);
+        let asked = self.before + self.limit + KEY_ORDER_MARGIN as usize;
+        let on_page = self.before.min(rows.len())..(self.before + self.limit).min(rows.len());
+        let (first, last) = (rows.first().map(ms), rows.last().map(ms));
+        let page_has =
+            |t: Option<Option<i64>>| rows[on_page.clone()].iter().any(|r| Some(ms(r)) == t);
+        if (!self.from_start && page_has(first)) || (rows.len() == asked && page_has(last)) {
+            return None;
         }
-        let id = |row: &Row| match row.last() {
-            Some(Value::Text(id)) => Some(id.clone()),
-            _ => None,
-        };
         rows.sort_by(|a, b| ms(b).cmp(&ms(a)).then_with(|| id(a).cmp(&id(b))));
-        for row in &mut rows {
+        let mut page: Vec<Row> = rows.drain(on_page).collect();
+        for row in &mut page {
             row.truncate(row.len().saturating_sub(2));
         }
-        Some(rows)
+        Some(page)
     }
 }
 
@@ -486,14 +498,7 @@ pub fn compile_events_page(
     }
     let exact = render(rules, &Statement::select(select), params, types);
     let (page, key_order) = match key_order {
-        Some((probe, row_before, limit)) => (
-            probe,
-            Some(KeyOrderPage {
-                exact,
-                row_before,
-                limit,
-            }),
-        ),
+        Some((probe, key_order)) => (probe, Some(KeyOrderPage { exact, ..key_order })),
         None => (exact, None),
     };
 
@@ -510,10 +515,11 @@ pub fn compile_events_page(
     })
 }
 
-/// The statement of a [`KeyOrderPage`]: the page's columns and its rows' positions, in the
-/// sort key's order (the day, then the time: exactly its prefix, so the engine stops after
-/// the rows it returns), from the row before the page to the row after it. Also whether it
-/// starts a row before the page, and the page's size.
+/// The statement of a [`KeyOrderPage`] and the page (its `exact` statement still to be
+/// set): the page's columns and its rows'
+/// positions, in the sort key's order (the day, then the time: exactly its prefix, so the
+/// engine stops after the rows it returns), from [`KEY_ORDER_MARGIN`] rows before the page
+/// (or the first row) to as many after it.
 fn key_order_page(
     mut select: Select,
     filter: Vec<Expr>,
@@ -521,7 +527,7 @@ fn key_order_page(
     mut types: Vec<CellType>,
     rules: &dyn DialectRules,
     (limit, offset): (u64, u64),
-) -> (Query, bool, usize) {
+) -> (Query, KeyOrderPage) {
     select.item(epoch_ms("created_at"), "position_ms");
     select.item(id_text(), "position_id");
     types.extend([CellType::Int, CellType::Text]);
@@ -530,20 +536,26 @@ fn key_order_page(
         OrderBy::desc(Expr::Col("created_at")),
     ];
     select.filter = filter;
-    let row_before = offset > 0;
-    let rows = limit
-        .saturating_add(1)
-        .saturating_add(u64::from(row_before));
+    let before = offset.min(KEY_ORDER_MARGIN);
+    let rows = before
+        .saturating_add(limit)
+        .saturating_add(KEY_ORDER_MARGIN);
     select.limit = Some(params.int(i64::try_from(rows).unwrap_or(i64::MAX)));
-    if row_before {
-        select.offset = Some(params.int(i64::try_from(offset - 1).unwrap_or(i64::MAX)));
+    if offset > before {
+        select.offset = Some(params.int(i64::try_from(offset - before).unwrap_or(i64::MAX)));
     }
     let query = render(rules, &Statement::select(select), params, types);
-    (
-        query,
-        row_before,
-        usize::try_from(limit).unwrap_or(usize::MAX),
-    )
+    let page = KeyOrderPage {
+        exact: Query {
+            sql: String::new(),
+            params: Vec::new(),
+            columns: Vec::new(),
+        },
+        before: usize::try_from(before).unwrap_or(usize::MAX),
+        from_start: before == offset,
+        limit: usize::try_from(limit).unwrap_or(usize::MAX),
+    };
+    (query, page)
 }
 
 /// The profiles with these ids (columns: id, first_name, last_name, email, avatar,
@@ -622,7 +634,8 @@ mod tests {
         ]
     }
 
-    fn page(row_before: bool, limit: usize, rows: Vec<Row>) -> Option<Vec<String>> {
+    /// The page of `rows` read with `before` rows before it (all there are, or not).
+    fn page(before: usize, from_start: bool, limit: usize, rows: Vec<Row>) -> Option<Vec<String>> {
         let exact = Query {
             sql: String::new(),
             params: Vec::new(),
@@ -630,7 +643,8 @@ mod tests {
         };
         let key_order = KeyOrderPage {
             exact,
-            row_before,
+            before,
+            from_start,
             limit,
         };
         key_order.page(rows).map(|rows| {
@@ -646,30 +660,55 @@ mod tests {
         })
     }
 
+    /// Rows of these times (descending) and ids, in this order.
+    fn rows(times: &[(i64, &str)]) -> Vec<Row> {
+        times.iter().map(|(t, id)| row(*t, id)).collect()
+    }
+
+    const M: usize = KEY_ORDER_MARGIN as usize;
+
     #[test]
     fn a_key_order_page_is_sorted_by_time_then_id_within_its_borders() {
-        // The row before (5), the page (4 b, 4 a: a tie inside it), the row after (3).
-        let rows = vec![row(5, "x"), row(4, "b"), row(4, "a"), row(3, "c")];
-        assert_eq!(page(true, 2, rows), Some(vec!["a@4".into(), "b@4".into()]));
-        // The first page has no row before it; the last has no row after it.
-        let rows = vec![row(9, "b"), row(9, "a")];
-        assert_eq!(page(false, 2, rows), Some(vec!["a@9".into(), "b@9".into()]));
-        let rows = vec![row(5, "x"), row(4, "a")];
-        assert_eq!(page(true, 2, rows), Some(vec!["a@4".into()]));
-        // Past the end: the row before only, or nothing.
-        assert_eq!(page(true, 2, vec![row(5, "x")]), Some(vec![]));
-        assert_eq!(page(true, 2, vec![]), Some(vec![]));
+        // The first page (nothing before it): rows of several times, ties inside the page
+        // and across its lower border, all read whole (the data ends within the margin).
+        let read = rows(&[(9, "b"), (9, "a"), (8, "z"), (7, "d"), (7, "c"), (6, "x")]);
+        assert_eq!(
+            page(0, true, 4, read),
+            Some(vec!["a@9".into(), "b@9".into(), "z@8".into(), "c@7".into()])
+        );
+        // A later page: two rows before it; a tie across its upper border, read whole.
+        let read = rows(&[(6, "w"), (5, "y"), (5, "x"), (4, "z"), (3, "a")]);
+        assert_eq!(
+            page(2, false, 2, read),
+            Some(vec!["y@5".into(), "z@4".into()])
+        );
+        // Past the end: the rows before only, or nothing.
+        assert_eq!(page(1, false, 2, rows(&[(5, "x")])), Some(vec![]));
+        assert_eq!(page(1, false, 2, vec![]), Some(vec![]));
     }
 
     #[test]
-    fn a_time_shared_across_a_border_needs_the_exact_statement() {
-        // With the row before the page.
-        let rows = vec![row(4, "x"), row(4, "b"), row(3, "a"), row(2, "c")];
-        assert_eq!(page(true, 2, rows), None);
-        // With the row after it.
-        let rows = vec![row(5, "x"), row(4, "b"), row(3, "a"), row(3, "c")];
-        assert_eq!(page(true, 2, rows), None);
-        let rows = vec![row(4, "b"), row(3, "a"), row(3, "c")];
-        assert_eq!(page(false, 2, rows), None);
+    fn a_time_that_may_go_on_past_the_rows_read_needs_the_exact_statement() {
+        // The first row read (the margin's first) shares its time with the page's first:
+        // rows of that time may come before it.
+        let read = rows(&[(4, "x"), (4, "b"), (3, "a")]);
+        assert_eq!(page(1, false, 2, read), None);
+        // The same rows read from the start of the data are whole.
+        let read = rows(&[(4, "x"), (4, "b"), (3, "a")]);
+        assert_eq!(
+            page(1, true, 2, read),
+            Some(vec!["x@4".into(), "a@3".into()])
+        );
+        // The last row of a full read shares its time with the page's last.
+        let mut read = rows(&[(9, "p"), (8, "a")]);
+        read.extend((0..M).map(|i| row(8, &format!("t{i:02}"))));
+        assert_eq!(page(0, true, 2, read), None);
+        // One row fewer than asked: the data ended, so that time was read whole.
+        let mut read = rows(&[(9, "p"), (8, "a")]);
+        read.extend((0..M - 1).map(|i| row(8, &format!("t{i:02}"))));
+        assert_eq!(
+            page(0, true, 2, read),
+            Some(vec!["p@9".into(), "a@8".into()])
+        );
     }
 }
