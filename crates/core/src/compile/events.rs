@@ -126,7 +126,7 @@ pub struct KeyOrderPage {
 
 /// Rows a [`KeyOrderPage`] reads on each side of the page, so that a time shared across
 /// the page's border is seen whole.
-pub const KEY_ORDER_MARGIN: u64 = 32;
+pub const KEY_ORDER_MARGIN: u64 = 8;
 
 impl KeyOrderPage {
     /// The page from the rows the statement read (each ending with its position: the time
