@@ -12,14 +12,6 @@ use quarry_core::sql::{CellType, Value};
 use quarry_core::sql::{Param, Query};
 use quarry_core::storage::{Storage, StorageError};
 
-fn query(sql: &str, params: Vec<Param>, columns: Vec<CellType>) -> Query {
-    Query {
-        sql: sql.into(),
-        params,
-        columns,
-    }
-}
-
 #[tokio::test]
 async fn a_query_past_max_execution_time_is_a_timeout() {
     let db = fresh().await;
@@ -28,7 +20,7 @@ async fn a_query_past_max_execution_time_is_a_timeout() {
         .with_query_timeout(Duration::from_secs(1));
     let started = Instant::now();
     let err = store
-        .fetch(&query(
+        .fetch(&Query::new(
             "SELECT count() FROM numbers(10000000000000)",
             vec![],
             vec![CellType::Int],
@@ -38,7 +30,7 @@ async fn a_query_past_max_execution_time_is_a_timeout() {
     assert!(matches!(err, StorageError::Timeout), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
     let rows = store
-        .fetch(&query("SELECT 1", vec![], vec![CellType::Int]))
+        .fetch(&Query::new("SELECT 1", vec![], vec![CellType::Int]))
         .await
         .unwrap();
     assert_eq!(rows, vec![vec![Value::Int(1)]]);
@@ -57,7 +49,7 @@ async fn a_stream_runs_past_max_execution_time() {
         .with_query_timeout(Duration::from_secs(1));
     // Two seconds of work: past the timeout as a fetch, to its end as a stream (whose
     // reader bounds each wait instead).
-    let slow = query(
+    let slow = Query::new(
         "SELECT number FROM numbers(4) WHERE sleepEachRow(0.5) = 0",
         vec![],
         vec![CellType::Int],
@@ -92,7 +84,7 @@ async fn a_dropped_query_is_killed() {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .fetch(&query(
+                .fetch(&Query::new(
                     "SELECT count() FROM numbers(10000000000000)",
                     vec![],
                     vec![CellType::Int],
@@ -103,7 +95,7 @@ async fn a_dropped_query_is_killed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let abandoned = tokio::time::timeout(
         Duration::from_millis(300),
-        store.fetch(&query(SLOW_INSERT, vec![], vec![])),
+        store.fetch(&Query::new(SLOW_INSERT, vec![], vec![])),
     )
     .await;
     assert!(abandoned.is_err(), "{abandoned:?}");
@@ -116,7 +108,7 @@ async fn a_dropped_query_is_killed() {
     );
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let rows = store
-        .fetch(&query(
+        .fetch(&Query::new(
             "SELECT count() FROM killed",
             vec![],
             vec![CellType::Int],
@@ -130,7 +122,7 @@ async fn a_dropped_query_is_killed() {
 async fn patterns_re2_refuses_are_rejected() {
     let db = fresh().await;
     let matches = |pattern: &str| {
-        query(
+        Query::new(
             "SELECT toInt64(match('abc', {p1:String}))",
             vec![Param::Text(pattern.into())],
             vec![CellType::Int],
@@ -150,7 +142,7 @@ async fn patterns_re2_refuses_are_rejected() {
     }
     let err = db
         .store
-        .fetch(&query("SELECT nope()", vec![], vec![CellType::Int]))
+        .fetch(&Query::new("SELECT nope()", vec![], vec![CellType::Int]))
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Query(_)), "{err:?}");

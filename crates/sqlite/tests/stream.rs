@@ -8,14 +8,6 @@ use quarry_core::storage::{Storage, StorageError};
 use quarry_core::write::Database as _;
 use quarry_sqlite::SqliteStorage;
 
-fn query(sql: &str, params: Vec<Param>, columns: Vec<CellType>) -> Query {
-    Query {
-        sql: sql.into(),
-        params,
-        columns,
-    }
-}
-
 async fn read_all(store: &SqliteStorage, q: &Query) -> Result<Vec<Vec<Value>>, StorageError> {
     store.stream(q).await?.read_all().await
 }
@@ -28,7 +20,7 @@ async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
         .unwrap();
     store.migrate().await.unwrap();
     // More rows than a chunk, bound parameters of each kind, cells of each declared type.
-    let q = query(
+    let q = Query::new(
         "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?1) \
          SELECT n, n * ?2, ?3 || n, '{\"k\":\"' || n || '\"}', NULL FROM c ORDER BY n",
         vec![Param::Int(1300), Param::Float(0.5), Param::Text("n".into())],
@@ -56,7 +48,7 @@ async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
     // The same rows as a fetch (sqlx) decodes them.
     assert_eq!(store.fetch(&q).await.unwrap(), expected);
 
-    let missing = query("SELECT n FROM no_such_table", vec![], vec![CellType::Int]);
+    let missing = Query::new("SELECT n FROM no_such_table", vec![], vec![CellType::Int]);
     let err = read_all(&store, &missing).await.unwrap_err();
     assert!(
         matches!(&err, StorageError::Query(m) if m.contains("no such table")),
@@ -64,7 +56,7 @@ async fn a_stream_sends_every_row_in_order_and_reports_a_failing_statement() {
     );
 
     // A statement that fails after its first chunk was sent: the rows sent, then its error.
-    let overflow = query(
+    let overflow = Query::new(
         "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1300) \
          SELECT CASE WHEN n > 600 THEN abs(-9223372036854775808) ELSE n END FROM c",
         vec![],
@@ -112,7 +104,7 @@ async fn a_stream_converts_each_storage_class_as_a_fetch_does() {
         ("x'00'", CellType::Text, Err("")),
     ];
     for (sql, ty, expected) in cells {
-        let q = query(&format!("SELECT {sql}"), vec![], vec![ty]);
+        let q = Query::new(format!("SELECT {sql}"), vec![], vec![ty]);
         let fetched = store.fetch(&q).await;
         let streamed = read_all(&store, &q).await;
         match expected {
@@ -155,7 +147,7 @@ async fn a_stream_reads_the_database_its_storage_names() {
             .execute(store.pool())
             .await
             .expect(&url);
-        let q = query(
+        let q = Query::new(
             "SELECT n FROM t ORDER BY n DESC",
             vec![],
             vec![CellType::Int],
@@ -171,14 +163,14 @@ async fn a_stream_reads_the_database_its_storage_names() {
             "{url}"
         );
         // Read-only, whatever the URL: a stream's statement writes nothing.
-        let write = query("DELETE FROM t RETURNING n", vec![], vec![CellType::Int]);
+        let write = Query::new("DELETE FROM t RETURNING n", vec![], vec![CellType::Int]);
         let err = read_all(&store, &write).await.unwrap_err();
         assert!(matches!(err, StorageError::Query(_)), "{url}: {err:?}");
     }
     let immutable = format!("sqlite://{}?immutable=true", file.display());
     match SqliteStorage::connect(&immutable).await {
         Ok(store) => {
-            let q = query("SELECT count(*) FROM t", vec![], vec![CellType::Int]);
+            let q = Query::new("SELECT count(*) FROM t", vec![], vec![CellType::Int]);
             assert_eq!(
                 read_all(&store, &q).await.unwrap(),
                 vec![vec![Value::Int(3)]]

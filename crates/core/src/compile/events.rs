@@ -546,11 +546,7 @@ fn key_order_page(
     }
     let query = render(rules, &Statement::select(select), params, types);
     let page = KeyOrderPage {
-        exact: Query {
-            sql: String::new(),
-            params: Vec::new(),
-            columns: Vec::new(),
-        },
+        exact: Query::new("", Vec::new(), Vec::new()),
         before: usize::try_from(before).unwrap_or(usize::MAX),
         from_start: before == offset,
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -636,11 +632,7 @@ mod tests {
 
     /// The page of `rows` read with `before` rows before it (all there are, or not).
     fn page(before: usize, from_start: bool, limit: usize, rows: Vec<Row>) -> Option<Vec<String>> {
-        let exact = Query {
-            sql: String::new(),
-            params: Vec::new(),
-            columns: Vec::new(),
-        };
+        let exact = Query::new("", Vec::new(), Vec::new());
         let key_order = KeyOrderPage {
             exact,
             before,

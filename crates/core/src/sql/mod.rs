@@ -66,6 +66,15 @@ pub struct Query {
 }
 
 impl Query {
+    /// A statement, its parameters and how to decode its columns.
+    pub fn new(sql: impl Into<String>, params: Vec<Param>, columns: Vec<CellType>) -> Query {
+        Query {
+            sql: sql.into(),
+            params,
+            columns,
+        }
+    }
+
     /// The SQL followed by its parameters, one per line: the snapshot format.
     pub fn explain(&self) -> String {
         let mut out = self.sql.clone();
