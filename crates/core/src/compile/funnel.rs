@@ -5,6 +5,7 @@
 
 use super::chart::BREAKDOWN_ALIASES;
 use super::filter::{distinct_names, event_match};
+use super::funnel_arrays::general_arrays;
 use super::{Context, epoch_ms, resolve_window};
 use crate::error::{ParamError, RequestError};
 use crate::request::{
@@ -37,7 +38,7 @@ pub struct FunnelPlan {
     pub breakdowns: Option<Query>,
 }
 
-const STEP_ALIASES: [&str; 20] = [
+pub(super) const STEP_ALIASES: [&str; 20] = [
     "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
     "s16", "s17", "s18", "s19", "s20",
 ];
@@ -45,7 +46,7 @@ const RUNNING_ALIASES: [&str; 20] = [
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "m14", "m15",
     "m16", "m17", "m18", "m19", "m20",
 ];
-const CHAIN_ALIASES: [&str; 20] = [
+pub(super) const CHAIN_ALIASES: [&str; 20] = [
     "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15",
     "c16", "c17", "c18", "c19", "c20",
 ];
@@ -101,7 +102,8 @@ pub fn compile_funnel_with(
     let query = statement(req, ctx, dialect, strategy, &window, grid.as_ref())?;
     let time_to_convert = req.time_to_convert.as_deref().map(|edges| {
         let mut params = Params::default();
-        let stmt = general(req, ctx, &window, Output::TimeToConvert(edges), &mut params);
+        let output = Output::TimeToConvert(edges);
+        let stmt = general_in(dialect, req, ctx, &window, output, &mut params);
         let columns = vec![CellType::Int; 6 + edges.len()];
         render(dialect.rules(), &stmt, params, columns)
     });
@@ -150,7 +152,7 @@ fn statement(
     let aggregate = strategy == FunnelStrategy::WindowFunnel;
     let alternatives = req.steps.iter().any(|s| s.matches.len() > 1);
     if !req.has_plain_chains() || (!aggregate && (alternatives || grid.is_some())) {
-        let stmt = general(req, ctx, window, Output::Levels(grid), &mut params);
+        let stmt = general_in(dialect, req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
     }
@@ -295,7 +297,7 @@ fn window_funnel(
 
 /// `level, open, bucket, entrants`: the entrants of `per_entrant` (rows with `level`) at
 /// level 1 or more, counted by level, `open` and `bucket` (expressions over its rows).
-fn by_level_open_bucket(per_entrant: Source, open: Expr, bucket: Expr) -> Statement {
+pub(super) fn by_level_open_bucket(per_entrant: Source, open: Expr, bucket: Expr) -> Statement {
     let mut labelled = Select {
         from: Some(per_entrant),
         filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
@@ -557,7 +559,7 @@ fn running_levels(source: Source, window_ms: i64, n: usize, params: &mut Params)
 const EXCLUSION_ALIASES: [&str; 10] = ["x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10"];
 const SEGMENT_ALIASES: [&str; 10] = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "g10"];
 const CLEAN_ALIASES: [&str; 10] = ["z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8", "z9", "z10"];
-const FIRST_ALIASES: [&str; 20] = [
+pub(super) const FIRST_ALIASES: [&str; 20] = [
     "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15",
     "f16", "f17", "f18", "f19", "f20",
 ];
@@ -567,7 +569,7 @@ const BIN_ALIASES: [&str; 21] = [
 ];
 const VALUE_ALIASES: [&str; 3] = ["v0", "v1", "v2"];
 const SHOWN_ALIASES: [&str; 3] = ["u0", "u1", "u2"];
-const OPEN_ALIASES: [&str; 20] = [
+pub(super) const OPEN_ALIASES: [&str; 20] = [
     "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11", "o12", "o13", "o14", "o15",
     "o16", "o17", "o18", "o19", "o20",
 ];
@@ -580,7 +582,11 @@ fn flag(cond: Expr) -> Expr {
     }
 }
 
-fn layer(source: Source, alias: &'static str, items: Vec<(Expr, &'static str)>) -> Source {
+pub(super) fn layer(
+    source: Source,
+    alias: &'static str,
+    items: Vec<(Expr, &'static str)>,
+) -> Source {
     let mut s = Select {
         items: vec![Item {
             expr: Expr::Star,
@@ -597,13 +603,31 @@ fn layer(source: Source, alias: &'static str, items: Vec<(Expr, &'static str)>) 
 
 /// What a [`general`] statement returns.
 #[derive(Clone, Copy)]
-enum Output<'a> {
+pub(super) enum Output<'a> {
     /// Entrants by level, open window and entry bucket.
     Levels(Option<&'a BucketGrid>),
     /// The time-to-convert distribution of every step, with these histogram edges (ms).
     TimeToConvert(&'a [i64]),
     /// Entrants by breakdown combination (ranked, `Other` as 0), level and open window.
     Breakdowns(&'a FunnelBreakdowns),
+}
+
+/// [`general`], or its array form where the engine has one and it applies
+/// ([`general_arrays`]).
+fn general_in(
+    dialect: Dialect,
+    req: &FunnelRequest,
+    ctx: &Context,
+    window: &Window,
+    output: Output,
+    params: &mut Params,
+) -> Statement {
+    if dialect.rules().funnel_arrays() {
+        if let Some(stmt) = general_arrays(req, ctx, window, output, params) {
+            return stmt;
+        }
+    }
+    general(req, ctx, window, output, params)
 }
 
 /// The funnel of docs/funnels.md: the running-max passes of [`running_max`] generalized
@@ -632,52 +656,11 @@ fn general(
     let entry = req.range == FunnelRange::Entry;
     let exclusions = &req.exclusions[..req.exclusions.len().min(EXCLUSION_ALIASES.len())];
     let w = req.window_ms;
-    let scan_end = if entry {
-        window.end.saturating_add(w)
-    } else {
-        window.end
-    };
-    let mut filter = vec![
-        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
-        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
-        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
-        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
-    ];
-    let matchers = || {
-        req.steps[..n]
-            .iter()
-            .flat_map(|s| s.matches.iter())
-            .chain(exclusions.iter().map(|x| &x.matcher))
-    };
-    let step_conds: Vec<Expr> = req.steps[..n]
-        .iter()
-        .map(|s| {
-            Expr::or(
-                s.matches
-                    .iter()
-                    .map(|m| event_match(&m.name, &m.filters, params))
-                    .collect(),
-            )
-        })
-        .collect();
-    let excl_conds: Vec<Expr> = exclusions
-        .iter()
-        .map(|x| event_match(&x.matcher.name, &x.matcher.filters, params))
-        .collect();
-    // Strict order sees every event of the entrant; otherwise only the matching ones.
-    if !strict {
-        if matchers().all(|m| m.name != EventName::Any) {
-            let list: Vec<Expr> = distinct_names(matchers().map(|m| &m.name))
-                .into_iter()
-                .map(|n| params.text(n))
-                .collect();
-            filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
-        }
-        let all: Vec<Expr> = step_conds.iter().chain(&excl_conds).cloned().collect();
-        if matchers().any(|m| !m.filters.is_empty()) && !all.iter().any(is_true) {
-            filter.push(Expr::or(all));
-        }
-    }
+    let Scan {
+        filter,
+        step_conds,
+        excl_conds,
+    } = scan(req, ctx, window, params);
     let mut ev = step_events(step_conds, filter, group);
     for (cond, alias) in excl_conds.into_iter().zip(EXCLUSION_ALIASES) {
         ev.item(flag(cond), alias);
@@ -945,6 +928,79 @@ fn general(
     stmt
 }
 
+/// The general form's scanned events: the filter of the scan and each step's and
+/// exclusion's condition (docs/funnels.md, "Scanned events").
+pub(super) struct Scan {
+    pub filter: Vec<Expr>,
+    pub step_conds: Vec<Expr>,
+    pub excl_conds: Vec<Expr>,
+}
+
+/// [`Scan`] of a request over `window`: the project's events with a group key from the
+/// window's start to its end (a funnel window later with `funnelRange=entry`); without
+/// strict order, only those a step or an exclusion can match.
+pub(super) fn scan(
+    req: &FunnelRequest,
+    ctx: &Context,
+    window: &Window,
+    params: &mut Params,
+) -> Scan {
+    let group = req.group.column().sql();
+    let n = req.steps.len().min(STEP_ALIASES.len());
+    let exclusions = &req.exclusions[..req.exclusions.len().min(EXCLUSION_ALIASES.len())];
+    let scan_end = if req.range == FunnelRange::Entry {
+        window.end.saturating_add(req.window_ms)
+    } else {
+        window.end
+    };
+    let mut filter = vec![
+        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
+        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
+        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
+        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
+    ];
+    let matchers = || {
+        req.steps[..n]
+            .iter()
+            .flat_map(|s| s.matches.iter())
+            .chain(exclusions.iter().map(|x| &x.matcher))
+    };
+    let step_conds: Vec<Expr> = req.steps[..n]
+        .iter()
+        .map(|s| {
+            Expr::or(
+                s.matches
+                    .iter()
+                    .map(|m| event_match(&m.name, &m.filters, params))
+                    .collect(),
+            )
+        })
+        .collect();
+    let excl_conds: Vec<Expr> = exclusions
+        .iter()
+        .map(|x| event_match(&x.matcher.name, &x.matcher.filters, params))
+        .collect();
+    // Strict order sees every event of the entrant; otherwise only the matching ones.
+    if req.order != FunnelOrder::Strict {
+        if matchers().all(|m| m.name != EventName::Any) {
+            let list: Vec<Expr> = distinct_names(matchers().map(|m| &m.name))
+                .into_iter()
+                .map(|n| params.text(n))
+                .collect();
+            filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
+        }
+        let all: Vec<Expr> = step_conds.iter().chain(&excl_conds).cloned().collect();
+        if matchers().any(|m| !m.filters.is_empty()) && !all.iter().any(is_true) {
+            filter.push(Expr::or(all));
+        }
+    }
+    Scan {
+        filter,
+        step_conds,
+        excl_conds,
+    }
+}
+
 /// The columns `cols` of the scanned rows (`e`) of the entrants that have a step-2 event
 /// (`has` 1) or not (0), by the per-entrant aggregate `g`.
 fn rows_with_step_2(cols: &[&'static str], has: i64) -> Select {
@@ -1165,6 +1221,12 @@ fn open_at_level(
         let o = open(q, params);
         per_entrant.item(Expr::agg(Agg::Max, flag(o)), OPEN_ALIASES[q - 1]);
     }
+    open_by_level(n)
+}
+
+/// `o_level`: the entrant's open flag at its own level (`0` at the last step), from the
+/// per-level columns `o_q`.
+pub(super) fn open_by_level(n: usize) -> Expr {
     let whens = (1..n)
         .map(|q| {
             (
@@ -1205,7 +1267,12 @@ fn any_set(q: usize, end_ms: Option<&Expr>) -> Expr {
 /// `[e_last, ∞)`).
 ///
 /// Result columns: `step, entrants, total, median, p90, h0…h(edges)`.
-fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Params) -> Statement {
+pub(super) fn time_to_convert(
+    per_entrant: Select,
+    n: usize,
+    edges: &[i64],
+    params: &mut Params,
+) -> Statement {
     let durations: Vec<Select> = (2..=n)
         .map(|q| {
             let (at, before) = (FIRST_ALIASES[q - 1], FIRST_ALIASES[q - 2]);

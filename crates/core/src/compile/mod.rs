@@ -8,6 +8,7 @@ mod chart;
 mod events;
 mod filter;
 mod funnel;
+mod funnel_arrays;
 
 pub use chart::{ChartForms, ChartPlan, compile_chart, compile_chart_with};
 pub use events::{

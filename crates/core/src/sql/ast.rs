@@ -166,6 +166,11 @@ pub enum Func {
     /// Compiled only where [`DialectRules::sort_day_range`](crate::sql::DialectRules::sort_day_range)
     /// says so. Args: column.
     SortDay,
+    /// An engine function called by its name, with the arguments as given: the array
+    /// functions and lambdas of ClickHouse's array form of the funnel
+    /// ([`DialectRules::funnel_arrays`](crate::sql::DialectRules::funnel_arrays)), compiled
+    /// only for an engine that has them. The name is the compiler's constant.
+    Engine(&'static str),
 }
 
 /// A timestamp column, with what an engine must know of its type to convert it.
@@ -353,6 +358,9 @@ pub enum Expr {
     Subquery(Box<Statement>),
     /// `a IN (SELECT …)`: whether `a` is among the one-column statement's values.
     InSubquery(Box<Expr>, Box<Statement>),
+    /// `(a, b) -> body`: a lambda of an engine's array function ([`Func::Engine`]); its
+    /// parameters are the compiler's names, read in `body` as [`Expr::Col`].
+    Lambda(Vec<&'static str>, Box<Expr>),
 }
 
 impl Expr {
@@ -369,6 +377,16 @@ impl Expr {
     /// A call.
     pub fn call(f: Func, args: Vec<Expr>) -> Expr {
         Expr::Call(f, args)
+    }
+
+    /// An engine function by name ([`Func::Engine`]).
+    pub fn engine(name: &'static str, args: Vec<Expr>) -> Expr {
+        Expr::Call(Func::Engine(name), args)
+    }
+
+    /// `(params) -> body` ([`Expr::Lambda`]).
+    pub fn lambda(params: &[&'static str], body: Expr) -> Expr {
+        Expr::Lambda(params.to_vec(), Box::new(body))
     }
 
     /// `NOT self`.

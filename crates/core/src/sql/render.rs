@@ -5,7 +5,10 @@
 //! parenthesized, so precedence never differs between engines.
 
 use super::CellType;
-use super::ast::{Agg, Body, Cte, Expr, Item, OrderBy, Params, Select, Source, Statement, Win};
+use super::ast::{
+    Agg, Body, Cte, Expr, Func, Item, OrderBy, Params, Select, Source, Statement, Win,
+};
+use super::dialect::function;
 use super::{DialectRules, Query};
 
 /// The longest run of `AND`/`OR` operands printed flat (see [`Renderer::joined`]).
@@ -405,7 +408,14 @@ impl Renderer<'_> {
                 }
                 self.push(" END");
             }
+            Expr::Call(Func::Engine(name), args) => function(self, name, args),
             Expr::Call(f, args) => self.d.call(self, *f, args),
+            Expr::Lambda(params, body) => {
+                self.push("(");
+                self.push(&params.join(", "));
+                self.push(") -> ");
+                self.operand(body);
+            }
             Expr::EpochMs(col) => self.d.epoch_ms(self, *col),
             Expr::Agg(a, arg) => self.d.aggregate(self, *a, arg.as_deref()),
             Expr::AggIf(a, arg, cond) => self.d.aggregate_if(self, *a, arg.as_deref(), cond),

@@ -44,6 +44,10 @@ impl DialectRules for ClickHouse {
         Some(&ClickHouse)
     }
 
+    fn funnel_arrays(&self) -> bool {
+        true
+    }
+
     // ClickHouse inlines CTEs; the chart and funnel plans for it use none.
     fn materialize_ctes(&self) -> bool {
         false
@@ -106,6 +110,8 @@ impl DialectRules for ClickHouse {
 
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
         match f {
+            // Printed by the renderer itself; here for completeness.
+            Func::Engine(name) => function(r, name, args),
             Func::Property => {
                 r.push("properties[");
                 r.args(&args[..1.min(args.len())]);

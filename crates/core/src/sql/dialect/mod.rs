@@ -112,6 +112,14 @@ pub trait DialectRules: Sync {
         None
     }
 
+    /// Whether the funnel options beyond §7 (docs/funnels.md) that need the general form
+    /// run as arrays: each entrant's events gathered into one sorted array, and a pass of
+    /// array functions per step instead of a window pass over the rows (ClickHouse, whose
+    /// window passes re-sort the rows for each step).
+    fn funnel_arrays(&self) -> bool {
+        false
+    }
+
     /// How `one_event_per_user` finds each user's latest event when a chart has no
     /// breakdowns (with breakdowns every form ranks the events).
     fn latest_event(&self) -> LatestEvent {

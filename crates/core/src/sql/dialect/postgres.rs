@@ -44,6 +44,8 @@ impl DialectRules for Postgres {
 
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
         match f {
+            // Printed by the renderer itself; here for completeness.
+            Func::Engine(name) => function(r, name, args),
             Func::Property => {
                 r.push("coalesce(properties ->> ");
                 arg(r, args, 0);

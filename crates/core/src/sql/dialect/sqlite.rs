@@ -34,6 +34,8 @@ impl DialectRules for Sqlite {
 
     fn call(&self, r: &mut Renderer<'_>, f: Func, args: &[Expr]) {
         match f {
+            // Printed by the renderer itself; here for completeness.
+            Func::Engine(name) => function(r, name, args),
             // json_each compares keys exactly; JSON paths cannot express every key
             // (dots, quotes), and the key must stay a bound value.
             Func::Property => {

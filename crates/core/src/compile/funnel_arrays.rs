@@ -1,0 +1,343 @@
+//! The general funnel (docs/funnels.md) as arrays, for an engine with array functions
+//! ([`DialectRules::funnel_arrays`](crate::sql::DialectRules::funnel_arrays): ClickHouse).
+//!
+//! The window form ([`super::funnel`]'s `general`) carries, per event and step, the latest
+//! start of a valid chain ending there, with one window pass per step; ClickHouse sorts
+//! the rows again for each pass (3.5x a hand-written `windowFunnel`, docs/performance.md).
+//! Here each entrant's events are gathered once into an array sorted by time, and each
+//! step is one `arrayMap` over it, fed by the previous step's array:
+//!
+//! - The latest start is the start of the *latest* valid end of the previous step (the
+//!   starts of valid ends never decrease along the time order: a later end's predecessor
+//!   is at least as late), so a forward fill (`arrayFill`) finds it, and every condition
+//!   that fails for the latest end (the funnel window, a step window, an exclusion since
+//!   then) fails for every earlier one too.
+//! - Events of one millisecond never follow each other: each event reads the fill as it
+//!   stood before the first event of its millisecond.
+//! - An exclusion between two steps: the number of exclusion events up to and including
+//!   the current millisecond must equal the number before the previous step's millisecond.
+//! - Strict order reads the previous event alone, and both must be alone at their
+//!   millisecond.
+//!
+//! Times are relative to the window's start plus one, so that 0 means "no chain".
+
+use super::funnel::{
+    CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, by_level_open_bucket,
+    layer, open_by_level, scan, time_to_convert,
+};
+use super::{Context, epoch_ms};
+use crate::request::{FunnelOrder, FunnelRange, FunnelRequest};
+use crate::sql::ast::{Agg, Expr, Op, Params, Select, Source, Statement};
+use crate::time::Window;
+
+/// Per transition `q` (into step `q`) with exclusions: exclusion events up to and
+/// including each event's millisecond.
+const UPTO_ALIASES: [&str; 20] = [
+    "xu1", "xu2", "xu3", "xu4", "xu5", "xu6", "xu7", "xu8", "xu9", "xu10", "xu11", "xu12", "xu13",
+    "xu14", "xu15", "xu16", "xu17", "xu18", "xu19", "xu20",
+];
+/// … and before each event's millisecond.
+const BEFORE_ALIASES: [&str; 20] = [
+    "xb1", "xb2", "xb3", "xb4", "xb5", "xb6", "xb7", "xb8", "xb9", "xb10", "xb11", "xb12", "xb13",
+    "xb14", "xb15", "xb16", "xb17", "xb18", "xb19", "xb20",
+];
+
+fn f(name: &'static str, args: Vec<Expr>) -> Expr {
+    Expr::engine(name, args)
+}
+
+fn col(c: &'static str) -> Expr {
+    Expr::Col(c)
+}
+
+/// `arrayMap((params) -> body, arrays…)`.
+fn map(params: &[&'static str], body: Expr, arrays: Vec<Expr>) -> Expr {
+    let mut args = vec![Expr::lambda(params, body)];
+    args.extend(arrays);
+    f("arrayMap", args)
+}
+
+/// The array moved one place later (`pad` first, the last element dropped).
+fn shift_later(a: Expr, pad: i64) -> Expr {
+    f(
+        "arrayPushFront",
+        vec![f("arrayPopBack", vec![a]), Expr::Int(pad)],
+    )
+}
+
+/// The array moved one place earlier (the first element dropped, `pad` last).
+fn shift_earlier(a: Expr, pad: i64) -> Expr {
+    f(
+        "arrayPushBack",
+        vec![f("arrayPopFront", vec![a]), Expr::Int(pad)],
+    )
+}
+
+/// Each element replaced by the latest positive one at or before it.
+fn fill(a: Expr) -> Expr {
+    let positive = Expr::lambda(&["x"], col("x").op(Op::Gt, Expr::Int(0)));
+    f("arrayFill", vec![positive, a])
+}
+
+/// Each element replaced by the element before the first event of its millisecond (0
+/// for the first millisecond).
+fn before_millisecond(a: Expr) -> Expr {
+    let starts = Expr::lambda(&["x", "s"], col("s"));
+    f("arrayFill", vec![starts, shift_later(a, 0), col("st")])
+}
+
+/// `c > 0 ? x : 0` over two arrays: `x` where the chain array holds a chain.
+fn where_chain(chains: Expr, x: Expr, plus: i64) -> Expr {
+    let x_plus = if plus == 0 {
+        col("x")
+    } else {
+        col("x").op(Op::Add, Expr::Int(plus))
+    };
+    let body = Expr::if_then(col("v").op(Op::Gt, Expr::Int(0)), x_plus, Expr::Int(0));
+    map(&["v", "x"], body, vec![chains, x])
+}
+
+/// The general funnel of `req` over `window` as arrays: [`Output::Levels`] or
+/// [`Output::TimeToConvert`], with the columns of the window form's statement. `None` for
+/// `funnelOrder=any` and breakdowns, which keep the window form.
+pub(super) fn general_arrays(
+    req: &FunnelRequest,
+    ctx: &Context,
+    window: &Window,
+    output: Output,
+    params: &mut Params,
+) -> Option<Statement> {
+    if req.order == FunnelOrder::Any || matches!(output, Output::Breakdowns(_)) {
+        return None;
+    }
+    let group = req.group.column().sql();
+    let n = req.steps.len().min(STEP_ALIASES.len());
+    let strict = req.order == FunnelOrder::Strict;
+    let entry = req.range == FunnelRange::Entry;
+    let Scan {
+        filter,
+        step_conds,
+        excl_conds,
+    } = scan(req, ctx, window, params);
+    let exclusions = &req.exclusions[..excl_conds.len()];
+    // Relative times: t - start + 1 >= 1.
+    let start = window.start;
+    let rel = |ms: i64| ms.saturating_sub(start).saturating_add(1);
+
+    // Per entrant: its events as (time, bit mask of the steps and exclusions they match),
+    // sorted by time, and its entry (the earliest step-1 event in the range).
+    let bit = |i: usize| 1_i64 << i;
+    let mask = step_conds
+        .iter()
+        .chain(&excl_conds)
+        .enumerate()
+        .map(|(i, c)| Expr::if_then(c.clone(), Expr::Int(bit(i)), Expr::Int(0)))
+        .reduce(|a, b| a.op(Op::Add, b))
+        .unwrap_or(Expr::Int(0));
+    let offset = params.int(start.saturating_sub(1));
+    let time = epoch_ms("created_at").op(Op::Sub, offset);
+    let gathered = f("groupArray", vec![f("tuple", vec![time, mask])]);
+    let mut per_entrant = Select {
+        from: Some(Source::table("events")),
+        filter,
+        group_by: vec![col(group)],
+        ..Select::default()
+    };
+    per_entrant
+        .item(col(group), "k")
+        .item(f("arraySort", vec![gathered]), "a");
+    let end_ms = entry.then_some(window.end);
+    if matches!(output, Output::Levels(Some(_))) {
+        let mut first = vec![step_conds[0].clone()];
+        first.extend(end_ms.map(|end| col("created_at").op(Op::LtEq, params.ts(end))));
+        let at = Expr::if_then(Expr::and(first), epoch_ms("created_at"), Expr::Null);
+        per_entrant.item(Expr::agg(Agg::Min, at), "entry");
+    }
+    let mut source = Source::subquery(per_entrant, "a0");
+    let element = |i: i64| {
+        map(
+            &["x"],
+            f("tupleElement", vec![col("x"), Expr::Int(i)]),
+            vec![col("a")],
+        )
+    };
+    source = layer(source, "a1", vec![(element(1), "ts"), (element(2), "ms")]);
+    let starts = map(
+        &["t", "p"],
+        col("t").op(Op::NotEq, col("p")),
+        vec![col("ts"), shift_later(col("ts"), 0)],
+    );
+    source = layer(source, "a2", vec![(starts, "st")]);
+
+    // Per transition q with exclusions, the exclusion events up to each millisecond and
+    // before it.
+    let covering = |q: usize| -> i64 {
+        (0..exclusions.len())
+            .filter(|&i| exclusions[i].from < q && q <= exclusions[i].to)
+            .map(|i| bit(n + i))
+            .sum()
+    };
+    let mut derived = Vec::new();
+    if strict {
+        // Alone at its millisecond: it starts one and the next event starts another.
+        let alone = map(
+            &["s", "x"],
+            Expr::And(vec![col("s"), col("x")]),
+            vec![col("st"), shift_earlier(col("st"), 1)],
+        );
+        derived.push((alone, "u"));
+    }
+    for q in (2..=n).filter(|&q| covering(q) != 0) {
+        let hit = map(
+            &["m"],
+            f("bitAnd", vec![col("m"), Expr::Int(covering(q))]).op(Op::NotEq, Expr::Int(0)),
+            vec![col("ms")],
+        );
+        let ends = Expr::lambda(&["c", "e"], col("e"));
+        let upto = f(
+            "arrayReverseFill",
+            vec![
+                ends,
+                f("arrayCumSum", vec![hit]),
+                shift_earlier(col("st"), 1),
+            ],
+        );
+        derived.push((upto, UPTO_ALIASES[q - 1]));
+    }
+    if !derived.is_empty() {
+        source = layer(source, "a3", derived);
+    }
+    let befores: Vec<(Expr, &'static str)> = (2..=n)
+        .filter(|&q| covering(q) != 0)
+        .map(|q| {
+            (
+                before_millisecond(col(UPTO_ALIASES[q - 1])),
+                BEFORE_ALIASES[q - 1],
+            )
+        })
+        .collect();
+    if !befores.is_empty() {
+        source = layer(source, "a4", befores);
+    }
+
+    // Step 1: every step-1 event (in the range, with funnelRange=entry) starts a chain.
+    let mut first = vec![f("bitTest", vec![col("m"), Expr::Int(0)])];
+    if let Some(end) = end_ms {
+        first.push(col("t").op(Op::LtEq, params.int(rel(end))));
+    }
+    let c1 = map(
+        &["t", "m"],
+        Expr::if_then(Expr::and(first), col("t"), Expr::Int(0)),
+        vec![col("ts"), col("ms")],
+    );
+    source = layer(source, CHAIN_ALIASES[0], vec![(c1, CHAIN_ALIASES[0])]);
+    let w = params.int(req.window_ms);
+    for q in 2..=n {
+        let prev = || col(CHAIN_ALIASES[q - 2]);
+        let mut names = vec!["t", "m", "p"];
+        let mut arrays = vec![col("ts"), col("ms")];
+        let mut all = vec![f("bitTest", vec![col("m"), Expr::Int(q as i64 - 1)])];
+        // p: the previous step's latest valid end before this event; pt its time; pc the
+        // exclusion events before its millisecond, plus one.
+        let step_window = req.steps[q - 1].window_ms.filter(|&sw| sw < req.window_ms);
+        let excluded = covering(q) != 0;
+        if strict {
+            arrays.push(shift_later(prev(), 0));
+            names.extend(["u", "pu"]);
+            arrays.extend([col("u"), shift_later(col("u"), 0)]);
+            all.extend([col("u"), col("pu")]);
+        } else {
+            arrays.push(before_millisecond(fill(prev())));
+        }
+        all.push(col("p").op(Op::Gt, Expr::Int(0)));
+        all.push(col("p").op(Op::GtEq, col("t").op(Op::Sub, w.clone())));
+        if let Some(sw) = step_window {
+            let times = where_chain(prev(), col("ts"), 0);
+            names.push("pt");
+            arrays.push(if strict {
+                shift_later(col("ts"), 0)
+            } else {
+                before_millisecond(fill(times))
+            });
+            all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
+        }
+        if excluded {
+            let counts = where_chain(prev(), col(BEFORE_ALIASES[q - 1]), 1);
+            names.extend(["pc", "xu"]);
+            arrays.push(if strict {
+                shift_later(counts, 0)
+            } else {
+                before_millisecond(fill(counts))
+            });
+            arrays.push(col(UPTO_ALIASES[q - 1]));
+            all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
+        }
+        let body = Expr::if_then(Expr::And(all), col("p"), Expr::Int(0));
+        let chains = map(&names, body, arrays);
+        source = layer(
+            source,
+            CHAIN_ALIASES[q - 1],
+            vec![(chains, CHAIN_ALIASES[q - 1])],
+        );
+    }
+
+    let has_chain =
+        |q: usize| f("arrayMax", vec![col(CHAIN_ALIASES[q - 1])]).op(Op::Gt, Expr::Int(0));
+    let mut out = Select {
+        from: Some(source),
+        ..Select::default()
+    };
+    let grid = match output {
+        Output::Levels(grid) => grid,
+        Output::TimeToConvert(edges) => {
+            // The first completion of each step: the earliest event ending a valid chain.
+            for q in 1..=n {
+                let times = f(
+                    "arrayFilter",
+                    vec![
+                        Expr::lambda(&["t", "v"], col("v").op(Op::Gt, Expr::Int(0))),
+                        col("ts"),
+                        col(CHAIN_ALIASES[q - 1]),
+                    ],
+                );
+                let first = Expr::if_then(has_chain(q), f("arrayMin", vec![times]), Expr::Null);
+                out.item(first, FIRST_ALIASES[q - 1]);
+            }
+            return Some(time_to_convert(out, n, edges, params));
+        }
+        Output::Breakdowns(_) => return None,
+    };
+    let reached = (1..=n)
+        .rev()
+        .map(|q| (has_chain(q), Expr::Int(q as i64)))
+        .collect();
+    out.item(Expr::Case(reached, Some(Box::new(Expr::Int(0)))), "level");
+    if grid.is_some() {
+        out.item(col("entry"), "entry");
+    }
+    let open = if entry {
+        // A chain of level q still open at now: its start is at most a window ago.
+        let since = params.int(rel(ctx.now.saturating_sub(req.window_ms)));
+        for q in 1..n {
+            let latest = f("arrayMax", vec![col(CHAIN_ALIASES[q - 1])]);
+            let open = Expr::if_then(
+                latest.op(Op::GtEq, since.clone()),
+                Expr::Int(1),
+                Expr::Int(0),
+            );
+            out.item(open, OPEN_ALIASES[q - 1]);
+        }
+        open_by_level(n)
+    } else {
+        Expr::Int(0)
+    };
+    let bucket = match grid {
+        Some(g) => super::chart::exprs::bucket_expr(g, col("entry"), params),
+        None => Expr::Int(0),
+    };
+    Some(by_level_open_bucket(
+        Source::subquery(out, "p"),
+        open,
+        bucket,
+    ))
+}
