@@ -36,6 +36,11 @@ const UPTO_ALIASES: [&str; 20] = [
     "xu1", "xu2", "xu3", "xu4", "xu5", "xu6", "xu7", "xu8", "xu9", "xu10", "xu11", "xu12", "xu13",
     "xu14", "xu15", "xu16", "xu17", "xu18", "xu19", "xu20",
 ];
+/// Per step, with `funnelOrder=any`: the step's first time from each event's millisecond on.
+const NEXT_ALIASES: [&str; 20] = [
+    "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12", "n13", "n14", "n15",
+    "n16", "n17", "n18", "n19", "n20",
+];
 /// … and before each event's millisecond.
 const BEFORE_ALIASES: [&str; 20] = [
     "xb1", "xb2", "xb3", "xb4", "xb5", "xb6", "xb7", "xb8", "xb9", "xb10", "xb11", "xb12", "xb13",
@@ -73,20 +78,33 @@ fn shift_earlier(a: Expr, pad: i64) -> Expr {
     )
 }
 
+fn positive() -> Expr {
+    Expr::lambda(&["x"], col("x").op(Op::Gt, Expr::Int(0)))
+}
+
 /// Each element replaced by the latest positive one at or before it.
 fn fill(a: Expr) -> Expr {
-    let positive = Expr::lambda(&["x"], col("x").op(Op::Gt, Expr::Int(0)));
-    f("arrayFill", vec![positive, a])
+    f("arrayFill", vec![positive(), a])
+}
+
+/// Each element replaced by the earliest positive one at or after it.
+fn fill_back(a: Expr) -> Expr {
+    f("arrayReverseFill", vec![positive(), a])
+}
+
+/// Each element replaced by the one at the first event of its millisecond (`st`).
+fn at_millisecond_start(a: Expr) -> Expr {
+    let starts = Expr::lambda(&["x", "s"], col("s"));
+    f("arrayFill", vec![starts, a, col("st")])
 }
 
 /// Each element replaced by the element before the first event of its millisecond (0
 /// for the first millisecond).
 fn before_millisecond(a: Expr) -> Expr {
-    let starts = Expr::lambda(&["x", "s"], col("s"));
-    f("arrayFill", vec![starts, shift_later(a, 0), col("st")])
+    at_millisecond_start(shift_later(a, 0))
 }
 
-/// `c > 0 ? x : 0` over two arrays: `x` where the chain array holds a chain.
+/// `v > 0 ? x : 0` over two arrays: `x` where the chain array holds a chain.
 fn where_chain(chains: Expr, x: Expr, plus: i64) -> Expr {
     let x_plus = if plus == 0 {
         col("x")
@@ -97,9 +115,123 @@ fn where_chain(chains: Expr, x: Expr, plus: i64) -> Expr {
     map(&["v", "x"], body, vec![chains, x])
 }
 
+/// `c_k` of the ordered modes: per event, the latest start of a valid chain whose step `k`
+/// it is (0: none), one layer per step.
+fn ordered(
+    req: &FunnelRequest,
+    mut source: Source,
+    n: usize,
+    w: &Expr,
+    end_rel: Option<Expr>,
+    covering: &dyn Fn(usize) -> i64,
+    params: &mut Params,
+) -> Source {
+    let strict = req.order == FunnelOrder::Strict;
+    // Step 1: every step-1 event (in the range, with funnelRange=entry) starts a chain.
+    let mut first = vec![f("bitTest", vec![col("m"), Expr::Int(0)])];
+    first.extend(end_rel.map(|end| col("t").op(Op::LtEq, end)));
+    let c1 = map(
+        &["t", "m"],
+        Expr::if_then(Expr::and(first), col("t"), Expr::Int(0)),
+        vec![col("ts"), col("ms")],
+    );
+    source = layer(source, CHAIN_ALIASES[0], vec![(c1, CHAIN_ALIASES[0])]);
+    for q in 2..=n {
+        let prev = || col(CHAIN_ALIASES[q - 2]);
+        let mut names = vec!["t", "m", "p"];
+        let mut arrays = vec![col("ts"), col("ms")];
+        let mut all = vec![f("bitTest", vec![col("m"), Expr::Int(q as i64 - 1)])];
+        // p: the previous step's latest valid end before this event; pt its time; pc the
+        // exclusion events before its millisecond, plus one.
+        let step_window = req.steps[q - 1].window_ms.filter(|&sw| sw < req.window_ms);
+        let excluded = covering(q) != 0;
+        if strict {
+            arrays.push(shift_later(prev(), 0));
+            names.extend(["u", "pu"]);
+            arrays.extend([col("u"), shift_later(col("u"), 0)]);
+            all.extend([col("u"), col("pu")]);
+        } else {
+            arrays.push(before_millisecond(fill(prev())));
+        }
+        all.push(col("p").op(Op::Gt, Expr::Int(0)));
+        all.push(col("p").op(Op::GtEq, col("t").op(Op::Sub, w.clone())));
+        if let Some(sw) = step_window {
+            let times = where_chain(prev(), col("ts"), 0);
+            names.push("pt");
+            arrays.push(if strict {
+                shift_later(col("ts"), 0)
+            } else {
+                before_millisecond(fill(times))
+            });
+            all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
+        }
+        if excluded {
+            let counts = where_chain(prev(), col(BEFORE_ALIASES[q - 1]), 1);
+            names.extend(["pc", "xu"]);
+            arrays.push(if strict {
+                shift_later(counts, 0)
+            } else {
+                before_millisecond(fill(counts))
+            });
+            arrays.push(col(UPTO_ALIASES[q - 1]));
+            all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
+        }
+        let body = Expr::if_then(Expr::And(all), col("p"), Expr::Int(0));
+        let chains = map(&names, body, arrays);
+        source = layer(
+            source,
+            CHAIN_ALIASES[q - 1],
+            vec![(chains, CHAIN_ALIASES[q - 1])],
+        );
+    }
+    source
+}
+
+/// `c_q` of `funnelOrder=any`: per event, its time if it is the earliest event of a set
+/// of steps `1..=q` (it is one of them, each occurs from its millisecond to a window
+/// later, and with `funnelRange=entry` it is in the range), else 0. Per step, the next
+/// occurrence from each event's millisecond on is a backward fill (`arrayReverseFill`)
+/// read at the millisecond's first event.
+fn any_order(source: Source, n: usize, w: &Expr, end_rel: Option<Expr>) -> Source {
+    let next = (1..=n)
+        .map(|k| {
+            let at = map(
+                &["t", "m"],
+                Expr::if_then(
+                    f("bitTest", vec![col("m"), Expr::Int(k as i64 - 1)]),
+                    col("t"),
+                    Expr::Int(0),
+                ),
+                vec![col("ts"), col("ms")],
+            );
+            (at_millisecond_start(fill_back(at)), NEXT_ALIASES[k - 1])
+        })
+        .collect();
+    let source = layer(source, "n", next);
+    let sets = (1..=n)
+        .map(|q| {
+            let mut names = vec!["t", "m"];
+            names.extend(&NEXT_ALIASES[..q]);
+            let mut arrays = vec![col("ts"), col("ms")];
+            arrays.extend(NEXT_ALIASES[..q].iter().map(|a| col(a)));
+            let steps = (1_i64 << q) - 1;
+            let mut all =
+                vec![f("bitAnd", vec![col("m"), Expr::Int(steps)]).op(Op::NotEq, Expr::Int(0))];
+            for a in &NEXT_ALIASES[..q] {
+                all.push(col(a).op(Op::Gt, Expr::Int(0)));
+                all.push(col(a).op(Op::LtEq, col("t").op(Op::Add, w.clone())));
+            }
+            all.extend(end_rel.clone().map(|end| col("t").op(Op::LtEq, end)));
+            let body = Expr::if_then(Expr::And(all), col("t"), Expr::Int(0));
+            (map(&names, body, arrays), CHAIN_ALIASES[q - 1])
+        })
+        .collect();
+    layer(source, "c", sets)
+}
+
 /// The general funnel of `req` over `window` as arrays: [`Output::Levels`] or
 /// [`Output::TimeToConvert`], with the columns of the window form's statement. `None` for
-/// `funnelOrder=any` and breakdowns, which keep the window form.
+/// breakdowns, which keep the window form.
 pub(super) fn general_arrays(
     req: &FunnelRequest,
     ctx: &Context,
@@ -107,7 +239,7 @@ pub(super) fn general_arrays(
     output: Output,
     params: &mut Params,
 ) -> Option<Statement> {
-    if req.order == FunnelOrder::Any || matches!(output, Output::Breakdowns(_)) {
+    if matches!(output, Output::Breakdowns(_)) {
         return None;
     }
     let group = req.group.column().sql();
@@ -220,66 +352,13 @@ pub(super) fn general_arrays(
         source = layer(source, "a4", befores);
     }
 
-    // Step 1: every step-1 event (in the range, with funnelRange=entry) starts a chain.
-    let mut first = vec![f("bitTest", vec![col("m"), Expr::Int(0)])];
-    if let Some(end) = end_ms {
-        first.push(col("t").op(Op::LtEq, params.int(rel(end))));
-    }
-    let c1 = map(
-        &["t", "m"],
-        Expr::if_then(Expr::and(first), col("t"), Expr::Int(0)),
-        vec![col("ts"), col("ms")],
-    );
-    source = layer(source, CHAIN_ALIASES[0], vec![(c1, CHAIN_ALIASES[0])]);
+    let end_rel = end_ms.map(|end| params.int(rel(end)));
     let w = params.int(req.window_ms);
-    for q in 2..=n {
-        let prev = || col(CHAIN_ALIASES[q - 2]);
-        let mut names = vec!["t", "m", "p"];
-        let mut arrays = vec![col("ts"), col("ms")];
-        let mut all = vec![f("bitTest", vec![col("m"), Expr::Int(q as i64 - 1)])];
-        // p: the previous step's latest valid end before this event; pt its time; pc the
-        // exclusion events before its millisecond, plus one.
-        let step_window = req.steps[q - 1].window_ms.filter(|&sw| sw < req.window_ms);
-        let excluded = covering(q) != 0;
-        if strict {
-            arrays.push(shift_later(prev(), 0));
-            names.extend(["u", "pu"]);
-            arrays.extend([col("u"), shift_later(col("u"), 0)]);
-            all.extend([col("u"), col("pu")]);
-        } else {
-            arrays.push(before_millisecond(fill(prev())));
-        }
-        all.push(col("p").op(Op::Gt, Expr::Int(0)));
-        all.push(col("p").op(Op::GtEq, col("t").op(Op::Sub, w.clone())));
-        if let Some(sw) = step_window {
-            let times = where_chain(prev(), col("ts"), 0);
-            names.push("pt");
-            arrays.push(if strict {
-                shift_later(col("ts"), 0)
-            } else {
-                before_millisecond(fill(times))
-            });
-            all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
-        }
-        if excluded {
-            let counts = where_chain(prev(), col(BEFORE_ALIASES[q - 1]), 1);
-            names.extend(["pc", "xu"]);
-            arrays.push(if strict {
-                shift_later(counts, 0)
-            } else {
-                before_millisecond(fill(counts))
-            });
-            arrays.push(col(UPTO_ALIASES[q - 1]));
-            all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
-        }
-        let body = Expr::if_then(Expr::And(all), col("p"), Expr::Int(0));
-        let chains = map(&names, body, arrays);
-        source = layer(
-            source,
-            CHAIN_ALIASES[q - 1],
-            vec![(chains, CHAIN_ALIASES[q - 1])],
-        );
-    }
+    source = if req.order == FunnelOrder::Any {
+        any_order(source, n, &w, end_rel)
+    } else {
+        ordered(req, source, n, &w, end_rel, &covering, params)
+    };
 
     let has_chain =
         |q: usize| f("arrayMax", vec![col(CHAIN_ALIASES[q - 1])]).op(Op::Gt, Expr::Int(0));
