@@ -109,7 +109,8 @@ pub fn compile_funnel_with(
     });
     let breakdowns = req.breakdowns.as_ref().map(|bd| {
         let mut params = Params::default();
-        let stmt = general(req, ctx, &window, Output::Breakdowns(bd), &mut params);
+        let output = Output::Breakdowns(bd);
+        let stmt = general_in(dialect, req, ctx, &window, output, &mut params);
         let mut columns = vec![CellType::Int];
         columns.extend(bd.fields.iter().map(|_| CellType::Text));
         columns.extend([CellType::Int; 4]);
@@ -567,7 +568,7 @@ const BIN_ALIASES: [&str; 21] = [
     "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14",
     "h15", "h16", "h17", "h18", "h19", "h20",
 ];
-const VALUE_ALIASES: [&str; 3] = ["v0", "v1", "v2"];
+pub(super) const VALUE_ALIASES: [&str; 3] = ["v0", "v1", "v2"];
 const SHOWN_ALIASES: [&str; 3] = ["u0", "u1", "u2"];
 pub(super) const OPEN_ALIASES: [&str; 20] = [
     "o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9", "o10", "o11", "o12", "o13", "o14", "o15",
@@ -623,9 +624,7 @@ fn general_in(
     params: &mut Params,
 ) -> Statement {
     if dialect.rules().funnel_arrays() {
-        if let Some(stmt) = general_arrays(req, ctx, window, output, params) {
-            return stmt;
-        }
+        return general_arrays(req, ctx, window, output, params);
     }
     general(req, ctx, window, output, params)
 }
@@ -1128,12 +1127,25 @@ fn breakdown_groups(
     // Aliases differ from the columns they are computed from: ClickHouse would read a
     // column named like an alias of its own SELECT as the alias.
     let v_cols = &VALUE_ALIASES[..b_cols.len()];
-    let u_cols = &SHOWN_ALIASES[..b_cols.len()];
     for (b, v) in b_cols.iter().zip(v_cols) {
         let at = Expr::if_then(Expr::Col("rn").eq(Expr::Int(1)), Expr::Col(b), Expr::Null);
         per_entrant.item(Expr::agg(Agg::Max, at), v);
     }
     let open = open_at_level(&mut per_entrant, n, steps.entry, steps.open, params);
+    rank_combinations(per_entrant, open, bd, params)
+}
+
+/// The entrants of `per_entrant` (rows with `level`, the attributed values `v0…` and
+/// what `open` reads) by breakdown combination, level and open window, the combinations
+/// ranked as [`breakdown_groups`] says.
+pub(super) fn rank_combinations(
+    per_entrant: Select,
+    open: Expr,
+    bd: &FunnelBreakdowns,
+    params: &mut Params,
+) -> Statement {
+    let v_cols = &VALUE_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+    let u_cols = &SHOWN_ALIASES[..v_cols.len()];
     let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
     // Entrants per combination, then the combinations' ranks.
     let mut counted = Select {

@@ -22,11 +22,11 @@
 //! Times are relative to the window's start plus one, so that 0 means "no chain".
 
 use super::funnel::{
-    CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, by_level_open_bucket,
-    layer, open_by_level, scan, time_to_convert,
+    CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, VALUE_ALIASES,
+    by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert,
 };
 use super::{Context, epoch_ms};
-use crate::request::{FunnelOrder, FunnelRange, FunnelRequest};
+use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
 use crate::sql::ast::{Agg, Expr, Op, Params, Select, Source, Statement};
 use crate::time::Window;
 
@@ -229,19 +229,43 @@ fn any_order(source: Source, n: usize, w: &Expr, end_rel: Option<Expr>) -> Sourc
     layer(source, "c", sets)
 }
 
+/// With `funnelRange=entry`, the columns `o_q` (a chain of level `q` still open at now:
+/// its latest start is at most a window ago) and the entrant's flag at its level; `0`
+/// otherwise.
+fn open_flags(
+    out: &mut Select,
+    req: &FunnelRequest,
+    ctx: &Context,
+    n: usize,
+    rel: impl Fn(i64) -> i64,
+    params: &mut Params,
+) -> Expr {
+    if req.range != FunnelRange::Entry {
+        return Expr::Int(0);
+    }
+    let since = params.int(rel(ctx.now.saturating_sub(req.window_ms)));
+    for q in 1..n {
+        let latest = f("arrayMax", vec![col(CHAIN_ALIASES[q - 1])]);
+        let open = Expr::if_then(
+            latest.op(Op::GtEq, since.clone()),
+            Expr::Int(1),
+            Expr::Int(0),
+        );
+        out.item(open, OPEN_ALIASES[q - 1]);
+    }
+    open_by_level(n)
+}
+
 /// The general funnel of `req` over `window` as arrays: [`Output::Levels`] or
-/// [`Output::TimeToConvert`], with the columns of the window form's statement. `None` for
-/// breakdowns, which keep the window form.
+/// [`Output::TimeToConvert`] or [`Output::Breakdowns`], with the columns of the window
+/// form's statement.
 pub(super) fn general_arrays(
     req: &FunnelRequest,
     ctx: &Context,
     window: &Window,
     output: Output,
     params: &mut Params,
-) -> Option<Statement> {
-    if matches!(output, Output::Breakdowns(_)) {
-        return None;
-    }
+) -> Statement {
     let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
     let strict = req.order == FunnelOrder::Strict;
@@ -268,7 +292,16 @@ pub(super) fn general_arrays(
         .unwrap_or(Expr::Int(0));
     let offset = params.int(start.saturating_sub(1));
     let time = epoch_ms("created_at").op(Op::Sub, offset);
-    let gathered = f("groupArray", vec![f("tuple", vec![time, mask])]);
+    // With breakdowns, each event's values come between: sorted by time, then by them,
+    // the first event of a millisecond to end a chain has the smallest values.
+    let mut fields = vec![time];
+    if let Output::Breakdowns(bd) = output {
+        let labels = bd.fields.iter().take(VALUE_ALIASES.len());
+        fields.extend(labels.map(|b| super::chart::exprs::label_expr(&b.field, params)));
+    }
+    let values = fields.len() as i64 - 1;
+    fields.push(mask);
+    let gathered = f("groupArray", vec![f("tuple", fields)]);
     let mut per_entrant = Select {
         from: Some(Source::table("events")),
         filter,
@@ -293,7 +326,11 @@ pub(super) fn general_arrays(
             vec![col("a")],
         )
     };
-    source = layer(source, "a1", vec![(element(1), "ts"), (element(2), "ms")]);
+    source = layer(
+        source,
+        "a1",
+        vec![(element(1), "ts"), (element(2 + values), "ms")],
+    );
     let starts = map(
         &["t", "p"],
         col("t").op(Op::NotEq, col("p")),
@@ -382,41 +419,62 @@ pub(super) fn general_arrays(
                 let first = Expr::if_then(has_chain(q), f("arrayMin", vec![times]), Expr::Null);
                 out.item(first, FIRST_ALIASES[q - 1]);
             }
-            return Some(time_to_convert(out, n, edges, params));
+            return time_to_convert(out, n, edges, params);
         }
-        Output::Breakdowns(_) => return None,
+        Output::Breakdowns(_) => None,
     };
     let reached = (1..=n)
         .rev()
         .map(|q| (has_chain(q), Expr::Int(q as i64)))
         .collect();
-    out.item(Expr::Case(reached, Some(Box::new(Expr::Int(0)))), "level");
+    let level = Expr::Case(reached, Some(Box::new(Expr::Int(0))));
+    if let Output::Breakdowns(bd) = output {
+        // The attributed event: the first to end a chain at the attributed step (the
+        // entry; the level; step N, or the level below it).
+        out.from = out
+            .from
+            .take()
+            .map(|from| layer(from, "lv", vec![(level, "level")]));
+        out.item(col("level"), "level");
+        let first_at = |q: usize| {
+            f(
+                "arrayFirstIndex",
+                vec![positive(), col(CHAIN_ALIASES[q - 1])],
+            )
+        };
+        let last = match bd.attribution {
+            Attribution::First => 1,
+            Attribution::Last => n,
+            Attribution::Step(s) => s.min(n),
+        };
+        let mut whens: Vec<(Expr, Expr)> = (1..last)
+            .map(|q| (col("level").eq(Expr::Int(q as i64)), first_at(q)))
+            .collect();
+        whens.push((
+            col("level").op(Op::GtEq, Expr::Int(last as i64)),
+            first_at(last),
+        ));
+        let at = f(
+            "arrayElement",
+            vec![col("a"), Expr::Case(whens, Some(Box::new(Expr::Int(1))))],
+        );
+        for (j, v) in VALUE_ALIASES[..values as usize].iter().enumerate() {
+            out.item(
+                f("tupleElement", vec![at.clone(), Expr::Int(j as i64 + 2)]),
+                v,
+            );
+        }
+        let open = open_flags(&mut out, req, ctx, n, rel, params);
+        return rank_combinations(out, open, bd, params);
+    }
+    out.item(level, "level");
     if grid.is_some() {
         out.item(col("entry"), "entry");
     }
-    let open = if entry {
-        // A chain of level q still open at now: its start is at most a window ago.
-        let since = params.int(rel(ctx.now.saturating_sub(req.window_ms)));
-        for q in 1..n {
-            let latest = f("arrayMax", vec![col(CHAIN_ALIASES[q - 1])]);
-            let open = Expr::if_then(
-                latest.op(Op::GtEq, since.clone()),
-                Expr::Int(1),
-                Expr::Int(0),
-            );
-            out.item(open, OPEN_ALIASES[q - 1]);
-        }
-        open_by_level(n)
-    } else {
-        Expr::Int(0)
-    };
+    let open = open_flags(&mut out, req, ctx, n, rel, params);
     let bucket = match grid {
         Some(g) => super::chart::exprs::bucket_expr(g, col("entry"), params),
         None => Expr::Int(0),
     };
-    Some(by_level_open_bucket(
-        Source::subquery(out, "p"),
-        open,
-        bucket,
-    ))
+    by_level_open_bucket(Source::subquery(out, "p"), open, bucket)
 }
