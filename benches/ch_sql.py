@@ -35,7 +35,9 @@ def compile_sql(quarry, endpoint, qs, project, now):
         [quarry, "compile", "--dialect", "clickhouse", "--endpoint", endpoint,
          "--project", project, "--now", now, qs],
         check=True, capture_output=True, text=True).stdout
+    # The first statement and its parameters (a request may print several statements).
     sql, _, tail = out.partition("-- params")
+    tail = re.match(r"\n(?:-- \d+: .*\n?)*", tail).group(0)
     params = {}
     for m in re.finditer(r"^-- (\d+): (\w+)\((.*)\)$", tail, re.M):
         n, kind, raw = m.groups()

@@ -656,11 +656,16 @@ fn compile_command(
         }
         Endpoint::Funnel => {
             let req = decode::decode_funnel(query).map_err(bad)?;
-            vec![
+            let plan =
                 compile::compile_funnel(&req, &ctx(req.project_id.clone(), req.timezone), dialect)
-                    .map_err(bad)?
-                    .query,
-            ]
+                    .map_err(bad)?;
+            // Every statement the request runs: the levels, then the previous period's,
+            // time to convert and breakdowns when asked for.
+            std::iter::once(plan.query)
+                .chain(plan.previous.map(|(_, q)| q))
+                .chain(plan.time_to_convert)
+                .chain(plan.breakdowns)
+                .collect()
         }
         Endpoint::Events => {
             let limits = Limits {

@@ -1180,6 +1180,13 @@ fn compile_prints_sql_and_params_for_every_dialect_and_endpoint() {
     let r = compile("sqlite", "events", "event=screen_view");
     assert_eq!(r.stdout.matches("-- params").count(), 2, "{r:?}");
     assert!(r.stdout.contains("count("), "{r:?}");
+    // A funnel prints every statement it runs: the levels, the previous period's and
+    // time to convert's.
+    let options = r#"events=[{"name":"a"},{"name":"b"}]&previous=true&timeToConvert=true"#;
+    for dialect in ["sqlite", "postgres", "clickhouse"] {
+        let r = compile(dialect, "funnel", options);
+        assert_eq!(r.stdout.matches("-- params").count(), 3, "{dialect}: {r:?}");
+    }
     // Dialects differ.
     let a = compile("sqlite", "charts", requests[0].1).stdout;
     let b = compile("postgres", "charts", requests[0].1).stdout;

@@ -1285,7 +1285,19 @@ pub(super) fn time_to_convert(
     edges: &[i64],
     params: &mut Params,
 ) -> Statement {
-    let durations: Vec<Select> = (2..=n)
+    time_to_convert_from(per_entrant, None, n, edges, params)
+}
+
+/// [`time_to_convert`], with the rows `step, d` read from `durations` (over `p`, the
+/// per-entrant rows) when given, instead of one `SELECT` from `p` per step.
+pub(super) fn time_to_convert_from(
+    per_entrant: Select,
+    durations: Option<Source>,
+    n: usize,
+    edges: &[i64],
+    params: &mut Params,
+) -> Statement {
+    let per_step: Vec<Select> = (2..=n)
         .map(|q| {
             let (at, before) = (FIRST_ALIASES[q - 1], FIRST_ALIASES[q - 2]);
             let mut s = Select {
@@ -1304,13 +1316,15 @@ pub(super) fn time_to_convert(
             expr: Expr::Star,
             alias: None,
         }],
-        from: Some(Source::Subquery(
-            Box::new(Statement {
-                ctes: Vec::new(),
-                body: Body::UnionAll(durations),
-            }),
-            "dd",
-        )),
+        from: Some(durations.unwrap_or_else(|| {
+            Source::Subquery(
+                Box::new(Statement {
+                    ctes: Vec::new(),
+                    body: Body::UnionAll(per_step),
+                }),
+                "dd",
+            )
+        })),
         ..Select::default()
     };
     ranked

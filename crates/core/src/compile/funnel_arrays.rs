@@ -23,7 +23,7 @@
 
 use super::funnel::{
     CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, VALUE_ALIASES,
-    by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert,
+    by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert_from,
 };
 use super::{Context, epoch_ms};
 use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
@@ -419,7 +419,28 @@ pub(super) fn general_arrays(
                 let first = Expr::if_then(has_chain(q), f("arrayMin", vec![times]), Expr::Null);
                 out.item(first, FIRST_ALIASES[q - 1]);
             }
-            return time_to_convert(out, n, edges, params);
+            // Every step's duration from one read of `p` (ClickHouse inlines a CTE at
+            // each reference, and one SELECT per step would run the arrays again).
+            let pairs = (2..=n)
+                .map(|q| {
+                    let d = col(FIRST_ALIASES[q - 1]).op(Op::Sub, col(FIRST_ALIASES[q - 2]));
+                    f("tuple", vec![Expr::Int(q as i64), d])
+                })
+                .collect();
+            let mut joined = Select {
+                from: Some(Source::Named("p")),
+                ..Select::default()
+            };
+            joined.item(f("arrayJoin", vec![f("array", pairs)]), "x");
+            let part = |i: i64| f("tupleElement", vec![col("x"), Expr::Int(i)]);
+            let mut durations = Select {
+                from: Some(Source::subquery(joined, "j")),
+                filter: vec![Expr::IsNull(Box::new(part(2)), true)],
+                ..Select::default()
+            };
+            durations.item(part(1), "step").item(part(2), "d");
+            let durations = Some(Source::subquery(durations, "dd"));
+            return time_to_convert_from(out, durations, n, edges, params);
         }
         Output::Breakdowns(_) => None,
     };
