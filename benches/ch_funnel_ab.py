@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Two builds' ClickHouse statements for the general funnel, side by side in one run.
+
+Usage: benches/ch_funnel_ab.py A B [--events N (1000000)] [--rounds R (9)]
+
+A and B are `quarry` binaries (only `quarry compile` is run, so a debug build does). One
+project of N events (benches/backends_gen.py) is imported into the ClickHouse test server
+by B; for each request kind of benches/funnel_options.py that leaves §7's statement (an
+order mode, a step window, an exclusion, an entry-bounded range), the levels statement of
+A and of B and the hand-written `windowFunnel` query of the plain funnel
+(benches/ch_sql.py) are sent in alternating order, after two untimed rounds; medians of
+the engine's own `elapsed`. The hand-written query has the plain funnel's meaning, so it
+is the reference for the 24 h step window (the same levels) and a scale for the others.
+A's and B's rows are compared. Markdown to stdout.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ch_sql import compile_sql, hand_written, run  # noqa: E402
+from export import clean_env, generate, load_store, log, start_stores, stop_all  # noqa: E402
+from funnel_options import KINDS, query  # noqa: E402
+
+GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
+           "exclusion session_end from 1 to 3", "funnelRange=entry",
+           "step 2 window 24 h (= the funnel window: §7's meaning, general form)"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=9)
+    args = ap.parse_args()
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True).stdout.strip()
+    work = tempfile.mkdtemp(prefix="quarry-ch-funnel-ab.")
+    env = clean_env()
+    started = {}
+    try:
+        data = os.path.join(work, "events.ndjson")
+        now_ms = generate(args.events, data)
+        now = subprocess.run(["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        stores = start_stores(env, work, started)
+        load_store(args.b, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
+        log("ClickHouse: imported")
+        url = env["CLICKHOUSE_URL"]
+        rows = []
+        for label, events, extra in KINDS:
+            if label not in GENERAL:
+                continue
+            qs = query(events, extra)
+            a = compile_sql(args.a, "funnel", qs, "bench", now)
+            b = compile_sql(args.b, "funnel", qs, "bench", now)
+            hand = hand_written("funnel", "bench", b[1]["param_p2"], b[1]["param_p3"])
+            times = {"a": [], "b": [], "h": []}
+            answers = {}
+            cases = [("a", a), ("b", b), ("h", (hand, {}))]
+            for r in range(2 + args.rounds):
+                shift = r % len(cases)
+                for key, (sql, params) in cases[shift:] + cases[:shift]:
+                    answer, ms = run(url, "openpanel", sql, params)
+                    answers[key] = answer
+                    if r >= 2:
+                        times[key].append(ms)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows.append((label, med, answers["a"] == answers["b"]))
+            log(f"{label}: timed")
+        print(f"\n{args.events} events, commit {rev}; A = {args.a}, B = {args.b}; 2 untimed "
+              f"and {args.rounds} timed rounds in rotating order; medians of ClickHouse's "
+              f"`elapsed`, ms. Reproduce: benches/ch_funnel_ab.py A B --events {args.events} "
+              f"--rounds {args.rounds}\n")
+        print("| request | A, ms | B, ms | B ÷ A | hand-written plain `windowFunnel`, ms "
+              "| B ÷ hand-written | same rows |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for label, m, same in rows:
+            print(f"| {label} | {m['a']:.1f} | {m['b']:.1f} | {m['b'] / m['a']:.2f} | "
+                  f"{m['h']:.1f} | {m['b'] / m['h']:.2f} | {'yes' if same else 'NO'} |")
+    finally:
+        stop_all([], started, env, work)
+
+
+if __name__ == "__main__":
+    main()
