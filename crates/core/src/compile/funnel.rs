@@ -152,16 +152,29 @@ fn statement(
     // (1.6x on 1M events, docs/performance.md).
     let aggregate = strategy == FunnelStrategy::WindowFunnel;
     let alternatives = req.steps.iter().any(|s| s.matches.len() > 1);
-    if !req.has_plain_chains() || (!aggregate && (alternatives || grid.is_some())) {
+    // With funnelRange=entry the chains are §7's over a scan a window longer, step 1 in
+    // the range: the funnel aggregate finds them, and a second one, step 1 also at most a
+    // window before now, tells whether a chain of the entrant's level is still open.
+    let entry = req.range == FunnelRange::Entry;
+    let ordered_chains = req.order == FunnelOrder::Ordered
+        && req.exclusions.is_empty()
+        && req.steps.iter().all(|s| s.window_ms.is_none());
+    let plain_chains = req.has_plain_chains() || (aggregate && entry && ordered_chains);
+    if !plain_chains || (!aggregate && (alternatives || grid.is_some())) {
         let stmt = general_in(dialect, req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
         return Ok(render(dialect.rules(), &stmt, params, columns));
     }
 
+    let scan_end = if entry {
+        window.end.saturating_add(req.window_ms)
+    } else {
+        window.end
+    };
     let mut filter = vec![
         Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
         Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
-        Expr::Col("created_at").op(Op::LtEq, params.ts(window.end)),
+        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
         Expr::Col(group).op(Op::NotEq, Expr::Str("")),
     ];
     let step_names = || {
@@ -177,7 +190,7 @@ fn statement(
         filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
     }
     // A step's condition: any of its configs (`anyOf`).
-    let conds: Vec<Expr> = req.steps[..n]
+    let mut conds: Vec<Expr> = req.steps[..n]
         .iter()
         .map(|s| {
             Expr::or(
@@ -197,6 +210,16 @@ fn statement(
         filter.push(Expr::or(conds.clone()));
     }
 
+    // funnelRange=entry: step 1 in the range; the open chains' step 1 also from a window
+    // before now on.
+    let mut open = None;
+    if entry {
+        let in_range = Expr::Col("created_at").op(Op::LtEq, params.ts(window.end));
+        conds[0] = Expr::and(vec![conds[0].clone(), in_range]);
+        let since = ctx.now.saturating_sub(req.window_ms);
+        let late = Expr::Col("created_at").op(Op::GtEq, params.ts(since));
+        open = Some(Expr::and(vec![conds[0].clone(), late]));
+    }
     let stmt = match strategy {
         FunnelStrategy::WindowFunnel => {
             let Some(engine) = dialect.rules().funnel_aggregate() else {
@@ -206,14 +229,14 @@ fn statement(
                 )
                 .into());
             };
-            window_funnel(engine, req, conds, filter, group, grid, &mut params)
+            window_funnel(engine, req, conds, open, filter, group, grid, &mut params)
         }
         FunnelStrategy::Chains => chains(conds, filter, group, req.window_ms, n, &mut params),
         FunnelStrategy::RunningMax => {
             running_max(conds, filter, group, req.window_ms, n, &mut params)
         }
     };
-    let columns = vec![CellType::Int; if grid.is_some() { 4 } else { 2 }];
+    let columns = vec![CellType::Int; if grid.is_some() || entry { 4 } else { 2 }];
     Ok(render(dialect.rules(), &stmt, params, columns))
 }
 
@@ -236,10 +259,12 @@ fn outer_count(from: Source, _params: &mut Params) -> Statement {
 
 /// One aggregate per entrant: the engine's funnel over the steps' conditions, each given
 /// with its name test.
+#[allow(clippy::too_many_arguments)]
 fn window_funnel(
     engine: &'static dyn FunnelAggregate,
     req: &FunnelRequest,
     conds: Vec<Expr>,
+    open: Option<Expr>,
     filter: Vec<Expr>,
     group: &'static str,
     grid: Option<&BucketGrid>,
@@ -247,7 +272,7 @@ fn window_funnel(
 ) -> Statement {
     let entry = Expr::if_then(conds[0].clone(), epoch_ms("created_at"), Expr::Null);
     // A step's name test: any of its names; none when one of them is `*`.
-    let steps = req
+    let steps: Vec<WindowFunnelStep> = req
         .steps
         .iter()
         .zip(conds)
@@ -273,12 +298,14 @@ fn window_funnel(
         }
         seen.extend(names);
     }
-    let level = WindowFunnel {
-        engine,
-        window_ms: req.window_ms,
-        time: TimeColumn::required("created_at"),
-        steps,
-        exclusive,
+    let funnel = |steps: Vec<WindowFunnelStep>| {
+        Expr::WindowFunnel(Box::new(WindowFunnel {
+            engine,
+            window_ms: req.window_ms,
+            time: TimeColumn::required("created_at"),
+            steps,
+            exclusive,
+        }))
     };
     let mut inner = Select {
         from: Some(Source::table("events")),
@@ -286,14 +313,34 @@ fn window_funnel(
         group_by: vec![Expr::Col(group)],
         ..Select::default()
     };
-    inner.item(Expr::WindowFunnel(Box::new(level)), "level");
-    let Some(grid) = grid else {
+    // With funnelRange=entry, the level of the chains whose step 1 is at most a window
+    // before now: the entrant's own level when one of its deepest chains is still open.
+    let open = open.map(|first| {
+        let mut late = steps.clone();
+        late[0].condition = first;
+        inner.item(funnel(late), "late");
+        let n = req.steps.len() as i64;
+        let level = || Expr::Col("level");
+        let open = Expr::And(vec![
+            level().op(Op::Lt, Expr::Int(n)),
+            Expr::Col("late").op(Op::GtEq, level()),
+        ]);
+        Expr::if_then(open, Expr::Int(1), Expr::Int(0))
+    });
+    inner.item(funnel(steps), "level");
+    if grid.is_none() && open.is_none() {
         return outer_count(Source::subquery(inner, "f"), params);
-    };
+    }
     // Conversion over time: each entrant's entry bucket, as the general form's rows.
-    inner.item(Expr::agg(Agg::Min, entry), "entry");
-    let bucket = super::chart::exprs::bucket_expr(grid, Expr::Col("entry"), params);
-    by_level_open_bucket(Source::subquery(inner, "f"), Expr::Int(0), bucket)
+    let bucket = match grid {
+        Some(grid) => {
+            inner.item(Expr::agg(Agg::Min, entry), "entry");
+            super::chart::exprs::bucket_expr(grid, Expr::Col("entry"), params)
+        }
+        None => Expr::Int(0),
+    };
+    let open = open.unwrap_or(Expr::Int(0));
+    by_level_open_bucket(Source::subquery(inner, "f"), open, bucket)
 }
 
 /// `level, open, bucket, entrants`: the entrants of `per_entrant` (rows with `level`) at
