@@ -195,7 +195,7 @@ def main():
             print(f"| {label} | " + " | ".join(cells) + " |")
         same_backends = all(counts[b] == counts[backends[0]] for b in backends)
         same_meaning = all(c[KINDS[0][0]] == c[KINDS[10][0]] for c in counts.values())
-        print(f"\nStep counts identical on the three backends for every kind: "
+        print(f"\nStep counts identical on the backends run ({', '.join(backends)}) for every kind: "
               f"{'yes' if same_backends else 'NO'}; the 24 h step window gives the plain "
               f"funnel's counts: {'yes' if same_meaning else 'NO'}.")
         print("\nClickHouse, engine `elapsed` medians, ms; each statement alternating with a "

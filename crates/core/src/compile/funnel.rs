@@ -166,17 +166,7 @@ fn statement(
         return Ok(render(dialect.rules(), &stmt, params, columns));
     }
 
-    let scan_end = if entry {
-        window.end.saturating_add(req.window_ms)
-    } else {
-        window.end
-    };
-    let mut filter = vec![
-        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
-        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
-        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
-        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
-    ];
+    let mut filter = scanned(req, ctx, window, &mut params);
     let step_names = || {
         req.steps
             .iter()
@@ -974,6 +964,22 @@ fn general(
     stmt
 }
 
+/// The project's events with a group key from the window's start to its end, or to a
+/// funnel window after it with `funnelRange=entry` (docs/funnels.md, "Scanned events").
+fn scanned(req: &FunnelRequest, ctx: &Context, window: &Window, params: &mut Params) -> Vec<Expr> {
+    let scan_end = if req.range == FunnelRange::Entry {
+        window.end.saturating_add(req.window_ms)
+    } else {
+        window.end
+    };
+    vec![
+        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
+        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
+        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
+        Expr::Col(req.group.column().sql()).op(Op::NotEq, Expr::Str("")),
+    ]
+}
+
 /// The general form's scanned events: the filter of the scan and each step's and
 /// exclusion's condition (docs/funnels.md, "Scanned events").
 pub(super) struct Scan {
@@ -991,20 +997,9 @@ pub(super) fn scan(
     window: &Window,
     params: &mut Params,
 ) -> Scan {
-    let group = req.group.column().sql();
     let n = req.steps.len().min(STEP_ALIASES.len());
     let exclusions = &req.exclusions[..req.exclusions.len().min(EXCLUSION_ALIASES.len())];
-    let scan_end = if req.range == FunnelRange::Entry {
-        window.end.saturating_add(req.window_ms)
-    } else {
-        window.end
-    };
-    let mut filter = vec![
-        Expr::Col("project_id").eq(params.text(ctx.project_id.clone())),
-        Expr::Col("created_at").op(Op::GtEq, params.ts(window.start)),
-        Expr::Col("created_at").op(Op::LtEq, params.ts(scan_end)),
-        Expr::Col(group).op(Op::NotEq, Expr::Str("")),
-    ];
+    let mut filter = scanned(req, ctx, window, params);
     let matchers = || {
         req.steps[..n]
             .iter()
