@@ -571,9 +571,14 @@ impl FunnelRequest {
     /// `previous`, `interval`, time to convert and breakdowns do not change what a chain
     /// is, so an engine's funnel aggregate can still find the levels.
     pub fn has_plain_chains(&self) -> bool {
+        self.has_ordered_chains() && self.range == FunnelRange::All
+    }
+
+    /// Whether the chains are §7's but for `funnelRange=entry`, which only bounds step 1
+    /// and lengthens the scan: ordered, no exclusions, no step windows.
+    pub fn has_ordered_chains(&self) -> bool {
         self.order == FunnelOrder::Ordered
             && self.exclusions.is_empty()
-            && self.range == FunnelRange::All
             && self.steps.iter().all(|s| s.window_ms.is_none())
     }
 

@@ -156,10 +156,7 @@ fn statement(
     // the range: the funnel aggregate finds them, and a second one, step 1 also at most a
     // window before now, tells whether a chain of the entrant's level is still open.
     let entry = req.range == FunnelRange::Entry;
-    let ordered_chains = req.order == FunnelOrder::Ordered
-        && req.exclusions.is_empty()
-        && req.steps.iter().all(|s| s.window_ms.is_none());
-    let plain_chains = req.has_plain_chains() || (aggregate && entry && ordered_chains);
+    let plain_chains = req.has_plain_chains() || (aggregate && req.has_ordered_chains());
     if !plain_chains || (!aggregate && (alternatives || grid.is_some())) {
         let stmt = general_in(dialect, req, ctx, window, Output::Levels(grid), &mut params);
         let columns = vec![CellType::Int; 4];
@@ -179,18 +176,7 @@ fn statement(
             .collect();
         filter.push(Expr::InList(Box::new(Expr::Col("name")), list, false));
     }
-    // A step's condition: any of its configs (`anyOf`).
-    let mut conds: Vec<Expr> = req.steps[..n]
-        .iter()
-        .map(|s| {
-            Expr::or(
-                s.matches
-                    .iter()
-                    .map(|m| event_match(&m.name, &m.filters, &mut params))
-                    .collect(),
-            )
-        })
-        .collect();
+    let mut conds = step_conditions(req, n, &mut params);
     // Steps with filters narrow the scan further than the name list does.
     let has_filters = req
         .steps
@@ -964,6 +950,21 @@ fn general(
     stmt
 }
 
+/// Each of the first `n` steps' condition: any of its configs (`anyOf`).
+fn step_conditions(req: &FunnelRequest, n: usize, params: &mut Params) -> Vec<Expr> {
+    req.steps[..n]
+        .iter()
+        .map(|s| {
+            Expr::or(
+                s.matches
+                    .iter()
+                    .map(|m| event_match(&m.name, &m.filters, params))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// The project's events with a group key from the window's start to its end, or to a
 /// funnel window after it with `funnelRange=entry` (docs/funnels.md, "Scanned events").
 fn scanned(req: &FunnelRequest, ctx: &Context, window: &Window, params: &mut Params) -> Vec<Expr> {
@@ -1006,17 +1007,7 @@ pub(super) fn scan(
             .flat_map(|s| s.matches.iter())
             .chain(exclusions.iter().map(|x| &x.matcher))
     };
-    let step_conds: Vec<Expr> = req.steps[..n]
-        .iter()
-        .map(|s| {
-            Expr::or(
-                s.matches
-                    .iter()
-                    .map(|m| event_match(&m.name, &m.filters, params))
-                    .collect(),
-            )
-        })
-        .collect();
+    let step_conds = step_conditions(req, n, params);
     let excl_conds: Vec<Expr> = exclusions
         .iter()
         .map(|x| event_match(&x.matcher.name, &x.matcher.filters, params))
@@ -1321,12 +1312,7 @@ fn any_set(q: usize, end_ms: Option<&Expr>) -> Expr {
 /// `[e_last, ∞)`).
 ///
 /// Result columns: `step, entrants, total, median, p90, h0…h(edges)`.
-pub(super) fn time_to_convert(
-    per_entrant: Select,
-    n: usize,
-    edges: &[i64],
-    params: &mut Params,
-) -> Statement {
+fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Params) -> Statement {
     time_to_convert_from(per_entrant, None, n, edges, params)
 }
 
@@ -1339,19 +1325,21 @@ pub(super) fn time_to_convert_from(
     edges: &[i64],
     params: &mut Params,
 ) -> Statement {
-    let per_step: Vec<Select> = (2..=n)
-        .map(|q| {
-            let (at, before) = (FIRST_ALIASES[q - 1], FIRST_ALIASES[q - 2]);
-            let mut s = Select {
-                from: Some(Source::Named("p")),
-                filter: vec![Expr::IsNull(Box::new(Expr::Col(at)), true)],
-                ..Select::default()
-            };
-            s.item(Expr::Int(q as i64), "step")
-                .item(Expr::Col(at).op(Op::Sub, Expr::Col(before)), "d");
-            s
-        })
-        .collect();
+    let per_step = || -> Vec<Select> {
+        (2..=n)
+            .map(|q| {
+                let (at, before) = (FIRST_ALIASES[q - 1], FIRST_ALIASES[q - 2]);
+                let mut s = Select {
+                    from: Some(Source::Named("p")),
+                    filter: vec![Expr::IsNull(Box::new(Expr::Col(at)), true)],
+                    ..Select::default()
+                };
+                s.item(Expr::Int(q as i64), "step")
+                    .item(Expr::Col(at).op(Op::Sub, Expr::Col(before)), "d");
+                s
+            })
+            .collect()
+    };
     let step = || vec![Expr::Col("step")];
     let mut ranked = Select {
         items: vec![Item {
@@ -1362,7 +1350,7 @@ pub(super) fn time_to_convert_from(
             Source::Subquery(
                 Box::new(Statement {
                     ctes: Vec::new(),
-                    body: Body::UnionAll(per_step),
+                    body: Body::UnionAll(per_step()),
                 }),
                 "dd",
             )

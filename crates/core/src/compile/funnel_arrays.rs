@@ -27,7 +27,7 @@ use super::funnel::{
 };
 use super::{Context, epoch_ms};
 use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
-use crate::sql::ast::{Agg, Expr, Op, Params, Select, Source, Statement};
+use crate::sql::ast::{Expr, Op, Params, Select, Source, Statement};
 use crate::time::Window;
 
 /// Per transition `q` (into step `q`) with exclusions: exclusion events up to and
@@ -36,15 +36,16 @@ const UPTO_ALIASES: [&str; 20] = [
     "xu1", "xu2", "xu3", "xu4", "xu5", "xu6", "xu7", "xu8", "xu9", "xu10", "xu11", "xu12", "xu13",
     "xu14", "xu15", "xu16", "xu17", "xu18", "xu19", "xu20",
 ];
-/// Per step, with `funnelOrder=any`: the step's first time from each event's millisecond on.
-const NEXT_ALIASES: [&str; 20] = [
-    "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12", "n13", "n14", "n15",
-    "n16", "n17", "n18", "n19", "n20",
-];
 /// … and before each event's millisecond.
 const BEFORE_ALIASES: [&str; 20] = [
     "xb1", "xb2", "xb3", "xb4", "xb5", "xb6", "xb7", "xb8", "xb9", "xb10", "xb11", "xb12", "xb13",
     "xb14", "xb15", "xb16", "xb17", "xb18", "xb19", "xb20",
+];
+
+/// Per step, with `funnelOrder=any`: the step's first time from each event's millisecond on.
+const NEXT_ALIASES: [&str; 20] = [
+    "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9", "n10", "n11", "n12", "n13", "n14", "n15",
+    "n16", "n17", "n18", "n19", "n20",
 ];
 
 fn f(name: &'static str, args: Vec<Expr>) -> Expr {
@@ -64,18 +65,12 @@ fn map(params: &[&'static str], body: Expr, arrays: Vec<Expr>) -> Expr {
 
 /// The array moved one place later (`pad` first, the last element dropped).
 fn shift_later(a: Expr, pad: i64) -> Expr {
-    f(
-        "arrayPushFront",
-        vec![f("arrayPopBack", vec![a]), Expr::Int(pad)],
-    )
+    f("arrayShiftRight", vec![a, Expr::Int(1), Expr::Int(pad)])
 }
 
 /// The array moved one place earlier (the first element dropped, `pad` last).
 fn shift_earlier(a: Expr, pad: i64) -> Expr {
-    f(
-        "arrayPushBack",
-        vec![f("arrayPopFront", vec![a]), Expr::Int(pad)],
-    )
+    f("arrayShiftLeft", vec![a, Expr::Int(1), Expr::Int(pad)])
 }
 
 fn positive() -> Expr {
@@ -229,6 +224,31 @@ fn any_order(source: Source, n: usize, w: &Expr, end_rel: Option<Expr>) -> Sourc
     layer(source, "c", sets)
 }
 
+/// `step, d` for every step `q >= 2` of the per-entrant rows `p` (`f_q - f_(q-1)` where
+/// `f_q` is not NULL), from one read of `p`: ClickHouse inlines a CTE at each reference,
+/// and one `SELECT` from `p` per step would run the arrays again for each.
+fn durations_once(n: usize) -> Source {
+    let pairs = (2..=n)
+        .map(|q| {
+            let d = col(FIRST_ALIASES[q - 1]).op(Op::Sub, col(FIRST_ALIASES[q - 2]));
+            f("tuple", vec![Expr::Int(q as i64), d])
+        })
+        .collect();
+    let mut joined = Select {
+        from: Some(Source::Named("p")),
+        ..Select::default()
+    };
+    joined.item(f("arrayJoin", vec![f("array", pairs)]), "x");
+    let part = |i: i64| f("tupleElement", vec![col("x"), Expr::Int(i)]);
+    let mut durations = Select {
+        from: Some(Source::subquery(joined, "j")),
+        filter: vec![Expr::IsNull(Box::new(part(2)), true)],
+        ..Select::default()
+    };
+    durations.item(part(1), "step").item(part(2), "d");
+    Source::subquery(durations, "dd")
+}
+
 /// With `funnelRange=entry`, the columns `o_q` (a chain of level `q` still open at now:
 /// its latest start is at most a window ago) and the entrant's flag at its level; `0`
 /// otherwise.
@@ -291,7 +311,7 @@ pub(super) fn general_arrays(
         .reduce(|a, b| a.op(Op::Add, b))
         .unwrap_or(Expr::Int(0));
     let offset = params.int(start.saturating_sub(1));
-    let time = epoch_ms("created_at").op(Op::Sub, offset);
+    let time = epoch_ms("created_at").op(Op::Sub, offset.clone());
     // With breakdowns, each event's values come between: sorted by time, then by them,
     // the first event of a millisecond to end a chain has the smallest values.
     let mut fields = vec![time];
@@ -312,12 +332,6 @@ pub(super) fn general_arrays(
         .item(col(group), "k")
         .item(f("arraySort", vec![gathered]), "a");
     let end_ms = entry.then_some(window.end);
-    if matches!(output, Output::Levels(Some(_))) {
-        let mut first = vec![step_conds[0].clone()];
-        first.extend(end_ms.map(|end| col("created_at").op(Op::LtEq, params.ts(end))));
-        let at = Expr::if_then(Expr::and(first), epoch_ms("created_at"), Expr::Null);
-        per_entrant.item(Expr::agg(Agg::Min, at), "entry");
-    }
     let mut source = Source::subquery(per_entrant, "a0");
     let element = |i: i64| {
         map(
@@ -419,27 +433,7 @@ pub(super) fn general_arrays(
                 let first = Expr::if_then(has_chain(q), f("arrayMin", vec![times]), Expr::Null);
                 out.item(first, FIRST_ALIASES[q - 1]);
             }
-            // Every step's duration from one read of `p` (ClickHouse inlines a CTE at
-            // each reference, and one SELECT per step would run the arrays again).
-            let pairs = (2..=n)
-                .map(|q| {
-                    let d = col(FIRST_ALIASES[q - 1]).op(Op::Sub, col(FIRST_ALIASES[q - 2]));
-                    f("tuple", vec![Expr::Int(q as i64), d])
-                })
-                .collect();
-            let mut joined = Select {
-                from: Some(Source::Named("p")),
-                ..Select::default()
-            };
-            joined.item(f("arrayJoin", vec![f("array", pairs)]), "x");
-            let part = |i: i64| f("tupleElement", vec![col("x"), Expr::Int(i)]);
-            let mut durations = Select {
-                from: Some(Source::subquery(joined, "j")),
-                filter: vec![Expr::IsNull(Box::new(part(2)), true)],
-                ..Select::default()
-            };
-            durations.item(part(1), "step").item(part(2), "d");
-            let durations = Some(Source::subquery(durations, "dd"));
+            let durations = Some(durations_once(n));
             return time_to_convert_from(out, durations, n, edges, params);
         }
         Output::Breakdowns(_) => None,
@@ -490,7 +484,12 @@ pub(super) fn general_arrays(
     }
     out.item(level, "level");
     if grid.is_some() {
-        out.item(col("entry"), "entry");
+        // The entry: the earliest step-1 event in the range (the first element of c_1),
+        // back in epoch milliseconds; NULL without one (`any` may reach a level from an
+        // earlier step 2).
+        let first = f("arrayFirst", vec![positive(), col(CHAIN_ALIASES[0])]);
+        let entry = Expr::if_then(has_chain(1), first.op(Op::Add, offset), Expr::Null);
+        out.item(entry, "entry");
     }
     let open = open_flags(&mut out, req, ctx, n, rel, params);
     let bucket = match grid {
