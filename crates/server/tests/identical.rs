@@ -33,7 +33,7 @@ const NAMES: [&str; 6] = [
 ];
 
 /// Texts that break naive quoting, LIKE patterns, JSON escaping or number parsing.
-const VALUES: [&str; 16] = [
+const VALUES: [&str; 21] = [
     "10",
     "2.5",
     "-1",
@@ -50,6 +50,11 @@ const VALUES: [&str; 16] = [
     "Åland",
     "0.1",
     "99.995",
+    ".5",
+    "1.",
+    "+5",
+    "-0",
+    "1.2.3",
 ];
 
 /// `n` events in project `project` between 2024-03-24 and the tests' clock, a third of

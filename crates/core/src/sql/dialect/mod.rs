@@ -89,9 +89,11 @@ pub enum LatestEvent {
     MaxTime,
 }
 
-/// The pattern a text must match to count as a number (§4.5). `{0,1}` instead of `?`
-/// because the ClickHouse client treats `?` in query text as a bind slot.
-pub const NUMBER_PATTERN: &str = r"^-{0,1}[0-9]+(\.[0-9]+){0,1}$";
+/// The pattern a text must match to count as a number (§4.5), as §4.5 writes it. Compiled
+/// ClickHouse statements are sent with `query_raw`, so `?` is not a client-side bind slot
+/// there; and ClickHouse's `match` runs this form several times faster than the same
+/// pattern with `{0,1}` on the group (docs/performance.md).
+pub const NUMBER_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
 
 /// Rendering rules of one engine. Defaults are the SQL that SQLite and PostgreSQL share.
 pub trait DialectRules: Sync {
