@@ -320,17 +320,45 @@ pub(super) fn general_arrays(
         fields.extend(labels.map(|b| super::chart::exprs::label_expr(&b.field, params)));
     }
     let values = fields.len() as i64 - 1;
-    fields.push(mask);
-    let gathered = f("groupArray", vec![f("tuple", fields)]);
+    // Without values, (time, mask) packed into one UInt64 when both fit (`time << width |
+    // mask` sorts as the pair does): gathering and sorting one number costs less than a
+    // tuple (docs/performance.md).
+    let width = (step_conds.len() + excl_conds.len()) as u32;
+    let latest = rel(window.end.saturating_add(req.window_ms)).max(1);
+    let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
+    // The levels or the times to convert, in an ordered mode over the plain range: an
+    // entrant without a step-2 event is level 1 if it has a step-1 event, else 0, and has
+    // no time to convert, so its events are not sorted and its arrays are empty; the
+    // array passes then run for the others alone.
+    let gated = matches!(output, Output::Levels(None) | Output::TimeToConvert(_))
+        && !entry
+        && req.order != FunnelOrder::Any
+        && n >= 2;
+    let gathered = if packed {
+        let time = f("toUInt64", vec![fields.remove(0)]);
+        let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
+        f("groupArray", vec![shifted.op(Op::Add, mask.clone())])
+    } else {
+        fields.push(mask.clone());
+        f("groupArray", vec![f("tuple", fields)])
+    };
     let mut per_entrant = Select {
         from: Some(Source::table("events")),
         filter,
         group_by: vec![col(group)],
         ..Select::default()
     };
-    per_entrant
-        .item(col(group), "k")
-        .item(f("arraySort", vec![gathered]), "a");
+    let sorted = f("arraySort", vec![gathered]);
+    per_entrant.item(col(group), "k");
+    if gated {
+        let bits = f("groupBitOr", vec![mask]);
+        let has_second = f("bitTest", vec![bits.clone(), Expr::Int(1)]);
+        per_entrant
+            .item(Expr::if_then(has_second, sorted, f("array", vec![])), "a")
+            .item(bits, "bits");
+    } else {
+        per_entrant.item(sorted, "a");
+    }
     let end_ms = entry.then_some(window.end);
     let mut source = Source::subquery(per_entrant, "a0");
     let element = |i: i64| {
@@ -340,11 +368,21 @@ pub(super) fn general_arrays(
             vec![col("a")],
         )
     };
-    source = layer(
-        source,
-        "a1",
-        vec![(element(1), "ts"), (element(2 + values), "ms")],
-    );
+    let (ts, ms) = if packed {
+        let low = (1_i64 << width) - 1;
+        let time = f("bitShiftRight", vec![col("x"), Expr::Int(width as i64)]);
+        (
+            map(&["x"], f("toInt64", vec![time]), vec![col("a")]),
+            map(
+                &["x"],
+                f("bitAnd", vec![col("x"), Expr::Int(low)]),
+                vec![col("a")],
+            ),
+        )
+    } else {
+        (element(1), element(2 + values))
+    };
+    source = layer(source, "a1", vec![(ts, "ts"), (ms, "ms")]);
     let starts = map(
         &["t", "p"],
         col("t").op(Op::NotEq, col("p")),
@@ -440,7 +478,16 @@ pub(super) fn general_arrays(
     };
     let reached = (1..=n)
         .rev()
-        .map(|q| (has_chain(q), Expr::Int(q as i64)))
+        .map(|q| {
+            let reached = if gated && q == 1 {
+                // An entrant whose arrays are empty has a chain of level 1 if it has a
+                // step-1 event.
+                f("bitTest", vec![col("bits"), Expr::Int(0)]).op(Op::NotEq, Expr::Int(0))
+            } else {
+                has_chain(q)
+            };
+            (reached, Expr::Int(q as i64))
+        })
         .collect();
     let level = Expr::Case(reached, Some(Box::new(Expr::Int(0))));
     if let Output::Breakdowns(bd) = output {
