@@ -326,14 +326,12 @@ pub(super) fn general_arrays(
     let width = (step_conds.len() + excl_conds.len()) as u32;
     let latest = rel(window.end.saturating_add(req.window_ms)).max(1);
     let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
-    // The levels or the times to convert, in an ordered mode over the plain range: an
-    // entrant without a step-2 event is level 1 if it has a step-1 event, else 0, and has
-    // no time to convert, so its events are not sorted and its arrays are empty; the
-    // array passes then run for the others alone.
-    let gated = matches!(output, Output::Levels(None) | Output::TimeToConvert(_))
-        && !entry
-        && req.order != FunnelOrder::Any
-        && n >= 2;
+    // The levels or the times to convert over the plain range: in every order mode a
+    // chain past step 1 needs a step-2 event, so an entrant without one is level 1 if it
+    // has a step-1 event, else 0, and has no time to convert; its events are not sorted
+    // and its arrays are empty, and the array passes run for the others alone.
+    let gated =
+        matches!(output, Output::Levels(None) | Output::TimeToConvert(_)) && !entry && n >= 2;
     let gathered = if packed {
         let time = f("toUInt64", vec![fields.remove(0)]);
         let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
