@@ -330,15 +330,22 @@ pub(super) fn general_arrays(
     // chain past step 1 needs a step-2 event, so an entrant without one is level 1 if it
     // has a step-1 event, else 0, and has no time to convert; its events are not sorted
     // and its arrays are empty, and the array passes run for the others alone.
-    let gated =
-        matches!(output, Output::Levels(None) | Output::TimeToConvert(_)) && !entry && n >= 2;
+    // With breakdowns, such an entrant's attributed event is its first step-1 event
+    // (the least `(t, values…, mask)` of its step-1 events, kept by the aggregate).
+    let gated = !matches!(output, Output::Levels(Some(_))) && !entry && n >= 2;
+    let step_one = f("bitTest", vec![mask.clone(), Expr::Int(0)]);
+    let mut first_step_one = None;
     let gathered = if packed {
         let time = f("toUInt64", vec![fields.remove(0)]);
         let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
         f("groupArray", vec![shifted.op(Op::Add, mask.clone())])
     } else {
         fields.push(mask.clone());
-        f("groupArray", vec![f("tuple", fields)])
+        let event = f("tuple", fields);
+        if gated && values > 0 {
+            first_step_one = Some(f("minIf", vec![event.clone(), step_one]));
+        }
+        f("groupArray", vec![event])
     };
     let mut per_entrant = Select {
         from: Some(Source::table("events")),
@@ -354,6 +361,9 @@ pub(super) fn general_arrays(
         per_entrant
             .item(Expr::if_then(has_second, sorted, f("array", vec![])), "a")
             .item(bits, "bits");
+        if let Some(first) = first_step_one {
+            per_entrant.item(first, "a_1");
+        }
     } else {
         per_entrant.item(sorted, "a");
     }
@@ -514,10 +524,14 @@ pub(super) fn general_arrays(
             col("level").op(Op::GtEq, Expr::Int(last as i64)),
             first_at(last),
         ));
-        let at = f(
+        let mut at = f(
             "arrayElement",
             vec![col("a"), Expr::Case(whens, Some(Box::new(Expr::Int(1))))],
         );
+        if gated {
+            let has_second = f("bitTest", vec![col("bits"), Expr::Int(1)]);
+            at = Expr::if_then(has_second.op(Op::NotEq, Expr::Int(0)), at, col("a_1"));
+        }
         for (j, v) in VALUE_ALIASES[..values as usize].iter().enumerate() {
             out.item(
                 f("tupleElement", vec![at.clone(), Expr::Int(j as i64 + 2)]),
