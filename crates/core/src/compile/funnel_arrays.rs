@@ -314,7 +314,7 @@ pub(super) fn general_arrays(
     let time = epoch_ms("created_at").op(Op::Sub, offset.clone());
     // With breakdowns, each event's values come between: sorted by time, then by them,
     // the first event of a millisecond to end a chain has the smallest values.
-    let mut fields = vec![time];
+    let mut fields = vec![time.clone()];
     if let Output::Breakdowns(bd) = output {
         let labels = bd.fields.iter().take(VALUE_ALIASES.len());
         fields.extend(labels.map(|b| super::chart::exprs::label_expr(&b.field, params)));
@@ -331,8 +331,9 @@ pub(super) fn general_arrays(
     // has a step-1 event, else 0, and has no time to convert; its events are not sorted
     // and its arrays are empty, and the array passes run for the others alone.
     // With breakdowns, such an entrant's attributed event is its first step-1 event
-    // (the least `(t, values…, mask)` of its step-1 events, kept by the aggregate).
-    let gated = !matches!(output, Output::Levels(Some(_))) && !entry && n >= 2;
+    // (the least `(t, values…, mask)` of its step-1 events, kept by the aggregate); with
+    // entry buckets every entrant's entry is its earliest step-1 event, kept likewise.
+    let gated = !entry && n >= 2;
     let step_one = f("bitTest", vec![mask.clone(), Expr::Int(0)]);
     let mut first_step_one = None;
     let gathered = if packed {
@@ -356,13 +357,17 @@ pub(super) fn general_arrays(
     let sorted = f("arraySort", vec![gathered]);
     per_entrant.item(col(group), "k");
     if gated {
-        let bits = f("groupBitOr", vec![mask]);
+        let bits = f("groupBitOr", vec![mask.clone()]);
         let has_second = f("bitTest", vec![bits.clone(), Expr::Int(1)]);
         per_entrant
             .item(Expr::if_then(has_second, sorted, f("array", vec![])), "a")
             .item(bits, "bits");
         if let Some(first) = first_step_one {
             per_entrant.item(first, "a_1");
+        }
+        if matches!(output, Output::Levels(Some(_))) {
+            let earliest = f("minIf", vec![time, f("bitTest", vec![mask, Expr::Int(0)])]);
+            per_entrant.item(earliest, "t_1");
         }
     } else {
         per_entrant.item(sorted, "a");
@@ -546,8 +551,14 @@ pub(super) fn general_arrays(
         // The entry: the earliest step-1 event in the range (the first element of c_1),
         // back in epoch milliseconds; NULL without one (`any` may reach a level from an
         // earlier step 2).
-        let first = f("arrayFirst", vec![positive(), col(CHAIN_ALIASES[0])]);
-        let entry = Expr::if_then(has_chain(1), first.op(Op::Add, offset), Expr::Null);
+        let entry = if gated {
+            let step_one = f("bitTest", vec![col("bits"), Expr::Int(0)]);
+            let first = col("t_1").op(Op::Add, offset);
+            Expr::if_then(step_one.op(Op::NotEq, Expr::Int(0)), first, Expr::Null)
+        } else {
+            let first = f("arrayFirst", vec![positive(), col(CHAIN_ALIASES[0])]);
+            Expr::if_then(has_chain(1), first.op(Op::Add, offset), Expr::Null)
+        };
         out.item(entry, "entry");
     }
     let open = open_flags(&mut out, req, ctx, n, rel, params);
