@@ -330,23 +330,18 @@ pub(super) fn general_arrays(
     // chain past step 1 needs a step-2 event, so an entrant without one is level 1 if it
     // has a step-1 event, else 0, and has no time to convert; its events are not sorted
     // and its arrays are empty, and the array passes run for the others alone.
-    // With breakdowns, such an entrant's attributed event is its first step-1 event
-    // (the least `(t, values…, mask)` of its step-1 events, kept by the aggregate); with
-    // entry buckets every entrant's entry is its earliest step-1 event, kept likewise.
-    let gated = !entry && n >= 2;
-    let step_one = f("bitTest", vec![mask.clone(), Expr::Int(0)]);
-    let mut first_step_one = None;
+    // With entry buckets every entrant's entry is its earliest step-1 event, kept by the
+    // aggregate. Breakdowns are not gated: keeping the least `(t, values…, mask)` of the
+    // step-1 events (`minIf` over tuples) cost more than the arrays it spares
+    // (docs/performance.md).
+    let gated = !entry && n >= 2 && !matches!(output, Output::Breakdowns(_));
     let gathered = if packed {
         let time = f("toUInt64", vec![fields.remove(0)]);
         let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
         f("groupArray", vec![shifted.op(Op::Add, mask.clone())])
     } else {
         fields.push(mask.clone());
-        let event = f("tuple", fields);
-        if gated && values > 0 {
-            first_step_one = Some(f("minIf", vec![event.clone(), step_one]));
-        }
-        f("groupArray", vec![event])
+        f("groupArray", vec![f("tuple", fields)])
     };
     let mut per_entrant = Select {
         from: Some(Source::table("events")),
@@ -362,9 +357,6 @@ pub(super) fn general_arrays(
         per_entrant
             .item(Expr::if_then(has_second, sorted, f("array", vec![])), "a")
             .item(bits, "bits");
-        if let Some(first) = first_step_one {
-            per_entrant.item(first, "a_1");
-        }
         if matches!(output, Output::Levels(Some(_))) {
             let earliest = f("minIf", vec![time, f("bitTest", vec![mask, Expr::Int(0)])]);
             per_entrant.item(earliest, "t_1");
@@ -529,14 +521,10 @@ pub(super) fn general_arrays(
             col("level").op(Op::GtEq, Expr::Int(last as i64)),
             first_at(last),
         ));
-        let mut at = f(
+        let at = f(
             "arrayElement",
             vec![col("a"), Expr::Case(whens, Some(Box::new(Expr::Int(1))))],
         );
-        if gated {
-            let has_second = f("bitTest", vec![col("bits"), Expr::Int(1)]);
-            at = Expr::if_then(has_second.op(Op::NotEq, Expr::Int(0)), at, col("a_1"));
-        }
         for (j, v) in VALUE_ALIASES[..values as usize].iter().enumerate() {
             out.item(
                 f("tupleElement", vec![at.clone(), Expr::Int(j as i64 + 2)]),
