@@ -326,14 +326,12 @@ pub(super) fn general_arrays(
     let width = (step_conds.len() + excl_conds.len()) as u32;
     let latest = rel(window.end.saturating_add(req.window_ms)).max(1);
     let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
-    // The levels or the times to convert over the plain range: in every order mode a
-    // chain past step 1 needs a step-2 event, so an entrant without one is level 1 if it
-    // has a step-1 event, else 0, and has no time to convert; its events are not sorted
-    // and its arrays are empty, and the array passes run for the others alone.
-    // With entry buckets every entrant's entry is its earliest step-1 event, kept by the
-    // aggregate. Breakdowns are not gated: keeping the least `(t, values…, mask)` of the
-    // step-1 events (`minIf` over tuples) cost more than the arrays it spares
-    // (docs/performance.md).
+    // The gate. Over the plain range, in every order mode a chain past step 1 needs a
+    // step-2 event: an entrant without one is level 1 if it has a step-1 event (else 0),
+    // has no time to convert, and its entry is its earliest step-1 event (kept by the
+    // aggregate). Its events are neither sorted nor passed through the arrays. Breakdowns
+    // are not gated: their attributed event, kept as the least `(t, values…, mask)` of
+    // the step-1 events, cost more than the arrays it spared (docs/performance.md).
     let gated = !entry && n >= 2 && !matches!(output, Output::Breakdowns(_));
     let gathered = if packed {
         let time = f("toUInt64", vec![fields.remove(0)]);
