@@ -2,16 +2,18 @@
 """§4.5's number pattern on ClickHouse: `match` with `(…)?` (the form Quarry sends since
 e8a03a6) against the same pattern written with `{0,1}` on the group (the form before),
 over generated strings, with the same strings' `length` as the floor. Engine `elapsed`
-medians of interleaved rounds; the three counts must agree.
+medians of interleaved rounds; the two patterns must match the same strings.
 
     eval "$(scripts/start-clickhouse.sh)"
     benches/ch_number_pattern.py --rows 20000000 --rounds 5
 """
 import argparse
-import json
 import os
 import statistics
-import urllib.request
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ch_sql import run  # noqa: E402
 
 STRINGS = ("SELECT toString(number * 37 % 100003) || multiIf(number % 3 = 0, '.25', "
            "number % 5 = 0, 'x', number % 7 = 0, '.', '') AS s FROM numbers({rows})")
@@ -19,13 +21,6 @@ FORMS = {
     "`^-?[0-9]+(\\.[0-9]+)?$` (now)": "'^-?[0-9]+(\\\\.[0-9]+)?$'",
     "`^-{0,1}[0-9]+(\\.[0-9]+){0,1}$` (before)": "'^-{0,1}[0-9]+(\\\\.[0-9]+){0,1}$'",
 }
-
-
-def run(url, sql):
-    req = urllib.request.Request(url, data=(sql + "\nFORMAT JSONCompact").encode())
-    with urllib.request.urlopen(req) as resp:
-        body = json.loads(resp.read())
-    return body["data"][0][0], float(body["statistics"]["elapsed"]) * 1000.0
 
 
 def main():
@@ -42,7 +37,8 @@ def main():
     order = list(stmts)
     for r in range(args.rounds + 1):
         for k in (order if r % 2 == 0 else order[::-1]):
-            n, ms = run(url, stmts[k])
+            rows, ms = run(url, "default", stmts[k], {})
+            n = rows[0][0]
             if r:
                 times[k].append(ms)
             counts[k] = n

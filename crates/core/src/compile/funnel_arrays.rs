@@ -73,6 +73,11 @@ fn shift_earlier(a: Expr, pad: i64) -> Expr {
     f("arrayShiftLeft", vec![a, Expr::Int(1), Expr::Int(pad)])
 }
 
+/// Whether the entrant has an event of step `i + 1`: bit `i` of the gate's `bits`.
+fn has_step(i: i64) -> Expr {
+    f("bitTest", vec![col("bits"), Expr::Int(i)]).op(Op::NotEq, Expr::Int(0))
+}
+
 fn positive() -> Expr {
     Expr::lambda(&["x"], col("x").op(Op::Gt, Expr::Int(0)))
 }
@@ -350,11 +355,10 @@ pub(super) fn general_arrays(
     let sorted = f("arraySort", vec![gathered]);
     per_entrant.item(col(group), "k");
     if gated {
-        let bits = f("groupBitOr", vec![mask.clone()]);
-        let has_second = f("bitTest", vec![bits.clone(), Expr::Int(1)]);
+        // `bits` is read by the array's own test (an alias of the same `SELECT`).
         per_entrant
-            .item(Expr::if_then(has_second, sorted, f("array", vec![])), "a")
-            .item(bits, "bits");
+            .item(f("groupBitOr", vec![mask.clone()]), "bits")
+            .item(Expr::if_then(has_step(1), sorted, f("array", vec![])), "a");
         if matches!(output, Output::Levels(Some(_))) {
             let earliest = f("minIf", vec![time, f("bitTest", vec![mask, Expr::Int(0)])]);
             per_entrant.item(earliest, "t_1");
@@ -482,7 +486,7 @@ pub(super) fn general_arrays(
             let reached = if gated && q == 1 {
                 // An entrant whose arrays are empty has a chain of level 1 if it has a
                 // step-1 event.
-                f("bitTest", vec![col("bits"), Expr::Int(0)]).op(Op::NotEq, Expr::Int(0))
+                has_step(0)
             } else {
                 has_chain(q)
             };
@@ -535,9 +539,8 @@ pub(super) fn general_arrays(
         // back in epoch milliseconds; NULL without one (`any` may reach a level from an
         // earlier step 2).
         let entry = if gated {
-            let step_one = f("bitTest", vec![col("bits"), Expr::Int(0)]);
             let first = col("t_1").op(Op::Add, offset);
-            Expr::if_then(step_one.op(Op::NotEq, Expr::Int(0)), first, Expr::Null)
+            Expr::if_then(has_step(0), first, Expr::Null)
         } else {
             let first = f("arrayFirst", vec![positive(), col(CHAIN_ALIASES[0])]);
             Expr::if_then(has_chain(1), first.op(Op::Add, offset), Expr::Null)
