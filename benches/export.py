@@ -107,6 +107,29 @@ def timed_get(url, headers, out="/dev/null"):
     return float(res[1]) * 1000.0, int(res[2])
 
 
+def interleaved(ports, headers, reqs, rounds, work, warm=2):
+    """Ask every request `(title, path)` of every server (`ports` and `headers` by name)
+    once per round, the servers in a rotating order; the wall times (ms) of the rounds
+    after `warm`, by `(name, title)`. Every answer must be the same on all servers."""
+    names = list(ports)
+    body_file = os.path.join(work, "body.json")
+    times = {(n, t): [] for n in names for t, _ in reqs}
+    for r in range(warm + rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for title, path in reqs:
+            bodies = {}
+            for n in order:
+                ms, _ = timed_get(f"http://127.0.0.1:{ports[n]}{path}", headers[n],
+                                  out=body_file)
+                with open(body_file) as f:
+                    bodies[n] = f.read()
+                if r >= warm:
+                    times[(n, title)].append(ms)
+            if len(set(bodies.values())) != 1:
+                raise SystemExit(f"{title}: the answers differ")
+    return times
+
+
 def get_json(url, headers):
     req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req) as resp:

@@ -99,21 +99,7 @@ def main():
         end = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.timezone.utc).date()
         reqs = requests(end)
         names = list(stores)
-        body_file = os.path.join(work, "body.json")
-        times = {(n, t): [] for n in names for t, _ in reqs}
-        for r in range(args.rounds + 2):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for title, path in reqs:
-                bodies = {}
-                for n in order:
-                    ms, _ = export.timed_get(f"http://127.0.0.1:{ports[n]}{path}", headers[n],
-                                             out=body_file)
-                    with open(body_file) as f:
-                        bodies[n] = f.read()
-                    if r >= 2:
-                        times[(n, title)].append(ms)
-                if len(set(bodies.values())) != 1:
-                    raise SystemExit(f"{title}: the answers differ")
+        times = export.interleaved(ports, headers, reqs, args.rounds, work)
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=export.ROOT,
                              capture_output=True, text=True).stdout.strip()
         print(f"{args.events} events; A = {args.quarry_a}, B = {args.quarry_b} (HEAD {rev}); "

@@ -152,22 +152,22 @@ pub async fn funnel(
     let ctx = with_first_event(store, &req.time, ctx).await?;
     let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
     let patterns = funnel_patterns(req);
-    let rows = store
-        .fetch(&plan.query)
-        .await
-        .map_err(|e| refused(e, &patterns))?;
-    let mut more = Vec::new();
-    for q in [
-        plan.previous.as_ref().map(|p| &p.1),
-        plan.time_to_convert.as_ref(),
-        plan.breakdowns.as_ref(),
-    ] {
-        more.push(match q {
-            Some(q) => Some(store.fetch(q).await.map_err(|e| refused(e, &patterns))?),
-            None => None,
-        });
-    }
-    let (previous, times, groups) = (more[0].as_deref(), more[1].as_deref(), more[2].as_deref());
+    // The statements are independent: each takes its own connection, so an engine that
+    // runs queries side by side (PostgreSQL, SQLite's readers) answers in the time of the
+    // slowest rather than of all of them added up.
+    let fetch = async |q: Option<&Query>| match q {
+        Some(q) => store.fetch(q).await.map(Some),
+        None => Ok(None),
+    };
+    let (rows, previous, times, groups) = futures_util::future::try_join4(
+        store.fetch(&plan.query),
+        fetch(plan.previous.as_ref().map(|p| &p.1)),
+        fetch(plan.time_to_convert.as_ref()),
+        fetch(plan.breakdowns.as_ref()),
+    )
+    .await
+    .map_err(|e| refused(e, &patterns))?;
+    let (previous, times, groups) = (previous.as_deref(), times.as_deref(), groups.as_deref());
     Ok(shape::shape_funnel(
         req, &plan, ctx.tz, &rows, previous, times, groups,
     ))
