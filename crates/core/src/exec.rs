@@ -20,6 +20,7 @@ use crate::response::{ChartResponse, EventsResponse, FunnelResponse};
 use crate::shape;
 use crate::sql::{Query, Row, Value};
 use crate::storage::{RowStream, Storage, StorageError};
+use futures_util::StreamExt;
 
 /// Why a request could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +144,9 @@ pub async fn chart(
     Ok(shape::shape_chart(req, &plan, ctx.tz, &rows))
 }
 
+/// The statements of one funnel request that run at once.
+pub const STATEMENTS_AT_ONCE: usize = 2;
+
 /// Answer a funnel request.
 pub async fn funnel(
     store: &dyn Storage,
@@ -153,20 +157,28 @@ pub async fn funnel(
     let plan = compile::compile_funnel(req, &ctx, store.dialect())?;
     let patterns = funnel_patterns(req);
     // The statements are independent: each takes its own connection, so an engine that
-    // runs queries side by side (PostgreSQL, SQLite's readers) answers in the time of the
-    // slowest rather than of all of them added up.
-    let fetch = async |q: Option<&Query>| match q {
-        Some(q) => store.fetch(q).await.map(Some),
-        None => Ok(None),
-    };
-    let (rows, previous, times, groups) = futures_util::future::try_join4(
-        store.fetch(&plan.query),
-        fetch(plan.previous.as_ref().map(|p| &p.1)),
-        fetch(plan.time_to_convert.as_ref()),
-        fetch(plan.breakdowns.as_ref()),
-    )
-    .await
-    .map_err(|e| refused(e, &patterns))?;
+    // runs queries side by side (PostgreSQL, SQLite's readers) answers in about the time
+    // of the slowest rather than of all of them added up. At most
+    // `STATEMENTS_AT_ONCE` run at once, so a client's requests in flight hold a bounded
+    // number of connections (docs/limits.md).
+    let queries = [
+        Some(&plan.query),
+        plan.previous.as_ref().map(|p| &p.1),
+        plan.time_to_convert.as_ref(),
+        plan.breakdowns.as_ref(),
+    ];
+    let mut results: [Option<Vec<Row>>; 4] = Default::default();
+    let mut running = futures_util::stream::iter(queries.into_iter().enumerate())
+        .filter_map(|(i, q)| std::future::ready(q.map(|q| (i, q))))
+        .map(|(i, q)| async move { store.fetch(q).await.map(|rows| (i, rows)) })
+        .buffer_unordered(STATEMENTS_AT_ONCE);
+    while let Some(done) = running.next().await {
+        let (i, rows) = done.map_err(|e| refused(e, &patterns))?;
+        results[i] = Some(rows);
+    }
+    drop(running);
+    let [rows, previous, times, groups] = results;
+    let rows = rows.unwrap_or_default();
     let (previous, times, groups) = (previous.as_deref(), times.as_deref(), groups.as_deref());
     Ok(shape::shape_funnel(
         req, &plan, ctx.tz, &rows, previous, times, groups,
