@@ -659,6 +659,78 @@ pub async fn funnel_breakdown_attribution(b: &dyn Backend) {
     assert_eq!(second["breakdowns"][1]["combinations"], json!(3));
 }
 
+/// Attribution for entrants without a step-2 event (their chains end at step 1, so every
+/// rule gives their earliest step-1 event), with two breakdowns, steps a → b:
+///   s1: a (/y, SE) 10:00, a (/x, DE) 10:05   → (/y, SE): the earliest, not the least
+///   s2: a (/a, z) and a (/a!, A), both 10:00 → (/a, z): the least pair at the tie,
+///       compared value by value ("/a" before "/a!"), not as one joined text
+///   s3: a (/q, SE) 10:00, b (/r, DE) 10:01   → (/q, SE) under `first`, (/r, DE) under
+///       `last`
+pub async fn funnel_breakdown_attribution_without_step_2(b: &dyn Backend) {
+    let at = |sid: &str, i: usize, name: &str, t: &str, path: &str, country: &str| {
+        let mut e = sev(sid, i, name, &format!("{DAY}T{t}:00.000Z"));
+        e.path = path.into();
+        e.country = country.into();
+        e
+    };
+    let store = store_with(
+        b,
+        vec![
+            vec![
+                at("s1", 0, "a", "10:00", "/y", "SE"),
+                at("s1", 1, "a", "10:05", "/x", "DE"),
+            ],
+            vec![
+                at("s2", 0, "a", "10:00", "/a!", "A"),
+                at("s2", 1, "a", "10:00", "/a", "z"),
+            ],
+            vec![
+                at("s3", 0, "a", "10:00", "/q", "SE"),
+                at("s3", 1, "b", "10:01", "/r", "DE"),
+            ],
+        ],
+    )
+    .await;
+    let by = url_enc(r#"[{"name":"path"},{"name":"country"}]"#);
+    let groups = |out: &Value| -> Vec<(String, String, Vec<u64>)> {
+        out["breakdowns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let counts = g["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["count"].as_u64().unwrap())
+                    .collect();
+                let label = |l: &str| g["breakdowns"][l].as_str().unwrap().to_string();
+                (label("path"), label("country"), counts)
+            })
+            .collect()
+    };
+    let group = |path: &str, country: &str, counts: [u64; 2]| {
+        (path.to_string(), country.to_string(), counts.to_vec())
+    };
+    for rule in ["first", "last", "2"] {
+        let out = run(
+            &store,
+            names(&["a", "b"]),
+            &format!("&breakdowns={by}&breakdownAttribution={rule}"),
+            LATER,
+        )
+        .await;
+        let s3 = if rule == "first" {
+            group("/q", "SE", [1, 1])
+        } else {
+            group("/r", "DE", [1, 1])
+        };
+        let mut expected = vec![group("/a", "z", [1, 0]), group("/y", "SE", [1, 0]), s3];
+        expected.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        assert_eq!(groups(&out), expected, "breakdownAttribution={rule}");
+    }
+}
+
 /// Conversion over time on Stockholm's 23-hour day 2024-03-31 (02:00+01:00 jumps to
 /// 03:00+02:00). Entry buckets are local:
 ///   s1: a 00:30+01 (= 03-30T23:30Z), b 00:40+01            → bucket 00:00, converted

@@ -113,6 +113,7 @@ macro_rules! __scenarios {
             funnel_ties_in_ordered_and_strict_order,
             funnel_any_order,
             funnel_breakdown_attribution,
+            funnel_breakdown_attribution_without_step_2,
             funnel_conversion_over_time_on_a_dst_day,
             funnel_entrant_with_several_chains,
             funnel_time_to_convert_odd_count_and_empty_step,

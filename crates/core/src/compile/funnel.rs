@@ -696,9 +696,11 @@ fn general(
     // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
     // entrants have one, and only their rows go through the passes below; the others get
     // their level, entry and open flag from one aggregate ([`running_max`]'s shortcut).
-    // Breakdowns read every entrant's rows. On every engine (SQLite too, since the rows
-    // are picked with a semi-join) the split is faster (docs/performance.md).
-    let split = n >= 2 && !matches!(output, Output::Breakdowns(_));
+    // With breakdowns the same aggregate also keeps, per entrant, the least `(time,
+    // values…)` of its step-1 events: an entrant without a step-2 event is attributed
+    // that event whatever the rule. On every engine (SQLite too, since the rows are
+    // picked with a semi-join) the split is faster (docs/performance.md).
+    let split = n >= 2;
     let mut ctes = Vec::new();
     let mut source = if split {
         let mut cols = vec!["k", "t"];
@@ -711,6 +713,11 @@ fn general(
         };
         has.item(Expr::Col("k"), "k")
             .item(Expr::agg(Agg::Max, Expr::Col(STEP_ALIASES[1])), "h2");
+        if let Output::Breakdowns(bd) = output {
+            let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+            cols.extend(b_cols);
+            first_event(&mut has, req, ctx, window, b_cols, params);
+        }
         ctes.push(Cte {
             name: "e",
             body: Body::Select(Box::new(ev)),
@@ -872,7 +879,19 @@ fn general(
             completes: &completes,
             open: &open_q,
         };
-        return breakdown_groups(source, &steps, bd, params);
+        let (per_entrant, open) = breakdown_entrants(source, &steps, bd, params);
+        let per_entrant = if split {
+            let union = Statement {
+                ctes: Vec::new(),
+                body: Body::UnionAll(vec![per_entrant, first_event_entrants(n, entry, bd)]),
+            };
+            Source::Subquery(Box::new(union), "p")
+        } else {
+            Source::subquery(per_entrant, "p")
+        };
+        let mut stmt = rank_combinations(per_entrant, open, bd, params);
+        stmt.ctes = ctes;
+        return stmt;
     }
 
     // Per entrant: its level, entry time and, per level, whether a chain of that level
@@ -1077,21 +1096,19 @@ struct Steps<'a> {
     open: &'a dyn Fn(usize, &mut Params) -> Expr,
 }
 
-/// The entrants of `source` (the [`general`] rows) by breakdown combination, level and
-/// open window. An entrant's values are those of one event, by `attribution`: the earliest
-/// completion of the attributed step (the entry, the deepest step reached, or step N, or
-/// the deepest reached before it), ties at one millisecond broken by the values' code
-/// points. Combinations are ranked by entrants (then by code points); those ranked in
-/// `offset + 1 ..= offset + limit` are numbered 1.., every other one is group 0 (`Other`,
-/// its values empty).
+/// The entrants of `source` (the [`general`] rows), each with its level, its attributed
+/// values and what the returned open flag reads, for [`rank_combinations`]. An entrant's
+/// values are those of one event, by `attribution`: the earliest completion of the
+/// attributed step (the entry, the deepest step reached, or step N, or the deepest reached
+/// before it), ties at one millisecond broken by the values' code points.
 ///
-/// Result columns: `grp, b0…, level, open, total (combinations), entrants`.
-fn breakdown_groups(
+/// Columns: `level, v0…, o_1…` (the open flags with `funnelRange=entry`).
+fn breakdown_entrants(
     source: Source,
     steps: &Steps<'_>,
     bd: &FunnelBreakdowns,
     params: &mut Params,
-) -> Statement {
+) -> (Select, Expr) {
     let n = steps.n;
     let k = || Expr::Col("k");
     let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
@@ -1165,14 +1182,77 @@ fn breakdown_groups(
         per_entrant.item(Expr::agg(Agg::Max, at), v);
     }
     let open = open_at_level(&mut per_entrant, n, steps.entry, steps.open, params);
-    rank_combinations(per_entrant, open, bd, params)
+    (per_entrant, open)
+}
+
+/// In the split's aggregate `has` (per entrant, over the scanned rows `e`, which carry
+/// the breakdown columns `b_cols`): whether the entrant completes step 1 (`h1`: a step-1
+/// event, in the range with `funnelRange=entry`), the least `(time, values…)` of those
+/// events (`x`, an [`Func::OrderKey`]) and, with `funnelRange=entry`, whether one of them
+/// is at most a window before now (`o1`). For an entrant without a step-2 event these
+/// are its level, its attributed event under every rule (its chains end at step 1) and
+/// its open flag ([`first_event_entrants`]).
+fn first_event(
+    has: &mut Select,
+    req: &FunnelRequest,
+    ctx: &Context,
+    window: &Window,
+    b_cols: &[&'static str],
+    params: &mut Params,
+) {
+    let entry = req.range == FunnelRange::Entry;
+    let mut first = vec![Expr::Col(STEP_ALIASES[0]).eq(Expr::Int(1))];
+    if entry {
+        first.push(Expr::Col("t").op(Op::LtEq, params.int(window.end)));
+    }
+    let first = Expr::And(first);
+    has.item(Expr::agg(Agg::Max, flag(first.clone())), "h1");
+    // Relative to the window's start, so never negative.
+    let mut key = vec![Expr::Col("t").op(Op::Sub, params.int(window.start))];
+    key.extend(b_cols.iter().map(|b| Expr::Col(b)));
+    let key = Expr::call(Func::OrderKey, key);
+    has.item(
+        Expr::agg(Agg::Min, Expr::if_then(first.clone(), key, Expr::Null)),
+        "x",
+    );
+    if entry {
+        let since = params.int(ctx.now.saturating_sub(req.window_ms));
+        let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since)]);
+        has.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[0]);
+    }
+}
+
+/// The entrants without a step-2 event, from the split's aggregate `g` ([`first_event`]),
+/// with the columns of [`breakdown_entrants`].
+fn first_event_entrants(n: usize, entry: bool, bd: &FunnelBreakdowns) -> Select {
+    let mut low = Select {
+        from: Some(Source::Named("g")),
+        filter: vec![Expr::Qualified("g", "h2").eq(Expr::Int(0))],
+        ..Select::default()
+    };
+    low.item(Expr::Qualified("g", "h1"), "level");
+    let v_cols = &VALUE_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+    for (i, v) in v_cols.iter().enumerate() {
+        let value = Func::OrderKeyValue(i as u8);
+        low.item(Expr::call(value, vec![Expr::Qualified("g", "x")]), v);
+    }
+    if entry {
+        low.item(Expr::Qualified("g", OPEN_ALIASES[0]), OPEN_ALIASES[0]);
+        for alias in &OPEN_ALIASES[1..n - 1] {
+            low.item(Expr::Int(0), alias);
+        }
+    }
+    low
 }
 
 /// The entrants of `per_entrant` (rows with `level`, the attributed values `v0…` and
-/// what `open` reads) by breakdown combination, level and open window, the combinations
-/// ranked as [`breakdown_groups`] says.
+/// what `open` reads) by breakdown combination, level and open window. Combinations are
+/// ranked by entrants (then by code points); those ranked in `offset + 1 ..= offset +
+/// limit` are numbered 1.., every other one is group 0 (`Other`, its values empty).
+///
+/// Result columns: `grp, b0…, level, open, total (combinations), entrants`.
 pub(super) fn rank_combinations(
-    per_entrant: Select,
+    per_entrant: Source,
     open: Expr,
     bd: &FunnelBreakdowns,
     params: &mut Params,
@@ -1182,7 +1262,7 @@ pub(super) fn rank_combinations(
     let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
     // Entrants per combination, then the combinations' ranks.
     let mut counted = Select {
-        from: Some(Source::subquery(per_entrant, "p")),
+        from: Some(per_entrant),
         filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
         ..Select::default()
     };

@@ -531,7 +531,7 @@ pub(super) fn general_arrays(
             );
         }
         let open = open_flags(&mut out, req, ctx, n, rel, params);
-        return rank_combinations(out, open, bd, params);
+        return rank_combinations(Source::subquery(out, "p"), open, bd, params);
     }
     out.item(level, "level");
     if grid.is_some() {

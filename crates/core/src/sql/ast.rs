@@ -166,6 +166,14 @@ pub enum Func {
     /// Compiled only where [`DialectRules::sort_day_range`](crate::sql::DialectRules::sort_day_range)
     /// says so. Args: column.
     SortDay,
+    /// Text whose byte order is the order of the tuple `(n, v0, v1, …)`, each `v`
+    /// compared by code point: `n` zero-padded to 20 digits, then each value's UTF-8 bytes
+    /// in hex followed by `.` (below every hex digit, so a value sorts before its
+    /// extensions, as text does). `min` over it is the least tuple in one aggregate. Args:
+    /// n (an integer >= 0), v0, v1, … (text, not NULL).
+    OrderKey,
+    /// Value `i` of an [`Func::OrderKey`] text, back as text (NULL for NULL). Args: key.
+    OrderKeyValue(u8),
     /// An engine function called by its name, with the arguments as given: the array
     /// functions and lambdas of ClickHouse's array form of the funnel
     /// ([`DialectRules::funnel_arrays`](crate::sql::DialectRules::funnel_arrays)), compiled

@@ -150,6 +150,22 @@ impl DialectRules for ClickHouse {
             // Strings compare as bytes.
             Func::ByteOrder => arg(r, args, 0),
             Func::SortDay => function(r, "toDate", args),
+            Func::OrderKey => {
+                r.push("concat(leftPad(toString(");
+                arg(r, args, 0);
+                r.push("), 20, '0')");
+                for i in 1..args.len() {
+                    r.push(", hex(");
+                    arg(r, args, i);
+                    r.push("), '.'");
+                }
+                r.push(")");
+            }
+            Func::OrderKeyValue(i) => {
+                r.push("unhex(splitByChar('.', substring(");
+                arg(r, args, 0);
+                r.push(&format!(", 21))[{}])", u32::from(i) + 1));
+            }
         }
     }
 }

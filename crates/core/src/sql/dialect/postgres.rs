@@ -104,6 +104,26 @@ impl DialectRules for Postgres {
                 arg(r, args, 0);
                 r.push(" COLLATE \"C\"");
             }
+            // Compared by bytes whatever the database's locale.
+            Func::OrderKey => {
+                r.push("(lpad(CAST(");
+                arg(r, args, 0);
+                r.push(" AS text), 20, '0')");
+                for i in 1..args.len() {
+                    r.push(" || encode(convert_to(");
+                    arg(r, args, i);
+                    r.push(", 'UTF8'), 'hex') || '.'");
+                }
+                r.push(") COLLATE \"C\"");
+            }
+            Func::OrderKeyValue(i) => {
+                r.push("convert_from(decode(split_part(substr(");
+                arg(r, args, 0);
+                r.push(&format!(
+                    ", 21), '.', {}), 'hex'), 'UTF8')",
+                    u32::from(i) + 1
+                ));
+            }
         }
     }
 }

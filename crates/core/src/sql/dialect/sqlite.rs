@@ -100,6 +100,40 @@ impl DialectRules for Sqlite {
             // Ids are stored as text, and text compares by bytes (the BINARY collation).
             // SortDay is never compiled here (the index is on `created_at`): the time orders.
             Func::IdText | Func::ByteOrder | Func::SortDay => arg(r, args, 0),
+            Func::OrderKey => {
+                r.push("(printf('%020d', ");
+                arg(r, args, 0);
+                r.push(")");
+                for i in 1..args.len() {
+                    r.push(" || hex(");
+                    arg(r, args, i);
+                    r.push(") || '.'");
+                }
+                r.push(")");
+            }
+            Func::OrderKeyValue(i) => {
+                r.push("CAST(unhex(substr(");
+                key_rest(r, args, i);
+                r.push(", 1, instr(");
+                key_rest(r, args, i);
+                r.push(", '.') - 1)) AS TEXT)");
+            }
         }
     }
+}
+
+/// The text of an [`Func::OrderKey`] from value `i` on: SQLite has no `split_part`, so
+/// the text after the first dot, `i` times over (args: key).
+fn key_rest(r: &mut Renderer<'_>, args: &[Expr], i: u8) {
+    if i == 0 {
+        r.push("substr(");
+        arg(r, args, 0);
+        r.push(", 21)");
+        return;
+    }
+    r.push("substr(");
+    key_rest(r, args, i - 1);
+    r.push(", instr(");
+    key_rest(r, args, i - 1);
+    r.push(", '.') + 1)");
 }
