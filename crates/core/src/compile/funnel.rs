@@ -1260,20 +1260,37 @@ pub(super) fn rank_combinations(
     let v_cols = &VALUE_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
     let u_cols = &SHOWN_ALIASES[..v_cols.len()];
     let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
-    // Entrants per combination, then the combinations' ranks.
-    let mut counted = Select {
+    // Each entrant's level, open flag and values, then the entrants per combination,
+    // level and open flag: a few rows per combination, which the ranking's windows sort
+    // instead of one row per entrant.
+    let mut entrants = Select {
         from: Some(per_entrant),
         filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
         ..Select::default()
     };
-    counted.item(Expr::Col("level"), "level").item(open, "open");
+    entrants
+        .item(Expr::Col("level"), "level")
+        .item(open, "open");
+    for v in v_cols {
+        entrants.item(Expr::Col(v), v);
+    }
+    let mut keys = vec![Expr::Col("level"), Expr::Col("open")];
+    keys.extend(values());
+    let mut counted = Select {
+        from: Some(Source::subquery(entrants, "c")),
+        group_by: keys,
+        ..Select::default()
+    };
+    counted
+        .item(Expr::Col("level"), "level")
+        .item(Expr::Col("open"), "open");
     for v in v_cols {
         counted.item(Expr::Col(v), v);
     }
-    counted.item(
-        Expr::Window(Win::Sum, Some(Box::new(Expr::Int(1))), values(), vec![]),
-        "size",
-    );
+    counted.item(Expr::count_star(), "n");
+    // Each combination's entrants, then the combinations' ranks.
+    let size = Expr::Window(Win::Sum, Some(Box::new(Expr::Col("n"))), values(), vec![]);
+    let counted = layer(Source::subquery(counted, "n0"), "n1", vec![(size, "size")]);
     let mut order = vec![OrderBy::desc(Expr::Col("size"))];
     order.extend(
         v_cols
@@ -1281,7 +1298,7 @@ pub(super) fn rank_combinations(
             .map(|v| OrderBy::asc(Expr::call(Func::ByteOrder, vec![Expr::Col(v)]))),
     );
     let rank = Expr::Window(Win::DenseRank, None, vec![], order);
-    let ranked = layer(Source::subquery(counted, "c"), "d", vec![(rank, "rk")]);
+    let ranked = layer(counted, "d", vec![(rank, "rk")]);
     let shown = Expr::And(vec![
         Expr::Col("rk").op(Op::Gt, params.int(bd.offset as i64)),
         Expr::Col("rk").op(Op::LtEq, params.int((bd.offset + bd.limit) as i64)),
@@ -1307,7 +1324,8 @@ pub(super) fn rank_combinations(
         .item(
             Expr::Window(Win::Max, Some(Box::new(Expr::Col("rk"))), vec![], vec![]),
             "total",
-        );
+        )
+        .item(Expr::Col("n"), "n");
     let mut keys = vec![Expr::Col("grp")];
     keys.extend(u_cols.iter().map(|u| Expr::Col(u)));
     keys.extend([Expr::Col("level"), Expr::Col("open")]);
@@ -1325,7 +1343,7 @@ pub(super) fn rank_combinations(
         out.item(Expr::Col(name), name);
     }
     out.item(Expr::agg(Agg::Max, Expr::Col("total")), "total")
-        .item(Expr::count_star(), "entrants");
+        .item(Expr::agg(Agg::Sum, Expr::Col("n")), "entrants");
     Statement::select(out)
 }
 
