@@ -14,7 +14,6 @@ is the reference for the 24 h step window (the same levels) and a scale for the 
 A's and B's rows are compared. Markdown to stdout.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -24,7 +23,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ch_sql import compile_sql, hand_written, run  # noqa: E402
-from export import clean_env, generate, load_store, log, start_stores, stop_all  # noqa: E402
+from export import (clean_env, generate, load_store, log, start_stores,  # noqa: E402
+                    stop_all, two_builds)
 from funnel_options import KINDS, query  # noqa: E402
 
 GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
@@ -33,12 +33,7 @@ GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("a")
-    ap.add_argument("b")
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=9)
-    args = ap.parse_args()
+    args = two_builds().parse_args()
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     work = tempfile.mkdtemp(prefix="quarry-ch-funnel-ab.")
@@ -50,7 +45,7 @@ def main():
         now = subprocess.run(["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
                              check=True, capture_output=True, text=True).stdout.strip()
         stores = start_stores(env, work, started)
-        load_store(args.b, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
+        load_store(args.quarry_b, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
         log("ClickHouse: imported")
         url = env["CLICKHOUSE_URL"]
         rows = []
@@ -58,8 +53,8 @@ def main():
             if label not in GENERAL:
                 continue
             qs = query(events, extra)
-            a = compile_sql(args.a, "funnel", qs, "bench", now)
-            b = compile_sql(args.b, "funnel", qs, "bench", now)
+            a = compile_sql(args.quarry_a, "funnel", qs, "bench", now)
+            b = compile_sql(args.quarry_b, "funnel", qs, "bench", now)
             hand = hand_written("funnel", "bench", b[1]["param_p2"], b[1]["param_p3"])
             times = {"a": [], "b": [], "h": []}
             answers = {}
@@ -74,7 +69,7 @@ def main():
             med = {k: statistics.median(v) for k, v in times.items()}
             rows.append((label, med, answers["a"] == answers["b"]))
             log(f"{label}: timed")
-        print(f"\n{args.events} events, commit {rev}; A = {args.a}, B = {args.b}; 2 untimed "
+        print(f"\n{args.events} events, commit {rev}; A = {args.quarry_a}, B = {args.quarry_b}; 2 untimed "
               f"and {args.rounds} timed rounds in rotating order; medians of ClickHouse's "
               f"`elapsed`, ms. Reproduce: benches/ch_funnel_ab.py A B --events {args.events} "
               f"--rounds {args.rounds}\n")

@@ -25,6 +25,7 @@ Usage: benches/export.py [EVENTS, default 1000000] [ROUNDS, default 5]
 Standard library only; needs curl, sqlite3 and /proc.
 """
 
+import argparse
 import json
 import os
 import re
@@ -105,6 +106,17 @@ def timed_get(url, headers, out="/dev/null"):
     if res[0] != "200":
         raise SystemExit(f"{url}: HTTP {res[0]}")
     return float(res[1]) * 1000.0, int(res[2])
+
+
+def two_builds(rounds=9):
+    """The command line of a two-builds comparison: release binaries QUARRY_A and QUARRY_B,
+    `--events` (1 000 000) and `--rounds`; the caller may add its own options."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("quarry_a")
+    ap.add_argument("quarry_b")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=rounds)
+    return ap
 
 
 def interleaved(ports, headers, reqs, rounds, work, warm=2):

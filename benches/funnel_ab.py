@@ -14,7 +14,6 @@ QUARRY_A and QUARRY_B are release binaries of builds with the same migrations. M
 stdout. Standard library only; needs curl and psql.
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -44,12 +43,7 @@ def requests():
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("quarry_a")
-    ap.add_argument("quarry_b")
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=9)
-    args = ap.parse_args()
+    args = export.two_builds().parse_args()
     work = tempfile.mkdtemp(prefix="quarry-funnel-ab.")
     env = export.clean_env()
     servers, started = [], {}

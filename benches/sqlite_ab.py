@@ -16,7 +16,6 @@ CARGO_TARGET_DIR set elsewhere, and target/release/quarry). Markdown to stdout.
 Standard library only; needs curl and psql.
 """
 
-import argparse
 import datetime
 import json
 import os
@@ -59,12 +58,7 @@ def requests(end):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("quarry_a")
-    ap.add_argument("quarry_b")
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=9)
-    args = ap.parse_args()
+    args = export.two_builds().parse_args()
     work = tempfile.mkdtemp(prefix="quarry-sqlite-ab.")
     env = export.clean_env()
     servers, started = [], {}

@@ -16,7 +16,6 @@ QUARRY_A and QUARRY_B are release binaries (e.g. a build of an older commit with
 CARGO_TARGET_DIR set elsewhere, and target/release/quarry). Standard library only.
 """
 
-import argparse
 import os
 import statistics
 import sys
@@ -28,12 +27,8 @@ import export  # noqa: E402  (benches/export.py: the servers, the stores, the en
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("quarry_a")
-    ap.add_argument("quarry_b")
+    ap = export.two_builds(rounds=7)
     ap.add_argument("--backend", choices=("ch", "pg", "sqlite"), default="ch")
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--format", choices=("ndjson", "csv", "parquet"), default="ndjson")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="quarry-stream-ab.")
