@@ -10,6 +10,7 @@ servers in a rotating order; medians of curl's time_total after 2 untimed rounds
 answer must be identical on the four.
 
 Usage: benches/funnel_ab.py QUARRY_A QUARRY_B [--events N (1000000)] [--rounds R (9)]
+                           [--every-kind]
 QUARRY_A and QUARRY_B are release binaries of builds with the same migrations. Markdown to
 stdout. Standard library only; needs curl and psql.
 """
@@ -31,19 +32,28 @@ WANTED = ["plain (§7)", "previous=true", "timeToConvert=true",
           "breakdowns country, attribution last"]
 
 
-def requests():
-    """(title, path) of every request."""
-    kinds = [k for k in KINDS if k[0] in WANTED]
-    kinds.append(("previous, timeToConvert and breakdowns", STEPS, {
-        "previous": "true", "timeToConvert": "true",
-        "breakdowns": json.dumps([{"name": "country"}]), "breakdownAttribution": "last"}))
+def requests(every):
+    """(title, path) of every request: with `every`, every kind of benches/funnel_options.py
+    but those with `funnelRange=entry` (whose pending counts move with the clock between
+    the servers' answers); otherwise those that run more than one statement, and the
+    plain funnel."""
+    if every:
+        kinds = [k for k in KINDS if k[2].get("funnelRange") != "entry"]
+    else:
+        kinds = [k for k in KINDS if k[0] in WANTED]
+        kinds.append(("previous, timeToConvert and breakdowns", STEPS, {
+            "previous": "true", "timeToConvert": "true",
+            "breakdowns": json.dumps([{"name": "country"}]), "breakdownAttribution": "last"}))
     return [(label, "/export/funnel?" + urllib.parse.urlencode(
         {"projectId": "bench", "events": json.dumps(events), "range": "30d", **extra}))
         for label, events, extra in kinds]
 
 
 def main():
-    args = export.two_builds().parse_args()
+    ap = export.two_builds()
+    ap.add_argument("--every-kind", action="store_true",
+                    help="every request kind of benches/funnel_options.py")
+    args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="quarry-funnel-ab.")
     env = export.clean_env()
     servers, started = [], {}
@@ -75,7 +85,7 @@ def main():
             srv = export.Server(binary, senv, work, name.lower().replace(" ", "-"))
             servers.append(srv)
             ports[name] = srv.port
-        reqs = requests()
+        reqs = requests(args.every_kind)
         times = export.interleaved(ports, headers, reqs, args.rounds, work)
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=export.ROOT,
                              capture_output=True, text=True).stdout.strip()

@@ -695,11 +695,10 @@ fn general(
     // Entrants without a step-2 event are at level 1 at most, and most entrants of a real
     // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
     // entrants have one, and only their rows go through the passes below; the others get
-    // their level, entry and open flag from one aggregate ([`running_max`]'s shortcut).
-    // With breakdowns the same aggregate also keeps, per entrant, the least `(time,
-    // values…)` of its step-1 events: an entrant without a step-2 event is attributed
-    // that event whatever the rule. On every engine (SQLite too, since the rows are
-    // picked with a semi-join) the split is faster (docs/performance.md).
+    // their level, entry and open flag (or, with breakdowns, their attributed event: the
+    // least `(time, values…)` of their step-1 events, whatever the rule) from that same
+    // aggregate ([`first_event`]). On every engine (SQLite too, since the rows are picked
+    // with a semi-join) the split is faster (docs/performance.md).
     let split = n >= 2;
     let mut ctes = Vec::new();
     let mut source = if split {
@@ -713,10 +712,31 @@ fn general(
         };
         has.item(Expr::Col("k"), "k")
             .item(Expr::agg(Agg::Max, Expr::Col(STEP_ALIASES[1])), "h2");
-        if let Output::Breakdowns(bd) = output {
-            let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
-            cols.extend(b_cols);
-            first_event(&mut has, req, ctx, window, b_cols, params);
+        match output {
+            Output::Breakdowns(bd) => {
+                let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+                cols.extend(b_cols);
+                first_event(
+                    &mut has,
+                    req,
+                    ctx,
+                    window,
+                    FirstEvent::Values(b_cols),
+                    params,
+                );
+            }
+            Output::Levels(grid) => {
+                let entry_time = grid.is_some();
+                first_event(
+                    &mut has,
+                    req,
+                    ctx,
+                    window,
+                    FirstEvent::Time(entry_time),
+                    params,
+                );
+            }
+            Output::TimeToConvert(_) => {}
         }
         ctes.push(Cte {
             name: "e",
@@ -880,10 +900,12 @@ fn general(
             open: &open_q,
         };
         let (per_entrant, open) = breakdown_entrants(source, &steps, bd, params);
+        let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+        let keep = FirstEvent::Values(b_cols);
         let per_entrant = if split {
             let union = Statement {
                 ctes: Vec::new(),
-                body: Body::UnionAll(vec![per_entrant, first_event_entrants(n, entry, bd)]),
+                body: Body::UnionAll(vec![per_entrant, first_event_entrants(n, entry, keep)]),
             };
             Source::Subquery(Box::new(union), "p")
         } else {
@@ -928,30 +950,8 @@ fn general(
     }
     let open = open_at_level(&mut per_entrant, n, entry, &open_q, params);
     let per_entrant = if split {
-        // The entrants without a step-2 event: the same columns from one aggregate.
-        let mut first = vec![Expr::Col(STEP_ALIASES[0]).eq(Expr::Int(1))];
-        first.extend(end_ms.clone().map(|end| Expr::Col("t").op(Op::LtEq, end)));
-        let first = Expr::And(first);
-        let mut low = Select {
-            from: Some(Source::subquery(
-                rows_with_step_2(&["k", "t", STEP_ALIASES[0]], 0),
-                "e1",
-            )),
-            group_by: vec![k()],
-            ..Select::default()
-        };
-        low.item(Expr::agg(Agg::Max, flag(first.clone())), "level");
-        if grid.is_some() {
-            let at = Expr::if_then(first.clone(), Expr::Col("t"), Expr::Null);
-            low.item(Expr::agg(Agg::Min, at), "entry");
-        }
-        if entry {
-            let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since.clone())]);
-            low.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[0]);
-            for alias in &OPEN_ALIASES[1..n - 1] {
-                low.item(Expr::Int(0), alias);
-            }
-        }
+        // The entrants without a step-2 event: the same columns from the aggregate `g`.
+        let low = first_event_entrants(n, entry, FirstEvent::Time(grid.is_some()));
         let union = Statement {
             ctes: Vec::new(),
             body: Body::UnionAll(vec![per_entrant, low]),
@@ -1185,19 +1185,30 @@ fn breakdown_entrants(
     (per_entrant, open)
 }
 
-/// In the split's aggregate `has` (per entrant, over the scanned rows `e`, which carry
-/// the breakdown columns `b_cols`): whether the entrant completes step 1 (`h1`: a step-1
-/// event, in the range with `funnelRange=entry`), the least `(time, values…)` of those
-/// events (`x`, an [`Func::OrderKey`]) and, with `funnelRange=entry`, whether one of them
-/// is at most a window before now (`o1`). For an entrant without a step-2 event these
-/// are its level, its attributed event under every rule (its chains end at step 1) and
-/// its open flag ([`first_event_entrants`]).
+/// What the split's aggregate keeps of an entrant's first step-1 event besides whether
+/// there is one ([`first_event`]).
+#[derive(Clone, Copy)]
+enum FirstEvent<'a> {
+    /// Its time when `true` (the entry, for entry buckets).
+    Time(bool),
+    /// Its values of these breakdown columns (the least `(time, values…)`).
+    Values(&'a [&'static str]),
+}
+
+/// In the split's aggregate `has` (per entrant, over the scanned rows `e`): whether the
+/// entrant completes step 1 (`h1`: a step-1 event, in the range with
+/// `funnelRange=entry`), what `keep` asks of the earliest such event (its time `t1`, or
+/// its least `(time, values…)` as an [`Func::OrderKey`] `x`) and, with
+/// `funnelRange=entry`, whether one of them is at most a window before now (`o1`). For an
+/// entrant without a step-2 event these are its level, its entry, its attributed event
+/// under every rule (its chains end at step 1) and its open flag, read by
+/// [`first_event_entrants`] without a second pass over its rows.
 fn first_event(
     has: &mut Select,
     req: &FunnelRequest,
     ctx: &Context,
     window: &Window,
-    b_cols: &[&'static str],
+    keep: FirstEvent<'_>,
     params: &mut Params,
 ) {
     let entry = req.range == FunnelRange::Entry;
@@ -1207,14 +1218,19 @@ fn first_event(
     }
     let first = Expr::And(first);
     has.item(Expr::agg(Agg::Max, flag(first.clone())), "h1");
-    // Relative to the window's start, so never negative.
-    let mut key = vec![Expr::Col("t").op(Op::Sub, params.int(window.start))];
-    key.extend(b_cols.iter().map(|b| Expr::Col(b)));
-    let key = Expr::call(Func::OrderKey, key);
-    has.item(
-        Expr::agg(Agg::Min, Expr::if_then(first.clone(), key, Expr::Null)),
-        "x",
-    );
+    let earliest = |e: Expr| Expr::agg(Agg::Min, Expr::if_then(first.clone(), e, Expr::Null));
+    match keep {
+        FirstEvent::Time(false) => {}
+        FirstEvent::Time(true) => {
+            has.item(earliest(Expr::Col("t")), "t1");
+        }
+        FirstEvent::Values(b_cols) => {
+            // Relative to the window's start, so never negative.
+            let mut key = vec![Expr::Col("t").op(Op::Sub, params.int(window.start))];
+            key.extend(b_cols.iter().map(|b| Expr::Col(b)));
+            has.item(earliest(Expr::call(Func::OrderKey, key)), "x");
+        }
+    }
     if entry {
         let since = params.int(ctx.now.saturating_sub(req.window_ms));
         let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since)]);
@@ -1223,18 +1239,27 @@ fn first_event(
 }
 
 /// The entrants without a step-2 event, from the split's aggregate `g` ([`first_event`]),
-/// with the columns of [`breakdown_entrants`].
-fn first_event_entrants(n: usize, entry: bool, bd: &FunnelBreakdowns) -> Select {
+/// with the columns of the entrants that go through the passes: `level`, the attributed
+/// values `v0…` (breakdowns) or `entry` (entry buckets), and the open flags `o_1…` with
+/// `funnelRange=entry`.
+fn first_event_entrants(n: usize, entry: bool, keep: FirstEvent<'_>) -> Select {
     let mut low = Select {
         from: Some(Source::Named("g")),
         filter: vec![Expr::Qualified("g", "h2").eq(Expr::Int(0))],
         ..Select::default()
     };
     low.item(Expr::Qualified("g", "h1"), "level");
-    let v_cols = &VALUE_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
-    for (i, v) in v_cols.iter().enumerate() {
-        let value = Func::OrderKeyValue(i as u8);
-        low.item(Expr::call(value, vec![Expr::Qualified("g", "x")]), v);
+    match keep {
+        FirstEvent::Time(false) => {}
+        FirstEvent::Time(true) => {
+            low.item(Expr::Qualified("g", "t1"), "entry");
+        }
+        FirstEvent::Values(b_cols) => {
+            for (i, v) in VALUE_ALIASES[..b_cols.len()].iter().enumerate() {
+                let value = Func::OrderKeyValue(i as u8);
+                low.item(Expr::call(value, vec![Expr::Qualified("g", "x")]), v);
+            }
+        }
     }
     if entry {
         low.item(Expr::Qualified("g", OPEN_ALIASES[0]), OPEN_ALIASES[0]);
