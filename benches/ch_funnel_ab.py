@@ -23,8 +23,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ch_sql import compile_sql, hand_written, run  # noqa: E402
-from export import (clean_env, generate, load_store, log, start_stores,  # noqa: E402
-                    stop_all, two_builds)
+from export import (clean_env, generate, head_commit, load_store, log,  # noqa: E402
+                    start_stores, stop_all, two_builds)
 from funnel_options import KINDS, query  # noqa: E402
 
 GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
@@ -34,8 +34,7 @@ GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
 
 def main():
     args = two_builds().parse_args()
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                         text=True).stdout.strip()
+    rev = head_commit()
     work = tempfile.mkdtemp(prefix="quarry-ch-funnel-ab.")
     env = clean_env()
     started = {}

@@ -280,6 +280,12 @@ def offset_pages(quarry, url, now_ms, rounds):
     return rows
 
 
+def head_commit():
+    """The checked-out commit, short."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def build_quarry():
     """Build the release binary; its path and the commit it was built from (marked when
     the sources under crates/ differ from it)."""
@@ -287,8 +293,7 @@ def build_quarry():
     sh("cargo", "build", "--release", "-q", "-p", "quarry-server", cwd=ROOT)
     quarry = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                           "release", "quarry")
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                         text=True).stdout.strip()
+    rev = head_commit()
     if subprocess.run(["git", "status", "--porcelain", "--", "crates", "Cargo.toml"], cwd=ROOT,
                       capture_output=True, text=True).stdout.strip():
         rev += " + uncommitted changes"

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import urllib.parse
@@ -87,8 +86,7 @@ def main():
             ports[name] = srv.port
         reqs = requests(args.every_kind)
         times = export.interleaved(ports, headers, reqs, args.rounds, work)
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=export.ROOT,
-                             capture_output=True, text=True).stdout.strip()
+        rev = export.head_commit()
         print(f"{args.events} events; A = {args.quarry_a}, B = {args.quarry_b} (HEAD {rev}); "
               f"2 untimed and {args.rounds} timed rounds, medians of curl's time_total, ms; "
               "every answer identical on the four.\n")

@@ -94,8 +94,7 @@ def main():
         reqs = requests(end)
         names = list(stores)
         times = export.interleaved(ports, headers, reqs, args.rounds, work)
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=export.ROOT,
-                             capture_output=True, text=True).stdout.strip()
+        rev = export.head_commit()
         print(f"{args.events} events; A = {args.quarry_a}, B = {args.quarry_b} (HEAD {rev}); "
               f"2 untimed and {args.rounds} timed rounds, medians of curl's time_total, ms; "
               "every answer identical on the three.\n")

@@ -167,16 +167,18 @@ pub async fn funnel(
         plan.time_to_convert.as_ref(),
         plan.breakdowns.as_ref(),
     ];
-    let mut results: [Option<Vec<Row>>; 4] = Default::default();
-    let mut running = futures_util::stream::iter(queries.into_iter().enumerate())
-        .filter_map(|(i, q)| std::future::ready(q.map(|q| (i, q))))
+    let asked = queries
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, q)| q.map(|q| (i, q)));
+    let mut running = futures_util::stream::iter(asked)
         .map(|(i, q)| async move { store.fetch(q).await.map(|rows| (i, rows)) })
         .buffer_unordered(STATEMENTS_AT_ONCE);
+    let mut results: [Option<Vec<Row>>; 4] = Default::default();
     while let Some(done) = running.next().await {
         let (i, rows) = done.map_err(|e| refused(e, &patterns))?;
         results[i] = Some(rows);
     }
-    drop(running);
     let [rows, previous, times, groups] = results;
     let rows = rows.unwrap_or_default();
     let (previous, times, groups) = (previous.as_deref(), times.as_deref(), groups.as_deref());

@@ -447,12 +447,7 @@ fn breakdown_groups(out: &Value, labels: &[&str]) -> Vec<(Vec<String>, Vec<u64>)
                 .iter()
                 .map(|l| g["breakdowns"][l].as_str().unwrap().to_string())
                 .collect();
-            let counts = g["steps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["count"].as_u64().unwrap())
-                .collect();
+            let counts = counts(g).iter().map(|c| c.as_u64().unwrap()).collect();
             (values, counts)
         })
         .collect()

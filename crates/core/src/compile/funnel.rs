@@ -692,6 +692,21 @@ fn general(
             ev.item(super::chart::exprs::label_expr(&b.field, params), alias);
         }
     }
+    let end_ms = entry.then(|| params.int(window.end));
+    // With funnelRange=entry, the time since which a chain's window is still open at now
+    // (pending entrants); bound only when it is used.
+    let pending = entry && !matches!(output, Output::TimeToConvert(_));
+    let since = if pending {
+        params.int(ctx.now.saturating_sub(w))
+    } else {
+        Expr::Null
+    };
+    // What the entrants without a step-2 event need of their first step-1 event.
+    let keep = match output {
+        Output::Levels(grid) => Some(FirstEvent::Time(grid.is_some())),
+        Output::Breakdowns(bd) => Some(FirstEvent::Values(breakdown_cols(bd))),
+        Output::TimeToConvert(_) => None,
+    };
     // Entrants without a step-2 event are at level 1 at most, and most entrants of a real
     // funnel have none: the scan is kept once (`e`), one aggregate (`g`) tells which
     // entrants have one, and only their rows go through the passes below; the others get
@@ -712,31 +727,22 @@ fn general(
         };
         has.item(Expr::Col("k"), "k")
             .item(Expr::agg(Agg::Max, Expr::Col(STEP_ALIASES[1])), "h2");
-        match output {
-            Output::Breakdowns(bd) => {
-                let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+        if let Some(keep) = keep {
+            if let FirstEvent::Values(b_cols) = keep {
                 cols.extend(b_cols);
-                first_event(
-                    &mut has,
-                    req,
-                    ctx,
-                    window,
-                    FirstEvent::Values(b_cols),
-                    params,
-                );
             }
-            Output::Levels(grid) => {
-                let entry_time = grid.is_some();
-                first_event(
-                    &mut has,
-                    req,
-                    ctx,
-                    window,
-                    FirstEvent::Time(entry_time),
-                    params,
-                );
-            }
-            Output::TimeToConvert(_) => {}
+            // A step-1 event (in the range with funnelRange=entry) completes step 1.
+            let mut first = vec![Expr::Col(STEP_ALIASES[0]).eq(Expr::Int(1))];
+            first.extend(end_ms.clone().map(|end| Expr::Col("t").op(Op::LtEq, end)));
+            let since = entry.then_some(&since);
+            first_event(
+                &mut has,
+                Expr::And(first),
+                since,
+                keep,
+                window.start,
+                params,
+            );
         }
         ctes.push(Cte {
             name: "e",
@@ -746,7 +752,7 @@ fn general(
             name: "g",
             body: Body::Select(Box::new(has)),
         });
-        Source::subquery(rows_with_step_2(&cols, 1), "e0")
+        Source::subquery(rows_with_step_2(&cols), "e0")
     } else {
         Source::subquery(ev, "e0")
     };
@@ -806,7 +812,6 @@ fn general(
             .map(|i| Expr::Col(CLEAN_ALIASES[i]).eq(Expr::Int(0)))
             .collect()
     };
-    let end_ms = entry.then(|| params.int(window.end));
     // The funnel window, bound once for every pass (the any-order form does not use it).
     let earliest = if any { Expr::Null } else { params.int(w) };
     // Whether a row is step q of a valid chain (given m_q from its pass), and that
@@ -879,13 +884,7 @@ fn general(
     }
 
     // Whether a row completes step `q` of a chain whose window is still open at now
-    // (pending entrants, funnelRange=entry); `since` is bound only when it is used.
-    let pending = entry && !matches!(output, Output::TimeToConvert(_));
-    let since = if pending {
-        params.int(ctx.now.saturating_sub(w))
-    } else {
-        Expr::Null
-    };
+    // (pending entrants, funnelRange=entry).
     let open_q = |q: usize, params: &mut Params| -> Expr {
         Expr::And(vec![
             completes(q, params),
@@ -900,17 +899,7 @@ fn general(
             open: &open_q,
         };
         let (per_entrant, open) = breakdown_entrants(source, &steps, bd, params);
-        let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
-        let keep = FirstEvent::Values(b_cols);
-        let per_entrant = if split {
-            let union = Statement {
-                ctes: Vec::new(),
-                body: Body::UnionAll(vec![per_entrant, first_event_entrants(n, entry, keep)]),
-            };
-            Source::Subquery(Box::new(union), "p")
-        } else {
-            Source::subquery(per_entrant, "p")
-        };
+        let per_entrant = all_entrants(per_entrant, keep.filter(|_| split), n, entry);
         let mut stmt = rank_combinations(per_entrant, open, bd, params);
         stmt.ctes = ctes;
         return stmt;
@@ -949,17 +938,7 @@ fn general(
         per_entrant.item(Expr::agg(Agg::Min, first), "entry");
     }
     let open = open_at_level(&mut per_entrant, n, entry, &open_q, params);
-    let per_entrant = if split {
-        // The entrants without a step-2 event: the same columns from the aggregate `g`.
-        let low = first_event_entrants(n, entry, FirstEvent::Time(grid.is_some()));
-        let union = Statement {
-            ctes: Vec::new(),
-            body: Body::UnionAll(vec![per_entrant, low]),
-        };
-        Source::Subquery(Box::new(union), "p")
-    } else {
-        Source::subquery(per_entrant, "p")
-    };
+    let per_entrant = all_entrants(per_entrant, keep.filter(|_| split), n, entry);
     let bucket = match grid {
         Some(g) => super::chart::exprs::bucket_expr(g, Expr::Col("entry"), params),
         None => Expr::Int(0),
@@ -1052,13 +1031,13 @@ pub(super) fn scan(
     }
 }
 
-/// The columns `cols` of the scanned rows (`e`) of the entrants that have a step-2 event
-/// (`has` 1) or not (0), by the per-entrant aggregate `g`.
-fn rows_with_step_2(cols: &[&'static str], has: i64) -> Select {
+/// The columns `cols` of the scanned rows (`e`) of the entrants that have a step-2 event,
+/// by the per-entrant aggregate `g`.
+fn rows_with_step_2(cols: &[&'static str]) -> Select {
     let mut s = Select {
         from: Some(Source::Named("e")),
         filter: vec![entrants_where(vec![
-            Expr::Qualified("g", "h2").eq(Expr::Int(has)),
+            Expr::Qualified("g", "h2").eq(Expr::Int(1)),
         ])],
         ..Select::default()
     };
@@ -1111,7 +1090,7 @@ fn breakdown_entrants(
 ) -> (Select, Expr) {
     let n = steps.n;
     let k = || Expr::Col("k");
-    let b_cols = &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+    let b_cols = breakdown_cols(bd);
     let attributed: Vec<usize> = match bd.attribution {
         Attribution::First => vec![1],
         Attribution::Last => (1..=n).collect(),
@@ -1196,27 +1175,21 @@ enum FirstEvent<'a> {
 }
 
 /// In the split's aggregate `has` (per entrant, over the scanned rows `e`): whether the
-/// entrant completes step 1 (`h1`: a step-1 event, in the range with
-/// `funnelRange=entry`), what `keep` asks of the earliest such event (its time `t1`, or
-/// its least `(time, values…)` as an [`Func::OrderKey`] `x`) and, with
-/// `funnelRange=entry`, whether one of them is at most a window before now (`o1`). For an
-/// entrant without a step-2 event these are its level, its entry, its attributed event
-/// under every rule (its chains end at step 1) and its open flag, read by
+/// entrant completes step 1 (`h1`: a row meets `first`), what `keep` asks of the earliest
+/// such row (its time `t1`, or its least `(time, values…)` as an [`Func::OrderKey`] `x`,
+/// the time taken from `start`) and, with an open-window bound `since`
+/// (`funnelRange=entry`), whether one of them is at or after it (`o1`). For an entrant
+/// without a step-2 event these are its level, its entry, its attributed event under
+/// every rule (its chains end at step 1) and its open flag, read by
 /// [`first_event_entrants`] without a second pass over its rows.
 fn first_event(
     has: &mut Select,
-    req: &FunnelRequest,
-    ctx: &Context,
-    window: &Window,
+    first: Expr,
+    since: Option<&Expr>,
     keep: FirstEvent<'_>,
+    start: i64,
     params: &mut Params,
 ) {
-    let entry = req.range == FunnelRange::Entry;
-    let mut first = vec![Expr::Col(STEP_ALIASES[0]).eq(Expr::Int(1))];
-    if entry {
-        first.push(Expr::Col("t").op(Op::LtEq, params.int(window.end)));
-    }
-    let first = Expr::And(first);
     has.item(Expr::agg(Agg::Max, flag(first.clone())), "h1");
     let earliest = |e: Expr| Expr::agg(Agg::Min, Expr::if_then(first.clone(), e, Expr::Null));
     match keep {
@@ -1226,14 +1199,13 @@ fn first_event(
         }
         FirstEvent::Values(b_cols) => {
             // Relative to the window's start, so never negative.
-            let mut key = vec![Expr::Col("t").op(Op::Sub, params.int(window.start))];
+            let mut key = vec![Expr::Col("t").op(Op::Sub, params.int(start))];
             key.extend(b_cols.iter().map(|b| Expr::Col(b)));
             has.item(earliest(Expr::call(Func::OrderKey, key)), "x");
         }
     }
-    if entry {
-        let since = params.int(ctx.now.saturating_sub(req.window_ms));
-        let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since)]);
+    if let Some(since) = since {
+        let open = Expr::And(vec![first, Expr::Col("t").op(Op::GtEq, since.clone())]);
         has.item(Expr::agg(Agg::Max, flag(open)), OPEN_ALIASES[0]);
     }
 }
@@ -1270,6 +1242,26 @@ fn first_event_entrants(n: usize, entry: bool, keep: FirstEvent<'_>) -> Select {
     low
 }
 
+/// The per-entrant rows `p`: those of the entrants that went through the passes and,
+/// when the entrants were split (`keep`), those of the others from [`first_event_entrants`].
+fn all_entrants(passed: Select, keep: Option<FirstEvent<'_>>, n: usize, entry: bool) -> Source {
+    match keep {
+        None => Source::subquery(passed, "p"),
+        Some(keep) => {
+            let union = Statement {
+                ctes: Vec::new(),
+                body: Body::UnionAll(vec![passed, first_event_entrants(n, entry, keep)]),
+            };
+            Source::Subquery(Box::new(union), "p")
+        }
+    }
+}
+
+/// The scanned rows' breakdown columns of `bd`.
+fn breakdown_cols(bd: &FunnelBreakdowns) -> &'static [&'static str] {
+    &BREAKDOWN_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())]
+}
+
 /// The entrants of `per_entrant` (rows with `level`, the attributed values `v0…` and
 /// what `open` reads) by breakdown combination, level and open window. Combinations are
 /// ranked by entrants (then by code points); those ranked in `offset + 1 ..= offset +
@@ -1282,7 +1274,7 @@ pub(super) fn rank_combinations(
     bd: &FunnelBreakdowns,
     params: &mut Params,
 ) -> Statement {
-    let v_cols = &VALUE_ALIASES[..bd.fields.len().min(BREAKDOWN_ALIASES.len())];
+    let v_cols = &VALUE_ALIASES[..breakdown_cols(bd).len()];
     let u_cols = &SHOWN_ALIASES[..v_cols.len()];
     let values = || v_cols.iter().map(|v| Expr::Col(v)).collect::<Vec<_>>();
     // Each entrant's level, open flag and values, then the entrants per combination,

@@ -3,7 +3,7 @@
 
 use super::{
     ConfigAggregates, ConfigRows, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN,
-    PlanStatement, arg, function,
+    ORDER_KEY_DIGITS, PlanStatement, arg, function,
 };
 use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use crate::sql::render::Renderer;
@@ -153,7 +153,7 @@ impl DialectRules for ClickHouse {
             Func::OrderKey => {
                 r.push("concat(leftPad(toString(");
                 arg(r, args, 0);
-                r.push("), 20, '0')");
+                r.push(&format!("), {ORDER_KEY_DIGITS}, '0')"));
                 for i in 1..args.len() {
                     r.push(", hex(");
                     arg(r, args, i);
@@ -164,7 +164,11 @@ impl DialectRules for ClickHouse {
             Func::OrderKeyValue(i) => {
                 r.push("unhex(splitByChar('.', substring(");
                 arg(r, args, 0);
-                r.push(&format!(", 21))[{}])", u32::from(i) + 1));
+                r.push(&format!(
+                    ", {}))[{}])",
+                    ORDER_KEY_DIGITS + 1,
+                    u32::from(i) + 1
+                ));
             }
         }
     }

@@ -95,6 +95,10 @@ pub enum LatestEvent {
 /// pattern with `{0,1}` on the group (docs/performance.md).
 pub const NUMBER_PATTERN: &str = r"^-?[0-9]+(\.[0-9]+)?$";
 
+/// The digits [`Func::OrderKey`](crate::sql::ast::Func::OrderKey) pads its integer to: the
+/// values start at character `ORDER_KEY_DIGITS + 1` (a `u64` has at most 20 digits).
+pub const ORDER_KEY_DIGITS: usize = 20;
+
 /// Rendering rules of one engine. Defaults are the SQL that SQLite and PostgreSQL share.
 pub trait DialectRules: Sync {
     /// Which dialect this is.

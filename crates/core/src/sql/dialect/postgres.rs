@@ -1,6 +1,6 @@
 //! PostgreSQL: `created_at timestamptz`, properties JSONB, `$n` placeholders.
 
-use super::{DialectRules, DistinctCounts, NUMBER_PATTERN, arg, function, infix};
+use super::{DialectRules, DistinctCounts, NUMBER_PATTERN, ORDER_KEY_DIGITS, arg, function, infix};
 use crate::sql::Dialect;
 use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
@@ -108,7 +108,7 @@ impl DialectRules for Postgres {
             Func::OrderKey => {
                 r.push("(lpad(CAST(");
                 arg(r, args, 0);
-                r.push(" AS text), 20, '0')");
+                r.push(&format!(" AS text), {ORDER_KEY_DIGITS}, '0')"));
                 for i in 1..args.len() {
                     r.push(" || encode(convert_to(");
                     arg(r, args, i);
@@ -120,7 +120,8 @@ impl DialectRules for Postgres {
                 r.push("convert_from(decode(split_part(substr(");
                 arg(r, args, 0);
                 r.push(&format!(
-                    ", 21), '.', {}), 'hex'), 'UTF8')",
+                    ", {}), '.', {}), 'hex'), 'UTF8')",
+                    ORDER_KEY_DIGITS + 1,
                     u32::from(i) + 1
                 ));
             }

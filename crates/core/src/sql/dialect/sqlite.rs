@@ -1,6 +1,6 @@
 //! SQLite: timestamps are INTEGER epoch milliseconds, properties a JSON object in TEXT.
 
-use super::{DialectRules, NUMBER_PATTERN, PlanStatement, arg, function, infix};
+use super::{DialectRules, NUMBER_PATTERN, ORDER_KEY_DIGITS, PlanStatement, arg, function, infix};
 use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
 use crate::sql::{CellType, Dialect};
@@ -101,7 +101,7 @@ impl DialectRules for Sqlite {
             // SortDay is never compiled here (the index is on `created_at`): the time orders.
             Func::IdText | Func::ByteOrder | Func::SortDay => arg(r, args, 0),
             Func::OrderKey => {
-                r.push("(printf('%020d', ");
+                r.push(&format!("(printf('%0{ORDER_KEY_DIGITS}d', "));
                 arg(r, args, 0);
                 r.push(")");
                 for i in 1..args.len() {
@@ -128,7 +128,7 @@ fn key_rest(r: &mut Renderer<'_>, args: &[Expr], i: u8) {
     if i == 0 {
         r.push("substr(");
         arg(r, args, 0);
-        r.push(", 21)");
+        r.push(&format!(", {})", ORDER_KEY_DIGITS + 1));
         return;
     }
     r.push("substr(");
