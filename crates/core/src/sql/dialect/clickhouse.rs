@@ -3,7 +3,7 @@
 
 use super::{
     ConfigAggregates, ConfigRows, DialectRules, FunnelAggregate, FunnelStrategy, NUMBER_PATTERN,
-    ORDER_KEY_DIGITS, PlanStatement, arg, function,
+    ORDER_KEY_DIGITS, PlanStatement, arg, function, order_key,
 };
 use crate::sql::ast::{Agg, Expr, Func, Param, TimeColumn, WindowFunnel};
 use crate::sql::render::Renderer;
@@ -150,17 +150,16 @@ impl DialectRules for ClickHouse {
             // Strings compare as bytes.
             Func::ByteOrder => arg(r, args, 0),
             Func::SortDay => function(r, "toDate", args),
-            Func::OrderKey => {
-                r.push("concat(leftPad(toString(");
-                arg(r, args, 0);
-                r.push(&format!("), {ORDER_KEY_DIGITS}, '0')"));
-                for i in 1..args.len() {
-                    r.push(", hex(");
-                    arg(r, args, i);
-                    r.push("), '.'");
-                }
-                r.push(")");
-            }
+            Func::OrderKey => order_key(
+                r,
+                args,
+                [
+                    "concat(leftPad(toString(",
+                    &format!("), {ORDER_KEY_DIGITS}, '0')"),
+                ],
+                [", hex(", "), '.'"],
+                ")",
+            ),
             Func::OrderKeyValue(i) => {
                 r.push("unhex(splitByChar('.', substring(");
                 arg(r, args, 0);

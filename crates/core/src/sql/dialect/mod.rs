@@ -260,6 +260,27 @@ pub fn infix(r: &mut Renderer<'_>, args: &[Expr], op: &str) {
     arg(r, args, 1);
 }
 
+/// [`Func::OrderKey`](crate::sql::ast::Func::OrderKey) in one engine's spelling: `padded`
+/// wraps the integer (argument 0) as `padded.0 n padded.1`, `each` wraps every value, hex
+/// and dot included, and `close` ends the whole.
+pub fn order_key(
+    r: &mut Renderer<'_>,
+    args: &[Expr],
+    padded: [&str; 2],
+    each: [&str; 2],
+    close: &str,
+) {
+    r.push(padded[0]);
+    arg(r, args, 0);
+    r.push(padded[1]);
+    for i in 1..args.len() {
+        r.push(each[0]);
+        arg(r, args, i);
+        r.push(each[1]);
+    }
+    r.push(close);
+}
+
 /// Print argument `i` as an operand (parenthesized when compound).
 pub fn arg(r: &mut Renderer<'_>, args: &[Expr], i: usize) {
     match args.get(i) {

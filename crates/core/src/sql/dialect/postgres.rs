@@ -1,6 +1,8 @@
 //! PostgreSQL: `created_at timestamptz`, properties JSONB, `$n` placeholders.
 
-use super::{DialectRules, DistinctCounts, NUMBER_PATTERN, ORDER_KEY_DIGITS, arg, function, infix};
+use super::{
+    DialectRules, DistinctCounts, NUMBER_PATTERN, ORDER_KEY_DIGITS, arg, function, infix, order_key,
+};
 use crate::sql::Dialect;
 use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
@@ -105,17 +107,16 @@ impl DialectRules for Postgres {
                 r.push(" COLLATE \"C\"");
             }
             // Compared by bytes whatever the database's locale.
-            Func::OrderKey => {
-                r.push("(lpad(CAST(");
-                arg(r, args, 0);
-                r.push(&format!(" AS text), {ORDER_KEY_DIGITS}, '0')"));
-                for i in 1..args.len() {
-                    r.push(" || encode(convert_to(");
-                    arg(r, args, i);
-                    r.push(", 'UTF8'), 'hex') || '.'");
-                }
-                r.push(") COLLATE \"C\"");
-            }
+            Func::OrderKey => order_key(
+                r,
+                args,
+                [
+                    "(lpad(CAST(",
+                    &format!(" AS text), {ORDER_KEY_DIGITS}, '0')"),
+                ],
+                [" || encode(convert_to(", ", 'UTF8'), 'hex') || '.'"],
+                ") COLLATE \"C\"",
+            ),
             Func::OrderKeyValue(i) => {
                 r.push("convert_from(decode(split_part(substr(");
                 arg(r, args, 0);

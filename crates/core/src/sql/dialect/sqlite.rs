@@ -1,6 +1,8 @@
 //! SQLite: timestamps are INTEGER epoch milliseconds, properties a JSON object in TEXT.
 
-use super::{DialectRules, NUMBER_PATTERN, ORDER_KEY_DIGITS, PlanStatement, arg, function, infix};
+use super::{
+    DialectRules, NUMBER_PATTERN, ORDER_KEY_DIGITS, PlanStatement, arg, function, infix, order_key,
+};
 use crate::sql::ast::{Expr, Func, Param, TimeColumn};
 use crate::sql::render::Renderer;
 use crate::sql::{CellType, Dialect};
@@ -100,17 +102,13 @@ impl DialectRules for Sqlite {
             // Ids are stored as text, and text compares by bytes (the BINARY collation).
             // SortDay is never compiled here (the index is on `created_at`): the time orders.
             Func::IdText | Func::ByteOrder | Func::SortDay => arg(r, args, 0),
-            Func::OrderKey => {
-                r.push(&format!("(printf('%0{ORDER_KEY_DIGITS}d', "));
-                arg(r, args, 0);
-                r.push(")");
-                for i in 1..args.len() {
-                    r.push(" || hex(");
-                    arg(r, args, i);
-                    r.push(") || '.'");
-                }
-                r.push(")");
-            }
+            Func::OrderKey => order_key(
+                r,
+                args,
+                [&format!("(printf('%0{ORDER_KEY_DIGITS}d', "), ")"],
+                [" || hex(", ") || '.'"],
+                ")",
+            ),
             Func::OrderKeyValue(i) => {
                 r.push("CAST(unhex(substr(");
                 key_rest(r, args, i);
