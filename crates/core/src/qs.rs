@@ -21,6 +21,10 @@ pub enum QsError {
     /// Bracket keys that conflict (e.g. `a=1&a[x]=2`) or an index over 1000.
     #[error("{param}: conflicting or invalid bracket notation")]
     Brackets { param: String },
+    /// A value whose percent-decoded bytes are not UTF-8 (`name=%FF`): replacing them with
+    /// U+FFFD would change what a filter compares, so the value is refused instead.
+    #[error("{param}: not valid UTF-8")]
+    InvalidUtf8 { param: String },
 }
 
 /// Largest array index accepted in bracket notation (`a[1000]`); larger ones are rejected.
@@ -45,10 +49,19 @@ pub fn parse(query: &str) -> Result<Map<String, Value>, QsError> {
 pub fn parse_lenient(query: &str) -> (Map<String, Value>, Vec<QsError>) {
     let mut root = Branch::default();
     let mut errors = Vec::new();
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+    // `parse` decodes lossily (bytes that are not UTF-8 become U+FFFD); its pairs are the
+    // non-empty `&`-separated parts of the query, as `utf8_values` reads them.
+    let pairs = form_urlencoded::parse(query.as_bytes()).zip(utf8_values(query));
+    for ((key, value), utf8) in pairs {
         let Some((name, segments)) = split_key(&key) else {
             continue;
         };
+        if !utf8 {
+            errors.push(QsError::InvalidUtf8 {
+                param: name.to_owned(),
+            });
+            continue;
+        }
         let leaf = match sniff(&value) {
             Ok(leaf) => leaf,
             Err(reason) => {
@@ -77,9 +90,39 @@ impl QsError {
     /// The top-level parameter the error belongs to.
     pub fn param(&self) -> &str {
         match self {
-            QsError::InvalidJson { param, .. } | QsError::Brackets { param } => param,
+            QsError::InvalidJson { param, .. }
+            | QsError::Brackets { param }
+            | QsError::InvalidUtf8 { param } => param,
         }
     }
+}
+
+/// Per `key=value` pair of `query` (the non-empty parts between `&`, as
+/// `form_urlencoded::parse` splits them), whether its value's percent-decoded bytes are
+/// UTF-8.
+fn utf8_values(query: &str) -> impl Iterator<Item = bool> + '_ {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let value = pair.split_once('=').map_or("", |(_, v)| v);
+            let mut bytes = Vec::with_capacity(value.len());
+            let mut rest = value.as_bytes();
+            while let [first, tail @ ..] = rest {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (*first, tail) {
+                    (b'%', [h, l, after @ ..]) if hex(*h).is_some() && hex(*l).is_some() => {
+                        bytes.push((hex(*h).unwrap_or(0) * 16 + hex(*l).unwrap_or(0)) as u8);
+                        rest = after;
+                    }
+                    (b, _) => {
+                        bytes.push(b);
+                        rest = tail;
+                    }
+                }
+            }
+            std::str::from_utf8(&bytes).is_ok()
+        })
 }
 
 /// A value whose first non-whitespace character is `[` or `{` is JSON; anything else is a
@@ -331,6 +374,27 @@ mod tests {
             json!({"limit": "10", "includes": "profile,meta", "flag": "true"})
         );
         assert_eq!(p("a=&b"), json!({"a": "", "b": ""}));
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_are_refused_by_name() {
+        let (map, errors) = parse_lenient("a=%FF&b=%C3&c=%EF%BF%BD&d=%C3%A9&e=%ZZ%41&f=\u{FFFD}");
+        assert_eq!(
+            errors,
+            vec![
+                QsError::InvalidUtf8 { param: "a".into() },
+                QsError::InvalidUtf8 { param: "b".into() }
+            ]
+        );
+        // U+FFFD sent as itself, é, and a `%` that starts no escape are kept.
+        assert_eq!(
+            Value::Object(map),
+            json!({"c": "\u{FFFD}", "d": "é", "e": "%ZZA", "f": "\u{FFFD}"})
+        );
+        assert_eq!(
+            parse("&&x=1&y[0]=%80"),
+            Err(QsError::InvalidUtf8 { param: "y".into() })
+        );
     }
 
     #[test]

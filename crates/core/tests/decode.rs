@@ -689,6 +689,43 @@ fn funnel_parameter_errors() {
     ]);
 }
 
+/// Clauses that would otherwise be dropped or changed without a word (§4.2): each a 400
+/// naming it, once.
+#[rustfmt::skip]
+#[test]
+fn funnel_clauses_never_silently_dropped() {
+    let ev = |events: &str| q(&[("events", events)]);
+    let two = |k: &'static str, v: &str| q(&[("events", TWO_STEPS), (k, v)]);
+    let bd = r#"[{"name":"country"}]"#;
+    check(&[
+        dec(Ep::Funnel, ev(r#"[{"name":"a"},{"anyOf":[{"name":"b","window":1}]}]"#),
+            "events[1].anyOf[0].window", Invalid, &["an alternative takes only name and filters"]),
+        dec(Ep::Funnel, ev(r#"[{"name":"a"},{"anyOf":[{"name":"b","anyOf":[{"name":"c"}]}]}]"#),
+            "events[1].anyOf[0].anyOf", Invalid, &["an alternative takes only name and filters"]),
+        dec(Ep::Funnel, ev(r#"[{"name":"a","window":1},{"name":"b"}]"#),
+            "events[0].window", Invalid, &["first step has no previous step"]),
+        dec(Ep::Funnel, two("exclusions", r#"[{"name":"x","window":1}]"#),
+            "exclusions[0].window", Invalid, &["an exclusion takes only name and filters"]),
+        dec(Ep::Funnel, two("exclusions", r#"[{"name":"x","anyOf":[{"name":"y"}]}]"#),
+            "exclusions[0].anyOf", Invalid, &["an exclusion takes only name and filters"]),
+        dec(Ep::Funnel, format!("{}&timeToConvert=false", two("timeToConvertBins", "[60]")),
+            "timeToConvertBins", Invalid, &["timeToConvert=false"]),
+        // An invalid attribution without breakdowns: one detail, not two.
+        dec(Ep::Funnel, two("breakdownAttribution", "zzz"),
+            "breakdownAttribution", Invalid, &["expected first, last or a step number", "zzz"]),
+        // Beyond i64: the message quotes what was sent.
+        dec(Ep::Funnel, format!("{}&limit=99999999999999999999", two("breakdowns", bd)),
+            "limit", Invalid, &["got 99999999999999999999"]),
+        dec(Ep::Chart, format!("{}&limit=99999999999999999999", q(&[("events", ONE_EVENT)])),
+            "limit", Invalid, &["got 99999999999999999999"]),
+        dec(Ep::Chart, format!("{}&offset=-99999999999999999999", q(&[("events", ONE_EVENT)])),
+            "offset", Invalid, &["got -99999999999999999999"]),
+        // Bytes that are not UTF-8 would become U+FFFD and match nothing.
+        dec(Ep::Funnel, r#"events=[{"name":"a"},{"name":"%FF"}]"#, "events", Invalid, &["UTF-8"]),
+        dec(Ep::Events, "event=%C3", "event", Invalid, &["UTF-8"]),
+    ]);
+}
+
 #[test]
 fn accepted_funnel_parameters() {
     let f = |k: &'static str, v: &str| {
@@ -700,6 +737,11 @@ fn accepted_funnel_parameters() {
     assert_eq!(f("funnelWindow", "8760").window_ms, 8760 * 3_600_000);
     assert_eq!(f("funnelWindow", "0.5").window_ms, 1_800_000);
     assert_eq!(f("funnelWindow", "24").window_ms, 24 * 3_600_000);
+    // A step window as a JSON number in exponent form (how encoders write 0.000001 h):
+    // 3.6 ms, rounded to 4.
+    let tiny = q(&[("events", r#"[{"name":"a"},{"name":"b","window":1e-6}]"#)]);
+    let req = decode_funnel(&tiny).unwrap_or_else(|e| panic!("{tiny:?}: {e:?}"));
+    assert_eq!(req.steps[1].window_ms, Some(4));
     assert_eq!(f("funnelGroup", "profile_id").group, FunnelGroup::Profile);
     assert_eq!(f("funnelGroup", "session_id").group, FunnelGroup::Session);
     assert_eq!(f("x", "y").group, FunnelGroup::Session);

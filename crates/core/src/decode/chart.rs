@@ -131,16 +131,16 @@ pub fn decode_chart_with(query: &str, limits: Limits) -> Result<ChartRequest, Re
         .unwrap_or(Metric::Sum);
     let limit = match p.integer("limit") {
         None => 300,
-        Some(l) if (1..=1000).contains(&l) => l as usize,
-        Some(l) => {
+        Some((l, _)) if (1..=1000).contains(&l) => l as usize,
+        Some((_, l)) => {
             p.invalid("limit", format!("expected 1 to 1000, got {l}"));
             300
         }
     };
     let offset = match p.integer("offset") {
         None => 0,
-        Some(o) if o >= 0 => usize::try_from(o).unwrap_or(usize::MAX),
-        Some(o) => {
+        Some((o, _)) if o >= 0 => usize::try_from(o).unwrap_or(usize::MAX),
+        Some((_, o)) => {
             p.invalid("offset", format!("expected an integer >= 0, got {o}"));
             0
         }

@@ -56,12 +56,12 @@ pub fn decode_events(query: &str, limits: Limits) -> Result<EventsRequest, Reque
     let end = p.instant("end");
     let page = match p.integer("page") {
         None => 1,
-        Some(n) => u64::try_from(n.max(1)).unwrap_or(1),
+        Some((n, _)) => u64::try_from(n.max(1)).unwrap_or(1),
     };
     let max = limits.max_page_size.clamp(1, 10_000);
     let limit = match p.integer("limit") {
         None => 50.min(max),
-        Some(n) => u64::try_from(n.max(1)).unwrap_or(1).min(max),
+        Some((n, _)) => u64::try_from(n.max(1)).unwrap_or(1).min(max),
     };
     let mut includes = Vec::new();
     for name in name_list(&mut p, "includes").unwrap_or_default() {

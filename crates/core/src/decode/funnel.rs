@@ -37,10 +37,17 @@ pub fn decode_funnel(query: &str) -> Result<FunnelRequest, RequestError> {
 }
 
 /// Hours as a decimal > 0 and at most 8760, in milliseconds; `None` (reported) otherwise.
+/// Text is a plain decimal (`0.5`); a JSON number is any JSON number, in exponent form too
+/// (`1e-6`, which is how a JSON encoder writes 0.000001).
 fn hours(p: &mut Params, path: &str, v: &Value) -> Option<i64> {
-    let text = match v {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
+    let (text, h) = match v {
+        Value::String(s) => {
+            let text = s.trim().to_string();
+            let decimal = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            let h = text.parse::<f64>().ok().filter(|_| decimal);
+            (text, h)
+        }
+        Value::Number(n) => (n.to_string(), n.as_f64()),
         other => {
             p.invalid(
                 path,
@@ -49,9 +56,7 @@ fn hours(p: &mut Params, path: &str, v: &Value) -> Option<i64> {
             return None;
         }
     };
-    let h = text.parse::<f64>().ok().filter(|h| {
-        text.bytes().all(|b| b.is_ascii_digit() || b == b'.') && *h > 0.0 && *h <= 8760.0
-    });
+    let h = h.filter(|h| *h > 0.0 && *h <= 8760.0);
     match h {
         Some(h) => Some(((h * 3_600_000.0).round() as i64).max(1)),
         None => {
@@ -73,7 +78,7 @@ pub fn decode_funnel_with(query: &str, limits: Limits) -> Result<FunnelRequest, 
     if let Some((name, items)) = p.event_list(2) {
         list_name = name;
         for (i, v) in items.iter().enumerate() {
-            if let Some(step) = decode_step(v, &format!("{name}[{i}]"), &mut p) {
+            if let Some(step) = decode_step(v, &format!("{name}[{i}]"), i == 0, &mut p) {
                 steps.push(step);
             }
         }
@@ -193,7 +198,7 @@ fn object<'a>(
 
 /// One step: an event config like a chart's without a segment, or `anyOf` alternatives,
 /// with an optional `window` (hours from the previous step).
-fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
+fn decode_step(v: &Value, path: &str, first: bool, p: &mut Params) -> Option<FunnelStep> {
     let obj = object(v, path, "a step object like {\"name\":\"sign_up\"}", p)?;
     let before = p.errors.len();
     let mut matches = Vec::new();
@@ -216,6 +221,7 @@ fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
                         if let Some(o) =
                             object(item, &alt, "an event config like {\"name\":\"a\"}", p)
                         {
+                            refuse_step_keys(o, &alt, "an alternative", p);
                             matches.extend(decode_match(o, &alt, p));
                         }
                     }
@@ -232,6 +238,14 @@ fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
     }
     let window_ms = match obj.get("window") {
         None | Some(Value::Null) => None,
+        Some(_) if first => {
+            p.invalid(
+                format!("{path}.window"),
+                "the first step has no previous step for a window to follow; \
+                 funnelWindow bounds the whole chain",
+            );
+            None
+        }
         Some(w) => hours(p, &format!("{path}.window"), w),
     };
     if p.errors.len() != before || matches.is_empty() {
@@ -254,6 +268,19 @@ fn decode_step(v: &Value, path: &str, p: &mut Params) -> Option<FunnelStep> {
         &mut p.errors,
     );
     (p.errors.len() == before).then_some(step)
+}
+
+/// A step's own keys (`window`, `anyOf`) where they would mean nothing (`what`: an
+/// alternative, an exclusion): a 400 rather than a clause silently dropped (§4.2).
+fn refuse_step_keys(obj: &Map<String, Value>, path: &str, what: &str, p: &mut Params) {
+    for key in ["window", "anyOf"] {
+        if obj.contains_key(key) {
+            p.invalid(
+                format!("{path}.{key}"),
+                format!("{what} takes only name and filters; {key} belongs to a step"),
+            );
+        }
+    }
 }
 
 /// `exclusions`: `[{"name", "filters"?, "from"?, "to"?}]`, steps 1-based, `from` < `to`,
@@ -283,6 +310,7 @@ fn decode_exclusions(p: &mut Params, steps: usize) -> Vec<Exclusion> {
             continue;
         };
         let before = p.errors.len();
+        refuse_step_keys(obj, &path, "an exclusion", p);
         let matcher = decode_match(obj, &path, p);
         let mut step = |key: &str, default: usize| -> usize {
             match obj.get(key) {
@@ -333,7 +361,14 @@ fn decode_time_to_convert(p: &mut Params, window_ms: i64) -> Option<Vec<i64>> {
         },
     };
     match (asked, bins) {
-        (Some(false), _) => None,
+        (Some(false), Some(_)) => {
+            p.invalid(
+                "timeToConvertBins",
+                "the bins ask for the time to convert, which timeToConvert=false declines",
+            );
+            None
+        }
+        (Some(false), None) => None,
         (_, Some(edges)) => Some(edges),
         (Some(true), None) => Some(
             DEFAULT_EDGES
@@ -457,15 +492,16 @@ fn decode_funnel_breakdowns(
             );
         }
     }
-    let attribution = p.text(&["breakdownAttribution"]).map(|(_, s)| {
+    // An invalid value is reported here alone (not also as given without breakdowns).
+    let attribution = p.text(&["breakdownAttribution"]).and_then(|(_, s)| {
         let step = s
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=steps.max(2)).contains(n));
         match (s.as_str(), step) {
-            ("first", _) | (_, Some(1)) => Attribution::First,
-            ("last", _) => Attribution::Last,
-            (_, Some(n)) => Attribution::Step(n),
+            ("first", _) | (_, Some(1)) => Some(Attribution::First),
+            ("last", _) => Some(Attribution::Last),
+            (_, Some(n)) => Some(Attribution::Step(n)),
             _ => {
                 p.invalid(
                     "breakdownAttribution",
@@ -474,14 +510,14 @@ fn decode_funnel_breakdowns(
                         steps.max(2)
                     ),
                 );
-                Attribution::First
+                None
             }
         }
     });
     let limit = match p.integer("limit") {
         None => None,
-        Some(l) if (1..=MAX_FUNNEL_GROUPS as i64).contains(&l) => Some(l as usize),
-        Some(l) => {
+        Some((l, _)) if (1..=MAX_FUNNEL_GROUPS as i64).contains(&l) => Some(l as usize),
+        Some((_, l)) => {
             p.invalid(
                 "limit",
                 format!("expected 1 to {MAX_FUNNEL_GROUPS}, got {l}"),
@@ -491,8 +527,8 @@ fn decode_funnel_breakdowns(
     };
     let offset = match p.integer("offset") {
         None => None,
-        Some(o) if (0..=1_000_000).contains(&o) => Some(o as usize),
-        Some(o) => {
+        Some((o, _)) if (0..=1_000_000).contains(&o) => Some(o as usize),
+        Some((_, o)) => {
             p.invalid("offset", format!("expected 0 to 1000000, got {o}"));
             None
         }

@@ -66,6 +66,10 @@ fn qs_error(e: &QsError) -> ParamError {
         QsError::Brackets { param } => {
             ParamError::invalid(param.clone(), "conflicting or invalid bracket notation")
         }
+        QsError::InvalidUtf8 { param } => ParamError::invalid(
+            param.clone(),
+            "expected UTF-8 text (the percent-decoded bytes are not UTF-8)",
+        ),
     }
 }
 
@@ -161,19 +165,22 @@ impl Params {
         self.text(names).filter(|(_, s)| !s.is_empty())
     }
 
-    pub(super) fn integer(&mut self, name: &'static str) -> Option<i64> {
+    /// An integer parameter and its text as given (for messages: an integer beyond i64 is
+    /// read as i64's bound, and the message should quote what was sent).
+    pub(super) fn integer(&mut self, name: &'static str) -> Option<(i64, String)> {
         let (_, s) = self.text(&[name])?;
         let t = s.trim();
         let digits = t.strip_prefix('-').unwrap_or(t);
         match t.parse::<i64>() {
-            Ok(i) => Some(i),
+            Ok(i) => Some((i, t.to_string())),
             // An integer beyond i64 is still an integer: saturate, then range rules apply.
             Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(if t.starts_with('-') {
+                let bound = if t.starts_with('-') {
                     i64::MIN
                 } else {
                     i64::MAX
-                })
+                };
+                Some((bound, t.to_string()))
             }
             Err(_) => {
                 self.invalid(name, format!("expected an integer, got {s:?}"));
