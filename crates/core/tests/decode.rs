@@ -742,6 +742,19 @@ fn accepted_funnel_parameters() {
     let tiny = q(&[("events", r#"[{"name":"a"},{"name":"b","window":1e-6}]"#)]);
     let req = decode_funnel(&tiny).unwrap_or_else(|e| panic!("{tiny:?}: {e:?}"));
     assert_eq!(req.steps[1].window_ms, Some(4));
+    // A repeated exclusion is kept once; one over other steps is another exclusion.
+    let excl = |list: &str| {
+        let query = q(&[
+            ("events", r#"[{"name":"a"},{"name":"b"},{"name":"c"}]"#),
+            ("exclusions", list),
+        ]);
+        decode_funnel(&query)
+            .unwrap_or_else(|e| panic!("{query:?}: {e:?}"))
+            .exclusions
+            .len()
+    };
+    assert_eq!(excl(r#"[{"name":"x"},{"name":"x","from":1,"to":3}]"#), 1);
+    assert_eq!(excl(r#"[{"name":"x"},{"name":"x","to":2}]"#), 2);
     assert_eq!(f("funnelGroup", "profile_id").group, FunnelGroup::Profile);
     assert_eq!(f("funnelGroup", "session_id").group, FunnelGroup::Session);
     assert_eq!(f("x", "y").group, FunnelGroup::Session);

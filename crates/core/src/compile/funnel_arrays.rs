@@ -129,7 +129,7 @@ fn ordered(
     n: usize,
     w: &Expr,
     end_rel: Option<Expr>,
-    covering: &dyn Fn(usize) -> i64,
+    exclusion_columns: &dyn Fn(usize) -> Option<usize>,
     params: &mut Params,
 ) {
     let strict = req.order == FunnelOrder::Strict;
@@ -150,7 +150,7 @@ fn ordered(
         // p: the previous step's latest valid end before this event; pt its time; pc the
         // exclusion events before its millisecond, plus one.
         let step_window = req.steps[q - 1].window_ms.filter(|&sw| sw < req.window_ms);
-        let excluded = covering(q) != 0;
+        let excluded = exclusion_columns(q);
         if strict {
             arrays.push(shift_later(prev(), 0));
             names.extend(["u", "pu"]);
@@ -171,15 +171,15 @@ fn ordered(
             });
             all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
         }
-        if excluded {
-            let counts = where_chain(prev(), col(BEFORE_ALIASES[q - 1]), 1);
+        if let Some(r) = excluded {
+            let counts = where_chain(prev(), col(BEFORE_ALIASES[r - 1]), 1);
             names.extend(["pc", "xu"]);
             arrays.push(if strict {
                 shift_later(counts, 0)
             } else {
                 before_millisecond(fill(counts))
             });
-            arrays.push(col(UPTO_ALIASES[q - 1]));
+            arrays.push(col(UPTO_ALIASES[r - 1]));
             all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
         }
         let body = Expr::if_then(Expr::And(all), col("p"), Expr::Int(0));
@@ -406,6 +406,16 @@ pub(super) fn general_arrays(
             .map(|i| bit(n + i))
             .sum()
     };
+    // The transition whose exclusion columns transition q reads: the first one spanned by
+    // the same exclusions (an exclusion from 1 to 3 spans 2 and 3 alike), so that equal
+    // columns are computed once; `None` without exclusions.
+    let exclusion_columns = |q: usize| -> Option<usize> {
+        let mask = covering(q);
+        (mask != 0)
+            .then(|| (2..=q).find(|&r| covering(r) == mask))
+            .flatten()
+    };
+    let owns_columns = |q: usize| exclusion_columns(q) == Some(q);
     let mut derived = Vec::new();
     if strict {
         // Alone at its millisecond: it starts one and the next event starts another.
@@ -416,7 +426,7 @@ pub(super) fn general_arrays(
         );
         derived.push((alone, "u"));
     }
-    for q in (2..=n).filter(|&q| covering(q) != 0) {
+    for q in (2..=n).filter(|&q| owns_columns(q)) {
         let hit = map(
             &["m"],
             f("bitAnd", vec![col("m"), Expr::Int(covering(q))]).op(Op::NotEq, Expr::Int(0)),
@@ -435,7 +445,7 @@ pub(super) fn general_arrays(
     }
     columns.extend(derived);
     let befores: Vec<(Expr, &'static str)> = (2..=n)
-        .filter(|&q| covering(q) != 0)
+        .filter(|&q| owns_columns(q))
         .map(|q| {
             (
                 before_millisecond(col(UPTO_ALIASES[q - 1])),
@@ -450,7 +460,15 @@ pub(super) fn general_arrays(
     if req.order == FunnelOrder::Any {
         any_order(&mut columns, n, &w, end_rel);
     } else {
-        ordered(req, &mut columns, n, &w, end_rel, &covering, params);
+        ordered(
+            req,
+            &mut columns,
+            n,
+            &w,
+            end_rel,
+            &exclusion_columns,
+            params,
+        );
     }
     // Levels: the array columns, the level, entry and open flags in one `SELECT` over the
     // aggregate, which ClickHouse plans and runs in about 0.94x the time of a layer for the

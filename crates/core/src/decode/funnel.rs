@@ -339,7 +339,12 @@ fn decode_exclusions(p: &mut Params, steps: usize) -> Vec<Exclusion> {
             );
         }
         if let (Some(matcher), true) = (matcher, p.errors.len() == before) {
-            out.push(Exclusion { matcher, from, to });
+            // A repeat of an earlier exclusion excludes nothing more; each one costs the
+            // statement a flag and, on PostgreSQL and SQLite, two window passes.
+            let exclusion = Exclusion { matcher, from, to };
+            if !out.contains(&exclusion) {
+                out.push(exclusion);
+            }
         }
     }
     out
