@@ -49,14 +49,15 @@ pub fn parse(query: &str) -> Result<Map<String, Value>, QsError> {
 pub fn parse_lenient(query: &str) -> (Map<String, Value>, Vec<QsError>) {
     let mut root = Branch::default();
     let mut errors = Vec::new();
-    // `parse` decodes lossily (bytes that are not UTF-8 become U+FFFD); its pairs are the
-    // non-empty `&`-separated parts of the query, as `utf8_values` reads them.
-    let pairs = form_urlencoded::parse(query.as_bytes()).zip(utf8_values(query));
-    for ((key, value), utf8) in pairs {
+    // `parse` decodes lossily: bytes that are not UTF-8 become U+FFFD. Its pairs are the
+    // non-empty `&`-separated parts of the query, so a value showing U+FFFD is decoded
+    // again from its own part to tell such bytes from U+FFFD sent as itself.
+    let raw = query.split('&').filter(|pair| !pair.is_empty());
+    for ((key, value), raw) in form_urlencoded::parse(query.as_bytes()).zip(raw) {
         let Some((name, segments)) = split_key(&key) else {
             continue;
         };
-        if !utf8 {
+        if value.contains(char::REPLACEMENT_CHARACTER) && !utf8_value(raw) {
             errors.push(QsError::InvalidUtf8 {
                 param: name.to_owned(),
             });
@@ -97,32 +98,12 @@ impl QsError {
     }
 }
 
-/// Per `key=value` pair of `query` (the non-empty parts between `&`, as
-/// `form_urlencoded::parse` splits them), whether its value's percent-decoded bytes are
-/// UTF-8.
-fn utf8_values(query: &str) -> impl Iterator<Item = bool> + '_ {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let value = pair.split_once('=').map_or("", |(_, v)| v);
-            let mut bytes = Vec::with_capacity(value.len());
-            let mut rest = value.as_bytes();
-            while let [first, tail @ ..] = rest {
-                let hex = |b: u8| (b as char).to_digit(16);
-                match (*first, tail) {
-                    (b'%', [h, l, after @ ..]) if hex(*h).is_some() && hex(*l).is_some() => {
-                        bytes.push((hex(*h).unwrap_or(0) * 16 + hex(*l).unwrap_or(0)) as u8);
-                        rest = after;
-                    }
-                    (b, _) => {
-                        bytes.push(b);
-                        rest = tail;
-                    }
-                }
-            }
-            std::str::from_utf8(&bytes).is_ok()
-        })
+/// Whether the value of one `key=value` part of a query is UTF-8 once percent-decoded.
+fn utf8_value(pair: &str) -> bool {
+    let value = pair.split_once('=').map_or("", |(_, v)| v);
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .is_ok()
 }
 
 /// A value whose first non-whitespace character is `[` or `{` is JSON; anything else is a

@@ -316,45 +316,16 @@ fn window_funnel(
         None => Expr::Int(0),
     };
     let open = open.unwrap_or(Expr::Int(0));
-    by_level_open_bucket_aliased(Source::subquery(inner, "f"), open, bucket)
+    by_level_open_bucket(Source::subquery(inner, "f"), open, bucket)
 }
 
 /// `level, open, bucket, entrants`: the entrants of `per_entrant` (rows with `level`) at
-/// level 1 or more, counted by level, `open` and `bucket` (expressions over its rows).
+/// level 1 or more, counted by level, `open` and `bucket` (expressions over its rows), in
+/// one `SELECT` grouped by the aliases of its own select list. `per_entrant` has no
+/// column named `open` or `bucket` (PostgreSQL would group by such a column first). On
+/// ClickHouse each layer above a funnel's per-entrant aggregate costs time to plan and
+/// run (docs/performance.md).
 pub(super) fn by_level_open_bucket(per_entrant: Source, open: Expr, bucket: Expr) -> Statement {
-    let mut labelled = Select {
-        from: Some(per_entrant),
-        filter: vec![Expr::Col("level").op(Op::Gt, Expr::Int(0))],
-        ..Select::default()
-    };
-    labelled
-        .item(Expr::Col("level"), "level")
-        .item(open, "open")
-        .item(bucket, "bucket");
-    let cols = || vec![Expr::Col("level"), Expr::Col("open"), Expr::Col("bucket")];
-    let mut out = Select {
-        from: Some(Source::subquery(labelled, "l")),
-        group_by: cols(),
-        order_by: cols().into_iter().map(OrderBy::asc).collect(),
-        ..Select::default()
-    };
-    for c in ["level", "open", "bucket"] {
-        out.item(Expr::Col(c), c);
-    }
-    out.item(Expr::count_star(), "entrants");
-    Statement::select(out)
-}
-
-/// [`by_level_open_bucket`] as one `SELECT` over `per_entrant`, grouped by the aliases
-/// of its own select list. ClickHouse reads those aliases (PostgreSQL would take a column
-/// of `per_entrant` of the same name first), and each layer above a funnel's per-entrant
-/// aggregate costs it time to plan and run: 0.9x the two-layer form for the general
-/// funnel's arrays (docs/performance.md).
-pub(super) fn by_level_open_bucket_aliased(
-    per_entrant: Source,
-    open: Expr,
-    bucket: Expr,
-) -> Statement {
     let cols = || vec![Expr::Col("level"), Expr::Col("open"), Expr::Col("bucket")];
     let mut out = Select {
         from: Some(per_entrant),

@@ -23,8 +23,7 @@
 
 use super::funnel::{
     CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, VALUE_ALIASES,
-    by_level_open_bucket_aliased, layer, open_by_level, rank_combinations, scan,
-    time_to_convert_from,
+    by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert_from,
 };
 use super::{Context, epoch_ms};
 use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
@@ -411,9 +410,10 @@ pub(super) fn general_arrays(
     // columns are computed once; `None` without exclusions.
     let exclusion_columns = |q: usize| -> Option<usize> {
         let mask = covering(q);
-        (mask != 0)
-            .then(|| (2..=q).find(|&r| covering(r) == mask))
-            .flatten()
+        match mask {
+            0 => None,
+            _ => (2..=q).find(|&r| covering(r) == mask),
+        }
     };
     let owns_columns = |q: usize| exclusion_columns(q) == Some(q);
     let mut derived = Vec::new();
@@ -579,5 +579,5 @@ pub(super) fn general_arrays(
         Some(g) => super::chart::exprs::bucket_expr(g, col("entry"), params),
         None => Expr::Int(0),
     };
-    by_level_open_bucket_aliased(Source::subquery(out, "p"), open, bucket)
+    by_level_open_bucket(Source::subquery(out, "p"), open, bucket)
 }
