@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The cost of each funnel option (docs/funnels.md) against the plain funnel, on every
-backend, and on ClickHouse the running-max form against hand-written `windowFunnel` SQL of
-the same meaning.
+backend, and on ClickHouse Quarry's statements against hand-written `windowFunnel` SQL of
+the same meaning (benches/ch_funnel_hand.py pairs every statement of every option).
 
 One project of N events (benches/backends_gen.py) is imported into SQLite, PostgreSQL and
 ClickHouse (catalog in PostgreSQL); each store is served by `quarry serve` in turn and asked
@@ -11,9 +11,9 @@ rotating order, after WARM untimed rounds; latency is curl's time_total (one con
 sequential requests); medians.
 
 ClickHouse, engine level: `quarry compile --dialect clickhouse` gives the statement of a
-request whose options do not change its meaning (a step window equal to the funnel window:
-same levels as the plain funnel, but any option leaves `windowFunnel` for the one
-running-max statement), sent straight to ClickHouse's HTTP interface in alternating rounds
+request whose options do not change its meaning (a step window equal to the funnel window,
+which cannot fail and so keeps `windowFunnel`; alternatives), sent straight to
+ClickHouse's HTTP interface in alternating rounds
 with the hand-written `windowFunnel` query of benches/ch_sql.py; the engine's own
 `elapsed`; both answers are compared.
 
@@ -59,7 +59,7 @@ KINDS = [
     ("previous=true", STEPS, {"previous": "true"}),
     ("interval=day", STEPS, {"interval": "day"}),
     ("timeToConvert=true", STEPS, {"timeToConvert": "true"}),
-    ("step 2 window 24 h (= the funnel window: §7's meaning, general form)",
+    ("step 2 window 24 h (= the funnel window: §7's meaning, and statement)",
      steps_with(1, window=24), {}),
     ("breakdowns country, attribution last", STEPS,
      {"breakdowns": json.dumps([{"name": "country"}]), "breakdownAttribution": "last"}),
@@ -105,8 +105,8 @@ def time_kinds(port, headers, rounds, warm):
 
 def ch_engine(quarry, url, now_iso, rounds):
     """Engine `elapsed` of Quarry's statements against hand-written windowFunnel queries of
-    the same meaning: the plain funnel, the running-max form of a request that means the
-    same (a 24 h step window), and a step with alternatives; and whether they agree."""
+    the same meaning: the plain funnel, a request that means the same (a 24 h step window,
+    which takes §7's statement), and a step with alternatives; and whether they agree."""
     plain_sql, plain_params = compile_sql(quarry, "funnel", query(STEPS, {}), "bench", now_iso)
     start, end = plain_params["param_p2"], plain_params["param_p3"]
     raw = hand_written("funnel", "bench", start, end)
@@ -115,7 +115,7 @@ def ch_engine(quarry, url, now_iso, rounds):
         "'sign_up', 'purchase')", "'sign_up', 'session_start', 'purchase')")
     cases = [
         ("Quarry, plain request (`windowFunnel` form)", (plain_sql, plain_params), raw),
-        ("Quarry, 24 h step window (general form: arrays on ClickHouse)",
+        ("Quarry, 24 h step window (§7's statement: the window cannot fail)",
          compile_sql(quarry, "funnel", query(*KINDS[10][1:]), "bench", now_iso), raw),
         ("Quarry, step 2 anyOf sign_up, session_start (`windowFunnel` form)",
          compile_sql(quarry, "funnel", query(*KINDS[3][1:]), "bench", now_iso), any_of),

@@ -579,7 +579,15 @@ impl FunnelRequest {
     pub fn has_ordered_chains(&self) -> bool {
         self.order == FunnelOrder::Ordered
             && self.exclusions.is_empty()
-            && self.steps.iter().all(|s| s.window_ms.is_none())
+            && self.steps.iter().all(|s| self.step_window(s).is_none())
+    }
+
+    /// A step's window when it can fail: consecutive steps are never further apart than
+    /// the chain's first and last, which the funnel window bounds, so a step window at
+    /// least as long as the funnel window changes nothing and is treated as absent (the
+    /// request keeps §7's chains and their statement).
+    pub fn step_window(&self, step: &FunnelStep) -> Option<i64> {
+        step.window_ms.filter(|&w| w < self.window_ms)
     }
 
     /// Whether the request is §7's but for alternatives and `previous`: its statement is

@@ -214,6 +214,12 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
             (vec![m("a")], Some(hour / 2)),
             (vec![m("b")], None),
         ],
+        // Step windows at least the funnel window's (never failing): §7's chains.
+        vec![
+            (vec![m("a")], None),
+            (vec![m("b")], Some(2 * hour)),
+            (vec![m("c")], Some(2 * hour)),
+        ],
     ];
     let exclusion_sets: Vec<Vec<(Matcher, usize, usize)>> = vec![
         vec![],
@@ -251,7 +257,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
             }
         }
     }
-    assert_eq!(checked, 36);
+    assert_eq!(checked, 48);
 
     // funnelOrder=any: steps whose names are distinct (alternatives included), without
     // step windows, exclusions or time to convert, which it does not allow.
@@ -291,7 +297,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
             }
         }
     }
-    assert_eq!(checked, 44);
+    assert_eq!(checked, 56);
 
     // §7's chains with alternatives, entry buckets and time to convert: windowFunnel on
     // ClickHouse (the running max elsewhere without alternatives or buckets); steps whose
@@ -334,7 +340,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
             }
         }
     }
-    assert_eq!(checked, 60);
+    assert_eq!(checked, 72);
 
     // Breakdowns: every attribution, over ordered, strict, entry-bounded and any-order
     // funnels, with pages that leave an `Other` group (and one that shows everything).
@@ -373,7 +379,7 @@ pub async fn generated_data_agrees_with_the_brute_force_reference(b: &dyn Backen
             checked += 1;
         }
     }
-    assert_eq!(checked, 60 + 9);
+    assert_eq!(checked, 72 + 9);
 }
 
 // ---- Hand-computed scenarios --------------------------------------------------------

@@ -769,7 +769,7 @@ fn general(
             ),
             "u",
         ));
-        if req.steps.iter().any(|s| s.window_ms.is_some()) {
+        if req.steps.iter().any(|s| req.step_window(s).is_some()) {
             extra.push((
                 Expr::Window(
                     Win::MaxPrevRow,
@@ -828,7 +828,7 @@ fn general(
             all.extend(clean(q));
             let m = Expr::Col(RUNNING_ALIASES[q - 1]);
             all.push(m.op(Op::GtEq, Expr::Col("t").op(Op::Sub, earliest.clone())));
-            if let (true, Some(sw)) = (strict, req.steps[q - 1].window_ms) {
+            if let (true, Some(sw)) = (strict, req.step_window(&req.steps[q - 1])) {
                 let tp = Expr::Col("tp").op(Op::GtEq, Expr::Col("t").op(Op::Sub, params.int(sw)));
                 all.push(tp);
             }
@@ -869,7 +869,7 @@ fn general(
         let frame = if strict {
             Win::MaxPrevRow
         } else {
-            Win::MaxWithin(req.steps[q - 1].window_ms.map_or(w, |sw| sw.min(w)))
+            Win::MaxWithin(req.step_window(&req.steps[q - 1]).unwrap_or(w))
         };
         let m = Expr::Window(frame, Some(Box::new(input)), partition, by_t());
         source = layer(
@@ -1584,6 +1584,38 @@ mod tests {
                 general.contains("RANGE BETWEEN 86400000 PRECEDING"),
                 "{general}"
             );
+        }
+    }
+    /// A step window at least the funnel window's can never fail, so the request compiles
+    /// to the statements of the same request without it, on every engine (on ClickHouse,
+    /// `windowFunnel` rather than the arrays); a shorter one still binds.
+    #[test]
+    fn step_windows_as_long_as_the_funnel_window_change_nothing() {
+        let ctx = Context {
+            project_id: "p".into(),
+            tz: chrono_tz::UTC,
+            now: 1_713_184_496_789,
+            first_event: None,
+        };
+        let compiled = |events: &str, extra: &str, d| {
+            let req = decode_funnel(&format!("events={events}&range=30d&funnelWindow=2{extra}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let plan = super::compile_funnel(&req, &ctx, d).unwrap_or_else(|e| panic!("{e}"));
+            format!("{plan:?}")
+        };
+        let plain = r#"[{"name":"a"},{"name":"b"},{"name":"c"}]"#;
+        let long = r#"[{"name":"a"},{"name":"b","window":2},{"name":"c","window":24}]"#;
+        let short = r#"[{"name":"a"},{"name":"b","window":1.5},{"name":"c"}]"#;
+        for d in [Dialect::ClickHouse, Dialect::Postgres, Dialect::Sqlite] {
+            for extra in [
+                "",
+                "&funnelOrder=strict",
+                "&funnelRange=entry&timeToConvert=true",
+            ] {
+                let base = compiled(plain, extra, d);
+                assert_eq!(compiled(long, extra, d), base, "{d:?} {extra}");
+                assert_ne!(compiled(short, extra, d), base, "{d:?} {extra}");
+            }
         }
     }
 }

@@ -148,7 +148,7 @@ fn ordered(
         let mut all = vec![f("bitTest", vec![col("m"), Expr::Int(q as i64 - 1)])];
         // p: the previous step's latest valid end before this event; pt its time; pc the
         // exclusion events before its millisecond, plus one.
-        let step_window = req.steps[q - 1].window_ms.filter(|&sw| sw < req.window_ms);
+        let step_window = req.step_window(&req.steps[q - 1]);
         let excluded = exclusion_columns(q);
         if strict {
             arrays.push(shift_later(prev(), 0));
