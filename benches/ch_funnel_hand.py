@@ -255,7 +255,7 @@ def main():
     started = {}
     try:
         if args.clickhouse:
-            url, now, events = args.clickhouse, args.now, "the loaded"
+            url, now, events = args.clickhouse, args.now, "Project `bench`'s"
         else:
             data = os.path.join(work, "events.ndjson")
             now_ms = generate(args.events, data)
@@ -297,9 +297,10 @@ def main():
                 rows.append((label, i + 1, twin.__name__, med[("q", i)], med[("h", i)],
                              med[("scale", 0)], same))
             log(f"{label}: timed")
+        source = (f"--clickhouse URL --now {now}" if args.clickhouse else f"--events {args.events}")
         print(f"\n{events} events, commit {head_commit()}; 2 untimed and {args.rounds} timed "
               f"rounds in rotating order; medians of ClickHouse's `elapsed`, ms. Reproduce: "
-              f"benches/ch_funnel_hand.py QUARRY --events {args.events} --rounds {args.rounds}\n")
+              f"benches/ch_funnel_hand.py QUARRY {source} --rounds {args.rounds}\n")
         print("| request | statement | hand-written form | Quarry, ms | hand-written, ms "
               "| Quarry ÷ hand-written | same rows | plain `windowFunnel`, ms | Quarry ÷ plain |")
         print("|---|---:|---|---:|---:|---:|---|---:|---:|")
