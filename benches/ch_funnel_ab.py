@@ -14,17 +14,14 @@ is a scale (a 24 h step window, which has its levels, takes `windowFunnel` itsel
 A's and B's rows are compared. Markdown to stdout.
 """
 
-import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ch_sql import compile_sql, hand_written, run  # noqa: E402
-from export import (clean_env, generate, head_commit, load_store, log,  # noqa: E402
-                    start_stores, stop_all, two_builds)
+from export import (clean_env, clickhouse_with_events, head_commit, log,  # noqa: E402
+                    rotating, stop_all, two_builds)
 from funnel_options import KINDS, query  # noqa: E402
 
 GENERAL = ["funnelOrder=strict", "funnelOrder=any", "step 2 window 1 h",
@@ -38,14 +35,7 @@ def main():
     env = clean_env()
     started = {}
     try:
-        data = os.path.join(work, "events.ndjson")
-        now_ms = generate(args.events, data)
-        now = subprocess.run(["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        stores = start_stores(env, work, started)
-        load_store(args.quarry_b, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
-        log("ClickHouse: imported")
-        url = env["CLICKHOUSE_URL"]
+        url, now = clickhouse_with_events(args.quarry_b, args.events, env, work, started)
         rows = []
         for label, events, extra in KINDS:
             if label not in GENERAL:
@@ -54,17 +44,9 @@ def main():
             a = compile_sql(args.quarry_a, "funnel", qs, "bench", now)
             b = compile_sql(args.quarry_b, "funnel", qs, "bench", now)
             hand = hand_written("funnel", "bench", b[1]["param_p2"], b[1]["param_p3"])
-            times = {"a": [], "b": [], "h": []}
-            answers = {}
-            cases = [("a", a), ("b", b), ("h", (hand, {}))]
-            for r in range(2 + args.rounds):
-                shift = r % len(cases)
-                for key, (sql, params) in cases[shift:] + cases[:shift]:
-                    answer, ms = run(url, "openpanel", sql, params)
-                    answers[key] = answer
-                    if r >= 2:
-                        times[key].append(ms)
-            med = {k: statistics.median(v) for k, v in times.items()}
+            cases = [("a", *a), ("b", *b), ("h", hand, {})]
+            med, answers = rotating(cases, args.rounds,
+                                    lambda c: run(url, "openpanel", c[1], c[2]))
             rows.append((label, med, answers["a"] == answers["b"]))
             log(f"{label}: timed")
         print(f"\n{args.events} events, commit {rev}; A = {args.quarry_a}, B = {args.quarry_b}; 2 untimed "

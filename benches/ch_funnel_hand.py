@@ -30,14 +30,13 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ch_sql import hand_written, run  # noqa: E402
-from export import clean_env, generate, head_commit, load_store, log, start_stores, stop_all  # noqa: E402
+from export import clean_env, clickhouse_with_events, head_commit, log, rotating, stop_all  # noqa: E402
 from funnel_options import KINDS, query  # noqa: E402
 
 W = 86_400_000  # the funnel window, ms (funnelWindow=24)
@@ -257,14 +256,8 @@ def main():
         if args.clickhouse:
             url, now, events = args.clickhouse, args.now, "Project `bench`'s"
         else:
-            data = os.path.join(work, "events.ndjson")
-            now_ms = generate(args.events, data)
-            now = subprocess.run(["date", "-u", "-d", f"@{now_ms // 1000}", "+%Y-%m-%dT%H:%M:%SZ"],
-                                 check=True, capture_output=True, text=True).stdout.strip()
-            stores = start_stores(env, work, started)
-            load_store(args.quarry, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
-            url, events = env["CLICKHOUSE_URL"], args.events
-            log("ClickHouse: imported")
+            url, now = clickhouse_with_events(args.quarry, args.events, env, work, started)
+            events = args.events
         now_ms = int(subprocess.run(["date", "-u", "-d", now, "+%s"], check=True,
                                     capture_output=True, text=True).stdout) * 1000
         rows = []
@@ -282,16 +275,8 @@ def main():
             first = found[0][1]
             cases.append((("scale", 0), hand_written("funnel", "bench", first["param_p2"],
                                                      first["param_p3"]), {}))
-            times = {key: [] for key, _, _ in cases}
-            answers = {}
-            for r in range(2 + args.rounds):
-                shift = r % len(cases)
-                for key, sql, params in cases[shift:] + cases[:shift]:
-                    answer, ms = run(url, "openpanel", sql, params)
-                    answers[key] = normal(answer)
-                    if r >= 2:
-                        times[key].append(ms)
-            med = {k: statistics.median(v) for k, v in times.items()}
+            med, raw = rotating(cases, args.rounds, lambda c: run(url, "openpanel", c[1], c[2]))
+            answers = {key: normal(rows) for key, rows in raw.items()}
             for i, twin in enumerate(HAND[label]):
                 same = answers[("q", i)] == answers[("h", i)]
                 rows.append((label, i + 1, twin.__name__, med[("q", i)], med[("h", i)],

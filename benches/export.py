@@ -142,6 +142,35 @@ def interleaved(ports, headers, reqs, rounds, work, warm=2):
     return times
 
 
+def rotating(cases, rounds, ask, warm=2):
+    """Ask every case (a tuple whose first item is its key) once per round, in an order
+    that rotates each round, after `warm` untimed rounds; `ask(case)` returns `(answer,
+    ms)`. Each key's median ms and its last answer."""
+    times = {case[0]: [] for case in cases}
+    answers = {}
+    for r in range(warm + rounds):
+        shift = r % len(cases)
+        for case in cases[shift:] + cases[:shift]:
+            answer, ms = ask(case)
+            answers[case[0]] = answer
+            if r >= warm:
+                times[case[0]].append(ms)
+    return {k: statistics.median(v) for k, v in times.items()}, answers
+
+
+def clickhouse_with_events(quarry, n, env, work, started):
+    """N generated events of project `bench` imported by `quarry` into a ClickHouse test
+    server started for the run (catalog in PostgreSQL); its URL and the time the data
+    ends at (RFC 3339)."""
+    data = os.path.join(work, "events.ndjson")
+    now_ms = generate(n, data)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ms // 1000))
+    stores = start_stores(env, work, started)
+    load_store(quarry, {**env, **stores["ch"], "RUST_LOG": "error"}, data)
+    log("ClickHouse: imported")
+    return env["CLICKHOUSE_URL"], now
+
+
 def get_json(url, headers):
     req = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(req) as resp:
