@@ -13,7 +13,10 @@
 //!   that fails for the latest end (the funnel window, a step window, an exclusion since
 //!   then) fails for every earlier one too.
 //! - Events of one millisecond never follow each other: each event reads the fill as it
-//!   stood before the first event of its millisecond.
+//!   stood before the first event of its millisecond. When every event is at most one
+//!   step or exclusion, the events of a millisecond are sorted instead so that later steps
+//!   come first and exclusions before them, and a plain fill reads only earlier
+//!   milliseconds' steps (the order `windowFunnel`'s tie rule gives, docs/funnels.md).
 //! - An exclusion between two steps: the number of exclusion events up to and including
 //!   the current millisecond must equal the number before the previous step's millisecond.
 //! - Strict order reads the previous event alone, and both must be alone at their
@@ -26,7 +29,7 @@ use super::funnel::{
     by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert_from,
 };
 use super::{Context, epoch_ms};
-use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
+use crate::request::{Attribution, EventName, Exclusion, FunnelOrder, FunnelRange, FunnelRequest};
 use crate::sql::ast::{Expr, Op, Params, Select, Source, Statement};
 use crate::time::Window;
 
@@ -40,6 +43,13 @@ const UPTO_ALIASES: [&str; 20] = [
 const BEFORE_ALIASES: [&str; 20] = [
     "xb1", "xb2", "xb3", "xb4", "xb5", "xb6", "xb7", "xb8", "xb9", "xb10", "xb11", "xb12", "xb13",
     "xb14", "xb15", "xb16", "xb17", "xb18", "xb19", "xb20",
+];
+
+/// … or, with one step or exclusion per event, the latest exclusion event's time at or
+/// before each event's millisecond.
+const LATEST_ALIASES: [&str; 20] = [
+    "xe1", "xe2", "xe3", "xe4", "xe5", "xe6", "xe7", "xe8", "xe9", "xe10", "xe11", "xe12", "xe13",
+    "xe14", "xe15", "xe16", "xe17", "xe18", "xe19", "xe20",
 ];
 
 /// Per step, with `funnelOrder=any`: the step's first time from each event's millisecond on.
@@ -115,6 +125,43 @@ fn where_chain(chains: Expr, x: Expr, plus: i64) -> Expr {
     map(&["v", "x"], body, vec![chains, x])
 }
 
+/// What the low bits of an event's packed sort key (`m` in the lambdas) hold.
+#[derive(Clone, Copy)]
+enum Marks {
+    /// A bit per step (bit `k - 1`) and per exclusion (bit `n + i`).
+    Mask,
+    /// With one step or exclusion per event, one code: exclusion `i` is `i + 1`, step `k`
+    /// is `exclusions + steps - k + 1`, anything else 0; so within a millisecond the
+    /// exclusions come first and later steps before earlier ones.
+    Code { steps: i64, exclusions: i64 },
+}
+
+impl Marks {
+    /// Whether event `m` is step `k`.
+    fn step(self, k: usize) -> Expr {
+        match self {
+            Marks::Mask => f("bitTest", vec![col("m"), Expr::Int(k as i64 - 1)]),
+            Marks::Code { steps, exclusions } => {
+                col("m").eq(Expr::Int(exclusions + steps - k as i64 + 1))
+            }
+        }
+    }
+
+    /// Whether event `m` is one of the exclusions whose mask bits (`n + i`) `mask` has.
+    fn excluded(self, mask: i64) -> Expr {
+        match self {
+            Marks::Mask => f("bitAnd", vec![col("m"), Expr::Int(mask)]).op(Op::NotEq, Expr::Int(0)),
+            Marks::Code { steps, exclusions } => {
+                let codes: i64 = (0..exclusions)
+                    .filter(|i| mask & (1 << (steps + i)) != 0)
+                    .map(|i| 1 << (i + 1))
+                    .sum();
+                f("bitTest", vec![Expr::Int(codes), col("m")])
+            }
+        }
+    }
+}
+
 /// Array columns of one `SELECT`, in order: each may name the ones before it (ClickHouse
 /// reads an alias of the same `SELECT`). One `SELECT` instead of one subquery per column
 /// costs ClickHouse less to plan: 6 ms a statement here (docs/performance.md).
@@ -125,15 +172,26 @@ type Columns = Vec<(Expr, &'static str)>;
 fn ordered(
     req: &FunnelRequest,
     columns: &mut Columns,
-    n: usize,
     w: &Expr,
     end_rel: Option<Expr>,
     exclusion_columns: &dyn Fn(usize) -> Option<usize>,
+    marks: Marks,
     params: &mut Params,
 ) {
+    let n = req.steps.len().min(STEP_ALIASES.len());
+    let by_step = matches!(marks, Marks::Code { .. });
     let strict = req.order == FunnelOrder::Strict;
+    // The previous steps' ends before this event's millisecond: with the events of a
+    // millisecond sorted by step (`by_step`), those before it in the array.
+    let before = |a: Expr| {
+        if by_step {
+            fill(a)
+        } else {
+            before_millisecond(fill(a))
+        }
+    };
     // Step 1: every step-1 event (in the range, with funnelRange=entry) starts a chain.
-    let mut first = vec![f("bitTest", vec![col("m"), Expr::Int(0)])];
+    let mut first = vec![marks.step(1)];
     first.extend(end_rel.map(|end| col("t").op(Op::LtEq, end)));
     let c1 = map(
         &["t", "m"],
@@ -145,7 +203,7 @@ fn ordered(
         let prev = || col(CHAIN_ALIASES[q - 2]);
         let mut names = vec!["t", "m", "p"];
         let mut arrays = vec![col("ts"), col("ms")];
-        let mut all = vec![f("bitTest", vec![col("m"), Expr::Int(q as i64 - 1)])];
+        let mut all = vec![marks.step(q)];
         // p: the previous step's latest valid end before this event; pt its time; pc the
         // exclusion events before its millisecond, plus one.
         let step_window = req.step_window(&req.steps[q - 1]);
@@ -156,21 +214,30 @@ fn ordered(
             arrays.extend([col("u"), shift_later(col("u"), 0)]);
             all.extend([col("u"), col("pu")]);
         } else {
-            arrays.push(before_millisecond(fill(prev())));
+            arrays.push(before(prev()));
         }
         all.push(col("p").op(Op::Gt, Expr::Int(0)));
         all.push(col("p").op(Op::GtEq, col("t").op(Op::Sub, w.clone())));
-        if let Some(sw) = step_window {
+        let by_time = by_step && excluded.is_some();
+        if step_window.is_some() || by_time {
             let times = where_chain(prev(), col("ts"), 0);
             names.push("pt");
             arrays.push(if strict {
                 shift_later(col("ts"), 0)
             } else {
-                before_millisecond(fill(times))
+                before(times)
             });
+        }
+        if let Some(sw) = step_window {
             all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
         }
-        if let Some(r) = excluded {
+        if let (Some(r), true) = (excluded, by_time) {
+            // No exclusion event from the previous end's time to this millisecond: the
+            // latest one up to here (the millisecond's come first) is before that end.
+            names.push("xe");
+            arrays.push(col(LATEST_ALIASES[r - 1]));
+            all.push(col("xe").op(Op::Lt, col("pt")));
+        } else if let Some(r) = excluded {
             let counts = where_chain(prev(), col(BEFORE_ALIASES[r - 1]), 1);
             names.extend(["pc", "xu"]);
             arrays.push(if strict {
@@ -185,6 +252,30 @@ fn ordered(
         let chains = map(&names, body, arrays);
         columns.push((chains, CHAIN_ALIASES[q - 1]));
     }
+}
+
+/// Whether every event matches at most one step or exclusion: every config names its
+/// events and no name is in two of them (a step's alternatives may repeat a name).
+fn one_kind_per_event(req: &FunnelRequest, exclusions: &[Exclusion]) -> bool {
+    let steps = req
+        .steps
+        .iter()
+        .map(|s| s.matches.iter().collect::<Vec<_>>());
+    let excluded = exclusions.iter().map(|x| vec![&x.matcher]);
+    let mut owners: Vec<(&str, usize)> = Vec::new();
+    for (owner, matches) in steps.chain(excluded).enumerate() {
+        for m in matches {
+            let EventName::Named(name) = &m.name else {
+                return false;
+            };
+            match owners.iter().find(|(seen, _)| seen == name) {
+                Some(&(_, other)) if other != owner => return false,
+                Some(_) => {}
+                None => owners.push((name, owner)),
+            }
+        }
+    }
+    true
 }
 
 /// `c_q` of `funnelOrder=any`: per event, its time if it is the earliest event of a set
@@ -328,8 +419,43 @@ pub(super) fn general_arrays(
     // Without values, (time, mask) packed into one UInt64 when both fit (`time << width |
     // mask` sorts as the pair does): gathering and sorting one number costs less than a
     // tuple (docs/performance.md).
-    let width = (step_conds.len() + excl_conds.len()) as u32;
+    let mut width = (step_conds.len() + excl_conds.len()) as u32;
     let latest = rel(window.end.saturating_add(req.window_ms)).max(1);
+    // With one step or exclusion per event, ordered chains pack a code instead of the
+    // mask, so that within a millisecond exclusions come first and later steps before
+    // earlier ones: a step's fill then reads only earlier milliseconds' ends, and the
+    // millisecond-start arrays are not needed.
+    let codes = (step_conds.len() + excl_conds.len()) as i64;
+    let by_step = values == 0
+        && req.order == FunnelOrder::Ordered
+        && one_kind_per_event(req, exclusions)
+        && (64 - latest.leading_zeros()) + (64 - codes.leading_zeros()) <= 63;
+    let code = by_step.then(|| {
+        let (n_steps, n_excl) = (step_conds.len() as i64, excl_conds.len() as i64);
+        let steps = step_conds
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, n_excl + n_steps - i as i64));
+        let excl = excl_conds
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, i as i64 + 1));
+        excl.chain(steps)
+            .map(|(c, v)| Expr::if_then(c.clone(), Expr::Int(v), Expr::Int(0)))
+            .reduce(|a, b| a.op(Op::Add, b))
+            .unwrap_or(Expr::Int(0))
+    });
+    if by_step {
+        width = 64 - codes.leading_zeros();
+    }
+    let marks = if by_step {
+        Marks::Code {
+            steps: step_conds.len() as i64,
+            exclusions: excl_conds.len() as i64,
+        }
+    } else {
+        Marks::Mask
+    };
     let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
     // The gate. Over the plain range, in every order mode a chain past step 1 needs a
     // step-2 event: an entrant without one is level 1 if it has a step-1 event (else 0),
@@ -341,7 +467,8 @@ pub(super) fn general_arrays(
     let gathered = if packed {
         let time = f("toUInt64", vec![fields.remove(0)]);
         let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
-        f("groupArray", vec![shifted.op(Op::Add, mask.clone())])
+        let low = code.clone().unwrap_or_else(|| mask.clone());
+        f("groupArray", vec![shifted.op(Op::Add, low)])
     } else {
         fields.push(mask.clone());
         f("groupArray", vec![f("tuple", fields)])
@@ -395,7 +522,9 @@ pub(super) fn general_arrays(
         col("t").op(Op::NotEq, col("p")),
         vec![col("ts"), shift_later(col("ts"), 0)],
     );
-    columns.push((starts, "st"));
+    if !by_step {
+        columns.push((starts, "st"));
+    }
 
     // Per transition q with exclusions, the exclusion events up to each millisecond and
     // before it.
@@ -426,7 +555,15 @@ pub(super) fn general_arrays(
         );
         derived.push((alone, "u"));
     }
-    for q in (2..=n).filter(|&q| owns_columns(q)) {
+    for q in (2..=n).filter(|&q| by_step && owns_columns(q)) {
+        let times = map(
+            &["t", "m"],
+            Expr::if_then(marks.excluded(covering(q)), col("t"), Expr::Int(0)),
+            vec![col("ts"), col("ms")],
+        );
+        derived.push((fill(times), LATEST_ALIASES[q - 1]));
+    }
+    for q in (2..=n).filter(|&q| !by_step && owns_columns(q)) {
         let hit = map(
             &["m"],
             f("bitAnd", vec![col("m"), Expr::Int(covering(q))]).op(Op::NotEq, Expr::Int(0)),
@@ -445,7 +582,7 @@ pub(super) fn general_arrays(
     }
     columns.extend(derived);
     let befores: Vec<(Expr, &'static str)> = (2..=n)
-        .filter(|&q| owns_columns(q))
+        .filter(|&q| !by_step && owns_columns(q))
         .map(|q| {
             (
                 before_millisecond(col(UPTO_ALIASES[q - 1])),
@@ -463,10 +600,10 @@ pub(super) fn general_arrays(
         ordered(
             req,
             &mut columns,
-            n,
             &w,
             end_rel,
             &exclusion_columns,
+            marks,
             params,
         );
     }
