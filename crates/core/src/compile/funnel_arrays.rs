@@ -628,15 +628,16 @@ pub(super) fn general_arrays(
         Output::TimeToConvert(edges) => {
             // The first completion of each step: the earliest event ending a valid chain.
             for q in 1..=n {
-                let times = f(
-                    "arrayFilter",
+                // The times are sorted: the first with a chain (0, none: times are >= 1).
+                let time = f(
+                    "arrayFirst",
                     vec![
                         Expr::lambda(&["t", "v"], col("v").op(Op::Gt, Expr::Int(0))),
                         col("ts"),
                         col(CHAIN_ALIASES[q - 1]),
                     ],
                 );
-                let first = Expr::if_then(has_chain(q), f("arrayMin", vec![times]), Expr::Null);
+                let first = f("nullIf", vec![time, Expr::Int(0)]);
                 out.item(first, FIRST_ALIASES[q - 1]);
             }
             let durations = Some(durations_once(n));
