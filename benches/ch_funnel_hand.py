@@ -14,12 +14,17 @@ For each request kind of benches/funnel_options.py (the funnel screen_view → s
 purchase over `range=30d`, one option at a time), each statement `quarry compile` gives is
 paired with a query written by hand for that statement's meaning alone, as someone who
 knows ClickHouse would write it for this one funnel: `windowFunnel` where its meaning is
-§7's; otherwise each session's events as one sorted array, with the chain conditions as
-`arrayExists` over it, and the arrays built only for sessions with a step-2 event where that
-can be known from the aggregate (the faster of the two ways, measured). Each hand-written
-query returns the columns of the statement it stands beside, so the two answers are
-compared row for row. The plain `windowFunnel` query of the plain funnel (a different,
-cheaper meaning for most kinds) is timed in the same rounds as a scale.
+§7's (times packed as ms × 4 + a step code, so that a later step never follows an
+earlier one of its own millisecond); otherwise each session's events as one sorted
+UInt64 array, `(t << 2) | code`, the codes ordering a millisecond's steps backwards (and
+`session_end` first) so that a forward fill sees only earlier milliseconds' steps, with
+the chain conditions as `arrayMap`/`arrayExists` over the array and its fills, and the
+array built only for sessions with a step-1 and a step-2 event. These are the fastest
+forms found (by a review that tried packing, `arrayFold`, gating, `windowFunnel`
+permutations and window functions; docs/performance.md). Each hand-written query returns
+the columns of the statement it stands beside, so the two answers are compared row for
+row. The plain `windowFunnel` query of the plain funnel (a different, cheaper meaning for
+most kinds) is timed in the same rounds as a scale.
 
 Each round sends every statement of a kind, its hand-written twin and the scale, in
 rotating order, after two untimed rounds; medians of the engine's own `elapsed`.
@@ -41,8 +46,6 @@ from funnel_options import KINDS, query  # noqa: E402
 
 W = 86_400_000  # the funnel window, ms (funnelWindow=24)
 HOUR = 3_600_000
-STEP = ("multiIf(name = 'screen_view', 1, name = 'sign_up', 2, name = 'purchase', 3, "
-        "name = 'session_end', 4, 0)")
 NAMES = "'screen_view', 'sign_up', 'purchase'"
 EDGES = [1000, 10000, 60000, 300000, 900000, 3600000, 14400000, 43200000]
 NOT_SET = "if(country = '', '(not set)', country)"
@@ -55,7 +58,13 @@ def scan(start, end, names=NAMES):
 
 
 def window_funnel(cond1="name = 'screen_view'", cond2="name = 'sign_up'"):
-    return (f"windowFunnel({W}, 'strict_increase')(toUInt64(toUnixTimestamp64Milli(created_at)), "
+    """§7's level. Times are ms × 4 plus 3 − the step, so that within one millisecond the
+    later steps come first and never follow an earlier step of the same millisecond
+    (`strict_increase` alone lets a step-1 event of a chain's step-2 millisecond replace
+    the chain's start, and the chain is lost)."""
+    step = f"multiIf({cond1}, 3, {cond2}, 2, 1)"
+    return (f"windowFunnel({4 * W}, 'strict_increase')("
+            f"toUInt64(toUnixTimestamp64Milli(created_at) * 4 + {step}), "
             f"{cond1}, {cond2}, name = 'purchase')")
 
 
@@ -92,107 +101,149 @@ def entry_range(b):
             f"ORDER BY level, open, bucket")
 
 
-def arrays(b, level, names=NAMES, gate=True):
-    """Levels from each session's sorted events `ev` (t, s: times and step numbers);
-    `level` may use `has1` (the session has a step-1 event)."""
-    ev = f"arraySort(groupArray((toUnixTimestamp64Milli(created_at), {STEP})))"
-    if gate:
-        ev = f"if(countIf(name = 'sign_up') > 0, {ev}, [])"
+def _t(x):
+    return f"bitShiftRight({x}, 2)"
+
+
+def _c(x):
+    return f"bitAnd({x}, 3)"
+
+
+def packed(b, code):
+    return f"bitShiftLeft(toUInt64(toUnixTimestamp64Milli(created_at) - {b['start'] - 1}), 2) + {code}"
+
+
+REV = "multiIf(name = 'screen_view', 3, name = 'sign_up', 2, name = 'purchase', 1, 0)"
+BITS = ("groupBitOr(multiIf(name = 'screen_view', 1, name = 'sign_up', 2, name = 'purchase', 4, "
+        "name = 'session_end', 8, 0))")
+
+
+def gated(b, level, names=NAMES, code=REV, gate="bitAnd(bits, 3) = 3", extra=""):
+    """Levels from `a` (sorted packed events, only for sessions passing `gate`), `bits`."""
     return (f"SELECT level, 0 AS open, 0 AS bucket, toFloat64(count()) AS entrants FROM ("
-            f"SELECT {ev} AS ev, arrayMap(x -> x.1, ev) AS t, arrayMap(x -> x.2, ev) AS s, "
-            f"countIf(name = 'screen_view') > 0 AS has1, {level} AS level "
-            f"FROM events WHERE {scan(b['start'], b['end'], names)} GROUP BY session_id) "
+            f"SELECT {BITS} AS bits, if({gate}, arraySort(groupArray({packed(b, code)})), []) AS a{extra}, "
+            f"{level} AS level FROM events WHERE {scan(b['start'], b['end'], names)} GROUP BY session_id) "
             f"WHERE level > 0 GROUP BY level, open, bucket ORDER BY level, open, bucket")
 
 
-def strict(b):
-    """Consecutive events of the session, each alone at its millisecond."""
-    i = "arrayEnumerate(t)"
-    u = f"arrayMap(i -> t[i] != t[i - 1] AND t[i] != t[i + 1], {i})"
-    level = (f"multiIf(arrayExists(i -> s[i] = 1 AND s[i + 1] = 2 AND s[i + 2] = 3 AND u[i] AND "
-             f"u[i + 1] AND u[i + 2] AND t[i + 2] - t[i] <= {W}, {i}), 3, "
-             f"arrayExists(i -> s[i] = 1 AND s[i + 1] = 2 AND u[i] AND u[i + 1] AND "
-             f"t[i + 1] - t[i] <= {W}, {i}), 2, has1, 1, 0)")
-    return arrays(b, f"({u} AS u, {level}).2", names=None)
+def fill_code(k, a="a"):
+    return f"arrayFill(v -> v > 0, arrayMap(x -> if({_c('x')} = {k}, {_t('x')}, 0), {a}))"
 
 
-def any_order(b):
-    """The largest prefix of steps all present within one window, from any event on."""
-    within = lambda k: f"arrayExists((x, sx) -> sx = {k} AND x >= a AND x <= a + {W}, t, s)"  # noqa: E731
-    level = (f"arrayMax(arrayMap(a -> multiIf({within(1)} AND {within(2)} AND {within(3)}, 3, "
-             f"{within(1)} AND {within(2)}, 2, {within(1)}, 1, 0), t))")
-    return arrays(b, level, gate=False)
-
-
-def chains(b, extra2="", extra3=""):
-    """Ordered chains as nested `arrayExists`; extra conditions on (t1, t2) and (t1, t3)."""
-    l2 = (f"arrayExists((t2, s2) -> s2 = 2 AND arrayExists((t1, s1) -> s1 = 1 AND t1 < t2 AND "
-          f"t2 - t1 <= {W}{extra2}, t, s), t, s)")
-    l3 = (f"arrayExists((t3, s3) -> s3 = 3 AND arrayExists((t2, s2) -> s2 = 2 AND t2 < t3 AND "
-          f"arrayExists((t1, s1) -> s1 = 1 AND t1 < t2 AND t3 - t1 <= {W}{extra2}{extra3}, t, s), "
-          f"t, s), t, s)")
-    return f"multiIf({l3}, 3, {l2}, 2, has1, 1, 0)"
+def ordered_level(l2, l3):
+    return f"multiIf({l3}, 3, {l2}, 2, bitTest(bits, 0), 1, 0)"
 
 
 def step_window(b):
-    return arrays(b, chains(b, extra2=f" AND t2 - t1 <= {HOUR}"))
+    c2 = (f"arrayMap((x, s) -> if({_c('x')} = 2 AND s > 0 AND {_t('x')} <= s + {HOUR}, s, 0), "
+          f"a, {fill_code(3)})")
+    l3 = (f"arrayExists((x, s) -> {_c('x')} = 1 AND s > 0 AND {_t('x')} <= s + {W}, a, "
+          f"arrayFill(v -> v > 0, c2))")
+    return gated(b, ordered_level("arrayExists(v -> v > 0, c2)", l3), extra=f", {c2} AS c2")
 
 
 def exclusion(b):
-    def clear(a, z):
-        return f" AND NOT arrayExists((x, sx) -> sx = 4 AND x >= {a} AND x <= {z}, t, s)"
-    level = chains(b, extra2=clear("t1", "t2"), extra3=clear("t1", "t3"))
-    return arrays(b, level, names=NAMES + ", 'session_end'")
+    # session_end is code 0: first in its millisecond, so xe (the latest session_end at or
+    # before an event's millisecond) sees one at the same millisecond. A chain start s is
+    # valid for an end e when no session_end is in [s, t(e)]: xe(e) < s.
+    xe = f"arrayFill(v -> v > 0, arrayMap(x -> if({_c('x')} = 0, {_t('x')}, 0), a))"
+    c2 = (f"arrayMap((x, s, e) -> if({_c('x')} = 2 AND s > e AND {_t('x')} <= s + {W}, s, 0), "
+          f"a, {fill_code(3)}, xe)")
+    l3 = (f"arrayExists((x, s, e) -> {_c('x')} = 1 AND s > e AND {_t('x')} <= s + {W}, a, "
+          f"arrayFill(v -> v > 0, c2), xe)")
+    return gated(b, ordered_level("arrayExists(v -> v > 0, c2)", l3),
+                 names=NAMES + ", 'session_end'", extra=f", {xe} AS xe, {c2} AS c2")
+
+
+def strict(b):
+    # all events (any name intervenes); code 0 for other names; neighbours by shifts.
+    t = _t
+    c = _c
+    lam = (f"(p, x, y, z, w) -> if({c('x')} = 3 AND {c('y')} = 2 AND {t('p')} != {t('x')} AND "
+           f"{t('x')} != {t('y')} AND {t('y')} != {t('z')} AND {t('y')} <= {t('x')} + {W}, "
+           f"if({c('z')} = 1 AND {t('z')} != {t('w')} AND {t('z')} <= {t('x')} + {W}, 3, 2), 0)")
+    lv = (f"arrayMax(arrayMap({lam}, arrayShiftRight(a, 1, 0), a, arrayShiftLeft(a, 1, 0), "
+          f"arrayShiftLeft(a, 2, 0), arrayShiftLeft(a, 3, 0)))")
+    return gated(b, f"if(bitAnd(bits, 3) = 3, greatest({lv}, bitTest(bits, 0)), bitTest(bits, 0))", names=None)
+
+
+def any_order(b):
+    def n(k):
+        return f"arrayReverseFill(v -> v > 0, arrayMap(x -> if({_c('x')} = {k}, {_t('x')}, 0), a))"
+    within = lambda v: f"{v} > 0 AND {v} <= {_t('x')} + {W}"  # noqa: E731
+    lam = f"(x, n1, n2, n3) -> if({within('n1')} AND {within('n2')}, if({within('n3')}, 3, 2), 0)"
+    lv = f"arrayMax(arrayMap({lam}, a, {n(3)}, {n(2)}, {n(1)}))"
+    return gated(b, f"if(bitAnd(bits, 3) = 3, greatest({lv}, bitTest(bits, 0)), bitTest(bits, 0))")
 
 
 def first_completions(b):
-    """Each session's first completion of steps 1–3 (0: none), ordered chains."""
-    f2 = (f"arrayMin(arrayFilter((t2, s2) -> s2 = 2 AND arrayExists((t1, s1) -> s1 = 1 AND "
-          f"t1 < t2 AND t2 - t1 <= {W}, t, s), t, s))")
-    f3 = (f"arrayMin(arrayFilter((t3, s3) -> s3 = 3 AND arrayExists((t2, s2) -> s2 = 2 AND "
-          f"t2 < t3 AND arrayExists((t1, s1) -> s1 = 1 AND t1 < t2 AND t3 - t1 <= {W}, t, s), t, s), "
-          f"t, s))")
-    ev = (f"if(countIf(name = 'sign_up') > 0, "
-          f"arraySort(groupArray((toUnixTimestamp64Milli(created_at), {STEP}))), [])")
-    return (f"SELECT {ev} AS ev, arrayMap(x -> x.1, ev) AS t, arrayMap(x -> x.2, ev) AS s, "
-            f"arrayMin(arrayFilter((t1, s1) -> s1 = 1, t, s)) AS f1, {f2} AS f2, {f3} AS f3 "
-            f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id")
-
-
-def time_to_convert(b):
-    """(step, entrants, total, median, p90, histogram…): nearest ranks of F(k) − F(k−1)."""
     bounds = [0] + EDGES + [None]
     hist = ", ".join(
         f"toFloat64(countIf(d >= {lo}" + (f" AND d < {hi}))" if hi is not None else "))")
         + f" AS h{i}" for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])))
     names = ", ".join(f"h{i}" for i in range(len(bounds) - 1))
+    c2 = (f"arrayMap((x, s) -> if({_c('x')} = 2 AND s > 0 AND {_t('x')} <= s + {W}, s, 0), "
+          f"a, {fill_code(3)})")
+    f2 = f"{_t('arrayFirst((x, v) -> v > 0, a, c2)')}"
+    f3 = (f"{_t(f'arrayFirst((x, s) -> {_c(chr(120))} = 1 AND s > 0 AND {_t(chr(120))} <= s + {W}, a, arrayFill(v -> v > 0, c2))')}")
+    inner = (f"SELECT {BITS} AS bits, if(bitAnd(bits, 3) = 3, arraySort(groupArray({packed(b, REV)})), []) AS a, "
+             f"{c2} AS c2, toInt64({_t(f'arrayFirst(x -> {_c(chr(120))} = 3, a)')}) AS f1, "
+             f"toInt64({f2}) AS f2, toInt64({f3}) AS f3 "
+             f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id HAVING f2 > 0")
     return (f"SELECT step, n, total, ds[intDiv(toUInt64(n) + 1, 2)] AS median, "
             f"ds[intDiv(9 * toUInt64(n) + 9, 10)] AS p90, {names} FROM ("
             f"SELECT step, toFloat64(count()) AS n, toFloat64(sum(d)) AS total, "
             f"arraySort(groupArray(d)) AS ds, {hist} FROM ("
-            f"SELECT x.1 AS step, x.2 AS d FROM ({first_completions(b)}) "
+            f"SELECT x.1 AS step, x.2 AS d FROM ({inner}) "
             f"ARRAY JOIN [(2, f2 - f1, f2 > 0), (3, f3 - f2, f3 > 0)] AS x WHERE x.3) "
             f"GROUP BY step) ORDER BY step")
 
 
-def breakdown(b):
-    """Country of each entrant's first completion of its level (smallest at a tie), top 10
-    by entrants, the rest as group 0: (grp, u0, level, open, total, entrants)."""
-    v1 = "arrayFirst(x -> x.3 = 1, ev).2"
-    v2 = (f"arrayFirst(x -> x.3 = 2 AND arrayExists(y -> y.3 = 1 AND y.1 < x.1 AND "
-          f"x.1 - y.1 <= {W}, ev), ev).2")
-    v3 = (f"arrayFirst(x -> x.3 = 3 AND arrayExists(y -> y.3 = 2 AND y.1 < x.1 AND "
-          f"arrayExists(z -> z.3 = 1 AND z.1 < y.1 AND x.1 - z.1 <= {W}, ev), ev), ev).2")
+def _bd_outer(inner):
     return (f"SELECT if(rk <= 10, rk, 0) AS grp, if(rk <= 10, v, '') AS u0, level, 0 AS open, "
             f"max(total) AS total, sum(n) AS entrants FROM ("
             f"SELECT *, max(rk) OVER () AS total FROM ("
             f"SELECT v, level, n, dense_rank() OVER (ORDER BY size DESC, v) AS rk FROM ("
             f"SELECT v, level, toFloat64(count()) AS n, sum(toFloat64(count())) OVER (PARTITION BY v) AS size "
-            f"FROM (SELECT {window_funnel()} AS level, "
-            f"arraySort(groupArray((toUnixTimestamp64Milli(created_at), {NOT_SET}, {STEP}))) AS ev, "
-            f"multiIf(level = 3, {v3}, level = 2, {v2}, {v1}) AS v "
-            f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id HAVING level > 0) "
-            f"GROUP BY v, level))) GROUP BY grp, u0, level, open ORDER BY grp, level, open")
+            f"FROM ({inner}) GROUP BY v, level))) GROUP BY grp, u0, level, open ORDER BY grp, level, open")
+
+
+def breakdown(b):
+    """Every session's (packed, country) array sorted; the chain passes over its key column
+    `a.1` alone, the attributed country read at the index found."""
+    arr = f"groupArray(({packed(b, REV)}, {NOT_SET}))"
+    arr = f"arraySort({arr})"
+    s1 = f"arrayFill(v -> v > 0, arrayMap(x -> if({_c('x')} = 3, {_t('x')}, 0), ks))"
+    c2 = f"arrayMap((x, s) -> if({_c('x')} = 2 AND s > 0 AND {_t('x')} <= s + {W}, s, 0), ks, {s1})"
+    i3 = (f"arrayFirstIndex((x, s) -> {_c('x')} = 1 AND s > 0 AND {_t('x')} <= s + {W}, ks, "
+          f"arrayFill(v -> v > 0, c2))")
+    i1 = f"arrayFirstIndex(x -> {_c('x')} = 3, ks)"
+    inner = (f"SELECT {BITS} AS bits, {arr} AS a, a.1 AS ks, "
+             f"if(bitAnd(bits, 3) = 3, {c2}, []) AS c2, if(bitAnd(bits, 3) = 3, {i3}, 0) AS i3, "
+             f"arrayFirstIndex(v -> v > 0, c2) AS i2, {i1} AS i1, "
+             f"multiIf(i3 > 0, 3, i2 > 0, 2, i1 > 0, 1, 0) AS level, "
+             f"a.2[multiIf(i3 > 0, i3, i2 > 0, i2, i1)] AS v "
+             f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id HAVING level > 0")
+    return _bd_outer(inner)
+
+
+def time_to_convert(b):
+    """first_completions's first completions; the differences gathered as two arrays in one
+    row (no per-step GROUP BY), each step's statistics as array functions."""
+    q = first_completions(b)
+    k = "FROM (SELECT x.1 AS step, x.2 AS d FROM ("
+    inner = q[q.index(k) + len(k):q.index(") ARRAY JOIN")]
+    bounds = [0] + EDGES + [None]
+    hist = ", ".join(
+        f"toFloat64(arrayCount(d -> d >= {lo}" + (f" AND d < {hi}, ds))" if hi is not None else ", ds))")
+        + f" AS h{i}" for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])))
+    return (f"SELECT step, toFloat64(length(ds)) AS n, toFloat64(arraySum(ds)) AS total, "
+            f"ds[intDiv(length(ds) + 1, 2)] AS median, "
+            f"ds[intDiv(9 * length(ds) + 9, 10)] AS p90, {hist} FROM (SELECT y.1 AS step, arraySort(y.2) AS ds FROM ("
+            f"SELECT groupArray(f2 - f1) AS d2, groupArrayIf(f3 - f2, f3 > 0) AS d3 FROM ({inner})) "
+            f"ARRAY JOIN [(2, d2), (3, d3)] AS y WHERE length(y.2) > 0) ORDER BY step")
+
+
 
 
 # Per request kind, the hand-written twin of each of Quarry's statements, in order.
