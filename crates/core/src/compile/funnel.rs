@@ -583,7 +583,7 @@ pub(super) const FIRST_ALIASES: [&str; 20] = [
     "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15",
     "f16", "f17", "f18", "f19", "f20",
 ];
-const BIN_ALIASES: [&str; 21] = [
+pub(super) const BIN_ALIASES: [&str; 21] = [
     "h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "h11", "h12", "h13", "h14",
     "h15", "h16", "h17", "h18", "h19", "h20",
 ];
@@ -1422,22 +1422,9 @@ fn any_set(q: usize, end_ms: Option<&Expr>) -> Expr {
 /// `ceil(9n / 10)`, and the count in each histogram bin (`[0, e0)`, `[e0, e1)`, …,
 /// `[e_last, ∞)`).
 ///
-/// Result columns: `step, entrants, total, median, p90, h0…h(edges)`.
+/// Result columns: `step, entrants, total, median, p90, h0…h(edges)` (ClickHouse's
+/// arrays form has its own, `funnel_arrays`).
 fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Params) -> Statement {
-    time_to_convert_from(per_entrant, None, n, edges, params)
-}
-
-/// [`time_to_convert`], with the rows `step, d` read from `durations` (over `p`, the
-/// per-entrant rows) when given, instead of one `SELECT` from `p` per step. Those come
-/// from the arrays form (ClickHouse), which reads the ranks from each step's durations
-/// as one sorted array instead of numbering them with a window: 0.95x the time.
-pub(super) fn time_to_convert_from(
-    per_entrant: Select,
-    durations: Option<Source>,
-    n: usize,
-    edges: &[i64],
-    params: &mut Params,
-) -> Statement {
     let per_step = || -> Vec<Select> {
         (2..=n)
             .map(|q| {
@@ -1454,42 +1441,18 @@ pub(super) fn time_to_convert_from(
             .collect()
     };
     let step = || vec![Expr::Col("step")];
-    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
-    let median = |n: Expr| div(n.op(Op::Add, Expr::Int(1)), 2);
-    let p90 = |n: Expr| div(n.op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)), 10);
-    if let Some(durations) = durations {
-        let sorted = || {
-            let all = Expr::engine("groupArray", vec![Expr::Col("d")]);
-            Expr::engine("arraySort", vec![all])
-        };
-        let at_rank = |rank: Expr| Expr::engine("arrayElement", vec![sorted(), rank]);
-        let mut out = Select {
-            from: Some(durations),
-            group_by: step(),
-            order_by: vec![OrderBy::asc(Expr::Col("step"))],
-            ..Select::default()
-        };
-        out.item(Expr::Col("step"), "step")
-            .item(Expr::agg(Agg::Sum, Expr::Int(1)), "entrants")
-            .item(Expr::agg(Agg::Sum, Expr::Col("d")), "total")
-            .item(at_rank(median(Expr::count_star())), "median")
-            .item(at_rank(p90(Expr::count_star())), "p90");
-        return with_bins(out, per_entrant, edges, params);
-    }
     let mut ranked = Select {
         items: vec![Item {
             expr: Expr::Star,
             alias: None,
         }],
-        from: Some(durations.unwrap_or_else(|| {
-            Source::Subquery(
-                Box::new(Statement {
-                    ctes: Vec::new(),
-                    body: Body::UnionAll(per_step()),
-                }),
-                "dd",
-            )
-        })),
+        from: Some(Source::Subquery(
+            Box::new(Statement {
+                ctes: Vec::new(),
+                body: Body::UnionAll(per_step()),
+            }),
+            "dd",
+        )),
         ..Select::default()
     };
     ranked
@@ -1516,6 +1479,7 @@ pub(super) fn time_to_convert_from(
             Expr::if_then(Expr::Col("rn").eq(rank), Expr::Col("d"), Expr::Null),
         )
     };
+    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
     let cnt = || Expr::Col("cnt");
     let keys = || vec![Expr::Col("step"), Expr::Col("cnt"), Expr::Col("total")];
     let mut out = Select {
@@ -1527,33 +1491,18 @@ pub(super) fn time_to_convert_from(
     out.item(Expr::Col("step"), "step")
         .item(cnt(), "entrants")
         .item(Expr::Col("total"), "total")
-        .item(at_rank(median(cnt())), "median")
-        .item(at_rank(p90(cnt())), "p90");
-    with_bins(out, per_entrant, edges, params)
-}
-
-/// `out` (grouped by step, over the rows `step, d`) with the count in each histogram bin,
-/// over the per-entrant rows `p`.
-fn with_bins(
-    mut out: Select,
-    per_entrant: Select,
-    edges: &[i64],
-    params: &mut Params,
-) -> Statement {
-    let d = || Expr::Col("d");
-    for b in 0..=edges.len().min(BIN_ALIASES.len() - 1) {
-        let mut within = Vec::new();
-        if b > 0 {
-            within.push(d().op(Op::GtEq, params.int(edges[b - 1])));
-        }
-        if b < edges.len() {
-            within.push(d().op(Op::Lt, params.int(edges[b])));
-        }
-        let count = Expr::agg(
-            Agg::Sum,
-            Expr::if_then(Expr::And(within), Expr::Int(1), Expr::Int(0)),
+        .item(at_rank(div(cnt().op(Op::Add, Expr::Int(1)), 2)), "median")
+        .item(
+            at_rank(div(
+                cnt().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
+                10,
+            )),
+            "p90",
         );
-        out.item(count, BIN_ALIASES[b]);
+    for (b, &alias) in BIN_ALIASES.iter().enumerate().take(edges.len() + 1) {
+        let within = in_bin(Expr::Col("d"), edges, b, params);
+        let count = Expr::agg(Agg::Sum, Expr::if_then(within, Expr::Int(1), Expr::Int(0)));
+        out.item(count, alias);
     }
     let mut stmt = Statement::select(out);
     stmt.ctes = vec![Cte {
@@ -1561,6 +1510,19 @@ fn with_bins(
         body: Body::Select(Box::new(per_entrant)),
     }];
     stmt
+}
+
+/// Whether the duration `d` is in histogram bin `b` of `edges` (`[0, e0)`, `[e0, e1)`, …,
+/// `[e_last, ∞)`).
+pub(super) fn in_bin(d: Expr, edges: &[i64], b: usize, params: &mut Params) -> Expr {
+    let mut within = Vec::new();
+    if b > 0 {
+        within.push(d.clone().op(Op::GtEq, params.int(edges[b - 1])));
+    }
+    if b < edges.len() {
+        within.push(d.op(Op::Lt, params.int(edges[b])));
+    }
+    Expr::And(within)
 }
 
 #[cfg(test)]

@@ -25,12 +25,12 @@
 //! Times are relative to the window's start plus one, so that 0 means "no chain".
 
 use super::funnel::{
-    CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan, VALUE_ALIASES,
-    by_level_open_bucket, layer, open_by_level, rank_combinations, scan, time_to_convert_from,
+    BIN_ALIASES, CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan,
+    VALUE_ALIASES, by_level_open_bucket, in_bin, layer, open_by_level, rank_combinations, scan,
 };
 use super::{Context, epoch_ms};
 use crate::request::{Attribution, EventName, Exclusion, FunnelOrder, FunnelRange, FunnelRequest};
-use crate::sql::ast::{Expr, Op, Params, Select, Source, Statement};
+use crate::sql::ast::{Body, Cte, Expr, Op, OrderBy, Params, Select, Source, Statement};
 use crate::time::Window;
 
 /// Per transition `q` (into step `q`) with exclusions: exclusion events up to and
@@ -50,6 +50,12 @@ const BEFORE_ALIASES: [&str; 20] = [
 const LATEST_ALIASES: [&str; 20] = [
     "xe1", "xe2", "xe3", "xe4", "xe5", "xe6", "xe7", "xe8", "xe9", "xe10", "xe11", "xe12", "xe13",
     "xe14", "xe15", "xe16", "xe17", "xe18", "xe19", "xe20",
+];
+
+/// Per step `q >= 2`: the durations from step `q - 1`'s first completion.
+const DURATION_ALIASES: [&str; 19] = [
+    "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", "d15",
+    "d16", "d17", "d18", "d19", "d20",
 ];
 
 /// Per step, with `funnelOrder=any`: the step's first time from each event's millisecond on.
@@ -320,29 +326,79 @@ fn any_order(columns: &mut Columns, n: usize, w: &Expr, end_rel: Option<Expr>) {
     columns.extend(sets);
 }
 
-/// `step, d` for every step `q >= 2` of the per-entrant rows `p` (`f_q - f_(q-1)` where
-/// `f_q` is not NULL), from one read of `p`: ClickHouse inlines a CTE at each reference,
-/// and one `SELECT` from `p` per step would run the arrays again for each.
-fn durations_once(n: usize) -> Source {
-    let pairs = (2..=n)
-        .map(|q| {
-            let d = col(FIRST_ALIASES[q - 1]).op(Op::Sub, col(FIRST_ALIASES[q - 2]));
-            f("tuple", vec![Expr::Int(q as i64), d])
-        })
-        .collect();
-    let mut joined = Select {
+/// The time to convert (the window form's `time_to_convert`, with its columns) from the
+/// per-entrant rows `p` and their first completions `f_q`: each step's durations gathered
+/// as one array in a single row (`groupArrayIf`), one row per step (`arrayJoin`), then
+/// sorted once and read at the nearest ranks, summed and counted per bin by array
+/// functions. ClickHouse inlines a CTE at each reference, so `p` is read once; ranking
+/// with windows over every duration, and one row per duration and step, cost 1.15x
+/// (docs/performance.md).
+fn time_to_convert_sorted(
+    per_entrant: Select,
+    n: usize,
+    edges: &[i64],
+    params: &mut Params,
+) -> Statement {
+    let d_cols = &DURATION_ALIASES[..n - 1];
+    let mut gathered = Select {
         from: Some(Source::Named("p")),
         ..Select::default()
     };
-    joined.item(f("arrayJoin", vec![f("array", pairs)]), "x");
-    let part = |i: i64| f("tupleElement", vec![col("x"), Expr::Int(i)]);
-    let mut durations = Select {
-        from: Some(Source::subquery(joined, "j")),
-        filter: vec![Expr::IsNull(Box::new(part(2)), true)],
+    for q in 2..=n {
+        let (at, before) = (col(FIRST_ALIASES[q - 1]), col(FIRST_ALIASES[q - 2]));
+        let reached = Expr::IsNull(Box::new(at.clone()), true);
+        gathered.item(
+            f("groupArrayIf", vec![at.op(Op::Sub, before), reached]),
+            d_cols[q - 2],
+        );
+    }
+    let pairs = (2..=n)
+        .map(|q| f("tuple", vec![Expr::Int(q as i64), col(d_cols[q - 2])]))
+        .collect();
+    let mut joined = Select {
+        from: Some(Source::subquery(gathered, "g")),
         ..Select::default()
     };
-    durations.item(part(1), "step").item(part(2), "d");
-    Source::subquery(durations, "dd")
+    joined.item(f("arrayJoin", vec![f("array", pairs)]), "y");
+    let part = |i: i64| f("tupleElement", vec![col("y"), Expr::Int(i)]);
+    let mut per_step = Select {
+        from: Some(Source::subquery(joined, "j")),
+        filter: vec![f("length", vec![part(2)]).op(Op::Gt, Expr::Int(0))],
+        ..Select::default()
+    };
+    per_step
+        .item(part(1), "step")
+        .item(f("arraySort", vec![part(2)]), "ds");
+    let n_ds = || f("length", vec![col("ds")]);
+    let at_rank = |rank: Expr| f("arrayElement", vec![col("ds"), rank]);
+    let div = |e: Expr, by: i64| f("intDiv", vec![e, Expr::Int(by)]);
+    let float = |e: Expr| f("toFloat64", vec![e]);
+    let mut out = Select {
+        from: Some(Source::subquery(per_step, "s")),
+        order_by: vec![OrderBy::asc(col("step"))],
+        ..Select::default()
+    };
+    out.item(col("step"), "step")
+        .item(float(n_ds()), "entrants")
+        .item(float(f("arraySum", vec![col("ds")])), "total")
+        .item(at_rank(div(n_ds().op(Op::Add, Expr::Int(1)), 2)), "median")
+        .item(
+            at_rank(div(
+                n_ds().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
+                10,
+            )),
+            "p90",
+        );
+    for (b, &alias) in BIN_ALIASES.iter().enumerate().take(edges.len() + 1) {
+        let within = Expr::lambda(&["d"], in_bin(col("d"), edges, b, params));
+        out.item(float(f("arrayCount", vec![within, col("ds")])), alias);
+    }
+    let mut stmt = Statement::select(out);
+    stmt.ctes = vec![Cte {
+        name: "p",
+        body: Body::Select(Box::new(per_entrant)),
+    }];
+    stmt
 }
 
 /// With `funnelRange=entry`, the columns `o_q` (a chain of level `q` still open at now:
@@ -458,9 +514,9 @@ pub(super) fn general_arrays(
     };
     let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
     // The gate. Over the plain range, in every order mode a chain past step 1 needs a
-    // step-2 event: an entrant without one is level 1 if it has a step-1 event (else 0),
-    // has no time to convert, and its entry is its earliest step-1 event (kept by the
-    // aggregate). Its events are neither sorted nor passed through the arrays. Breakdowns
+    // step-1 and a step-2 event: an entrant without both is level 1 if it has a step-1
+    // event (else 0), has no time to convert, and its entry is its earliest step-1 event
+    // (kept by the aggregate). Its events are neither sorted nor passed through the arrays. Breakdowns
     // are not gated: their attributed event, kept as the least `(t, values…, mask)` of
     // the step-1 events, cost more than the arrays it spared (docs/performance.md).
     let gated = !entry && n >= 2 && !matches!(output, Output::Breakdowns(_));
@@ -483,9 +539,13 @@ pub(super) fn general_arrays(
     per_entrant.item(col(group), "k");
     if gated {
         // `bits` is read by the array's own test (an alias of the same `SELECT`).
+        let steps_1_and_2 = f("bitAnd", vec![col("bits"), Expr::Int(3)]).eq(Expr::Int(3));
         per_entrant
             .item(f("groupBitOr", vec![mask.clone()]), "bits")
-            .item(Expr::if_then(has_step(1), sorted, f("array", vec![])), "a");
+            .item(
+                Expr::if_then(steps_1_and_2, sorted, f("array", vec![])),
+                "a",
+            );
         if matches!(output, Output::Levels(Some(_))) {
             let earliest = f("minIf", vec![time, f("bitTest", vec![mask, Expr::Int(0)])]);
             per_entrant.item(earliest, "t_1");
@@ -640,8 +700,7 @@ pub(super) fn general_arrays(
                 let first = f("nullIf", vec![time, Expr::Int(0)]);
                 out.item(first, FIRST_ALIASES[q - 1]);
             }
-            let durations = Some(durations_once(n));
-            return time_to_convert_from(out, durations, n, edges, params);
+            return time_to_convert_sorted(out, n, edges, params);
         }
         Output::Breakdowns(_) => None,
     };
