@@ -482,8 +482,7 @@ pub(super) fn general_arrays(
     // earlier ones: a step's fill then reads only earlier milliseconds' ends, and the
     // millisecond-start arrays are not needed.
     let codes = (step_conds.len() + excl_conds.len()) as i64;
-    let by_step = values == 0
-        && req.order == FunnelOrder::Ordered
+    let by_step = req.order == FunnelOrder::Ordered
         && one_kind_per_event(req, exclusions)
         && (64 - latest.leading_zeros()) + (64 - codes.leading_zeros()) <= 63;
     let code = by_step.then(|| {
@@ -525,6 +524,14 @@ pub(super) fn general_arrays(
         let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
         let low = code.clone().unwrap_or_else(|| mask.clone());
         f("groupArray", vec![shifted.op(Op::Add, low)])
+    } else if let Some(code) = code.clone() {
+        // (time and code, values…): a millisecond's events by step, then by values, so
+        // that the first to end a chain at a step has the smallest values of its
+        // millisecond.
+        let time = f("toUInt64", vec![fields.remove(0)]);
+        let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
+        fields.insert(0, shifted.op(Op::Add, code));
+        f("groupArray", vec![f("tuple", fields)])
     } else {
         fields.push(mask.clone());
         f("groupArray", vec![f("tuple", fields)])
@@ -562,14 +569,19 @@ pub(super) fn general_arrays(
             vec![col("a")],
         )
     };
-    let (ts, ms) = if packed {
+    let (ts, ms) = if packed || by_step {
         let low = (1_i64 << width) - 1;
-        let time = f("bitShiftRight", vec![col("x"), Expr::Int(width as i64)]);
+        let key = if packed {
+            col("x")
+        } else {
+            f("tupleElement", vec![col("x"), Expr::Int(1)])
+        };
+        let time = f("bitShiftRight", vec![key.clone(), Expr::Int(width as i64)]);
         (
             map(&["x"], f("toInt64", vec![time]), vec![col("a")]),
             map(
                 &["x"],
-                f("bitAnd", vec![col("x"), Expr::Int(low)]),
+                f("bitAnd", vec![key, Expr::Int(low)]),
                 vec![col("a")],
             ),
         )
