@@ -970,6 +970,54 @@ pub async fn funnel_exclusions_at_the_chain_edges(b: &dyn Backend) {
     assert_eq!(counts(&whole), [json!(7), json!(5), json!(1)]);
 }
 
+/// Eight steps and two exclusions (ten step and exclusion codes: more than a byte's bits
+/// on ClickHouse), each exclusion spanning every transition:
+///   s1: a … h, one a minute from 10:00          level 8
+///   s2: a … d, x at 10:03:30, then e … h         level 4 (x between d and e)
+///   s3: a, y at 10:00:30, b … h                  level 1 (y between a and b)
+///   s4: x at 09:59, then a … h                   level 8 (x before the chain)
+pub async fn funnel_many_steps_with_exclusions(b: &dyn Backend) {
+    let steps = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    // Step i at 10:0i, or a minute later from step `late` on.
+    let chain = |sid: &str, extra: (&str, &str), late: usize| {
+        let mut at: Vec<(String, String)> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    s.to_string(),
+                    format!("10:{:02}", i + usize::from(i >= late)),
+                )
+            })
+            .collect();
+        if !extra.0.is_empty() {
+            at.push((extra.0.to_string(), extra.1.to_string()));
+        }
+        let refs: Vec<(&str, &str)> = at.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        session(sid, &refs)
+    };
+    let store = store_with(
+        b,
+        vec![
+            chain("s1", ("", ""), 8),
+            chain("s2", ("x", "10:03:30.000"), 4),
+            chain("s3", ("y", "10:00:30.000"), 8),
+            chain("s4", ("x", "09:59"), 8),
+        ],
+    )
+    .await;
+    let excluded = url_enc(r#"[{"name":"x","from":1,"to":8},{"name":"y","from":1,"to":8}]"#);
+    let out = run(
+        &store,
+        names(&steps),
+        &format!("&exclusions={excluded}"),
+        LATER,
+    )
+    .await;
+    let expected: Vec<Value> = [4, 3, 3, 3, 2, 2, 2, 2].iter().map(|n| json!(n)).collect();
+    assert_eq!(counts(&out), expected);
+}
+
 /// Alternatives that match several steps: one event never serves twice in a chain.
 /// Steps a, (b or a), c.
 ///   s1: a 10:00, a 10:01, c 10:02 — the second a is step 2: level 3

@@ -118,6 +118,7 @@ macro_rules! __scenarios {
             funnel_entrant_with_several_chains,
             funnel_time_to_convert_odd_count_and_empty_step,
             funnel_exclusions_at_the_chain_edges,
+            funnel_many_steps_with_exclusions,
             funnel_alternatives_matching_several_steps,
             funnel_entry_range_and_pending_entrants,
             funnel_previous_period_values,

@@ -162,7 +162,12 @@ impl Marks {
                     .filter(|i| mask & (1 << (steps + i)) != 0)
                     .map(|i| 1 << (i + 1))
                     .sum();
-                f("bitTest", vec![Expr::Int(codes), col("m")])
+                // As UInt64: a literal's own type (UInt8 for small ones) would refuse
+                // codes past its bits.
+                f(
+                    "bitTest",
+                    vec![f("toUInt64", vec![Expr::Int(codes)]), col("m")],
+                )
             }
         }
     }
