@@ -118,12 +118,14 @@ BITS = ("groupBitOr(multiIf(name = 'screen_view', 1, name = 'sign_up', 2, name =
         "name = 'session_end', 8, 0))")
 
 
-def gated(b, level, names=NAMES, code=REV, gate="bitAnd(bits, 3) = 3", extra=""):
-    """Levels from `a` (sorted packed events, only for sessions passing `gate`), `bits`."""
+def gated(b, level, names=NAMES, extra=""):
+    """Levels from `a` (sorted packed events, only for sessions with steps 1 and 2) and
+    `bits` (the steps a session has)."""
     return (f"SELECT level, 0 AS open, 0 AS bucket, toFloat64(count()) AS entrants FROM ("
-            f"SELECT {BITS} AS bits, if({gate}, arraySort(groupArray({packed(b, code)})), []) AS a{extra}, "
-            f"{level} AS level FROM events WHERE {scan(b['start'], b['end'], names)} GROUP BY session_id) "
-            f"WHERE level > 0 GROUP BY level, open, bucket ORDER BY level, open, bucket")
+            f"SELECT {BITS} AS bits, if(bitAnd(bits, 3) = 3, arraySort(groupArray({packed(b, REV)})), []) "
+            f"AS a{extra}, {level} AS level FROM events WHERE {scan(b['start'], b['end'], names)} "
+            f"GROUP BY session_id) WHERE level > 0 GROUP BY level, open, bucket "
+            f"ORDER BY level, open, bucket")
 
 
 def fill_code(k, a="a"):
@@ -157,8 +159,7 @@ def exclusion(b):
 
 def strict(b):
     # all events (any name intervenes); code 0 for other names; neighbours by shifts.
-    t = _t
-    c = _c
+    t, c = _t, _c
     lam = (f"(p, x, y, z, w) -> if({c('x')} = 3 AND {c('y')} = 2 AND {t('p')} != {t('x')} AND "
            f"{t('x')} != {t('y')} AND {t('y')} != {t('z')} AND {t('y')} <= {t('x')} + {W}, "
            f"if({c('z')} = 1 AND {t('z')} != {t('w')} AND {t('z')} <= {t('x')} + {W}, 3, 2), 0)")
@@ -177,26 +178,17 @@ def any_order(b):
 
 
 def first_completions(b):
-    bounds = [0] + EDGES + [None]
-    hist = ", ".join(
-        f"toFloat64(countIf(d >= {lo}" + (f" AND d < {hi}))" if hi is not None else "))")
-        + f" AS h{i}" for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])))
-    names = ", ".join(f"h{i}" for i in range(len(bounds) - 1))
+    """Per session with a step 2: the first completions f1, f2, f3 (0: none)."""
     c2 = (f"arrayMap((x, s) -> if({_c('x')} = 2 AND s > 0 AND {_t('x')} <= s + {W}, s, 0), "
           f"a, {fill_code(3)})")
-    f2 = f"{_t('arrayFirst((x, v) -> v > 0, a, c2)')}"
-    f3 = (f"{_t(f'arrayFirst((x, s) -> {_c(chr(120))} = 1 AND s > 0 AND {_t(chr(120))} <= s + {W}, a, arrayFill(v -> v > 0, c2))')}")
-    inner = (f"SELECT {BITS} AS bits, if(bitAnd(bits, 3) = 3, arraySort(groupArray({packed(b, REV)})), []) AS a, "
-             f"{c2} AS c2, toInt64({_t(f'arrayFirst(x -> {_c(chr(120))} = 3, a)')}) AS f1, "
-             f"toInt64({f2}) AS f2, toInt64({f3}) AS f3 "
-             f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id HAVING f2 > 0")
-    return (f"SELECT step, n, total, ds[intDiv(toUInt64(n) + 1, 2)] AS median, "
-            f"ds[intDiv(9 * toUInt64(n) + 9, 10)] AS p90, {names} FROM ("
-            f"SELECT step, toFloat64(count()) AS n, toFloat64(sum(d)) AS total, "
-            f"arraySort(groupArray(d)) AS ds, {hist} FROM ("
-            f"SELECT x.1 AS step, x.2 AS d FROM ({inner}) "
-            f"ARRAY JOIN [(2, f2 - f1, f2 > 0), (3, f3 - f2, f3 > 0)] AS x WHERE x.3) "
-            f"GROUP BY step) ORDER BY step")
+    first = lambda cond, *arrays: _t(f"arrayFirst({cond}, {', '.join(arrays)})")  # noqa: E731
+    f1 = first(f"x -> {_c('x')} = 3", "a")
+    f2 = first("(x, v) -> v > 0", "a", "c2")
+    f3 = first(f"(x, s) -> {_c('x')} = 1 AND s > 0 AND {_t('x')} <= s + {W}", "a",
+               "arrayFill(v -> v > 0, c2)")
+    return (f"SELECT {BITS} AS bits, if(bitAnd(bits, 3) = 3, arraySort(groupArray({packed(b, REV)})), []) "
+            f"AS a, {c2} AS c2, toInt64({f1}) AS f1, toInt64({f2}) AS f2, toInt64({f3}) AS f3 "
+            f"FROM events WHERE {scan(b['start'], b['end'])} GROUP BY session_id HAVING f2 > 0")
 
 
 def _bd_outer(inner):
@@ -211,8 +203,7 @@ def _bd_outer(inner):
 def breakdown(b):
     """Every session's (packed, country) array sorted; the chain passes over its key column
     `a.1` alone, the attributed country read at the index found."""
-    arr = f"groupArray(({packed(b, REV)}, {NOT_SET}))"
-    arr = f"arraySort({arr})"
+    arr = f"arraySort(groupArray(({packed(b, REV)}, {NOT_SET})))"
     s1 = f"arrayFill(v -> v > 0, arrayMap(x -> if({_c('x')} = 3, {_t('x')}, 0), ks))"
     c2 = f"arrayMap((x, s) -> if({_c('x')} = 2 AND s > 0 AND {_t('x')} <= s + {W}, s, 0), ks, {s1})"
     i3 = (f"arrayFirstIndex((x, s) -> {_c('x')} = 1 AND s > 0 AND {_t('x')} <= s + {W}, ks, "
@@ -228,22 +219,18 @@ def breakdown(b):
 
 
 def time_to_convert(b):
-    """first_completions's first completions; the differences gathered as two arrays in one
-    row (no per-step GROUP BY), each step's statistics as array functions."""
-    q = first_completions(b)
-    k = "FROM (SELECT x.1 AS step, x.2 AS d FROM ("
-    inner = q[q.index(k) + len(k):q.index(") ARRAY JOIN")]
+    """The differences of the first completions gathered as one array per step in a single
+    row, each step's statistics as array functions."""
     bounds = [0] + EDGES + [None]
     hist = ", ".join(
         f"toFloat64(arrayCount(d -> d >= {lo}" + (f" AND d < {hi}, ds))" if hi is not None else ", ds))")
         + f" AS h{i}" for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])))
     return (f"SELECT step, toFloat64(length(ds)) AS n, toFloat64(arraySum(ds)) AS total, "
-            f"ds[intDiv(length(ds) + 1, 2)] AS median, "
-            f"ds[intDiv(9 * length(ds) + 9, 10)] AS p90, {hist} FROM (SELECT y.1 AS step, arraySort(y.2) AS ds FROM ("
-            f"SELECT groupArray(f2 - f1) AS d2, groupArrayIf(f3 - f2, f3 > 0) AS d3 FROM ({inner})) "
+            f"ds[intDiv(length(ds) + 1, 2)] AS median, ds[intDiv(9 * length(ds) + 9, 10)] AS p90, "
+            f"{hist} FROM (SELECT y.1 AS step, arraySort(y.2) AS ds FROM ("
+            f"SELECT groupArray(f2 - f1) AS d2, groupArrayIf(f3 - f2, f3 > 0) AS d3 "
+            f"FROM ({first_completions(b)})) "
             f"ARRAY JOIN [(2, d2), (3, d3)] AS y WHERE length(y.2) > 0) ORDER BY step")
-
-
 
 
 # Per request kind, the hand-written twin of each of Quarry's statements, in order.

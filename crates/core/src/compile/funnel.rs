@@ -262,18 +262,11 @@ fn window_funnel(
             condition,
         })
         .collect();
-    let mut seen: Vec<&EventName> = Vec::new();
-    let mut exclusive = true;
-    for s in &req.steps {
-        let names: Vec<&EventName> = s.matches.iter().map(|m| &m.name).collect();
-        if names
+    let exclusive = names_tell_groups(
+        req.steps
             .iter()
-            .any(|n| **n == EventName::Any || seen.contains(n))
-        {
-            exclusive = false;
-        }
-        seen.extend(names);
-    }
+            .map(|s| s.matches.iter().map(|m| &m.name).collect()),
+    );
     let funnel = |steps: Vec<WindowFunnelStep>| {
         Expr::WindowFunnel(Box::new(WindowFunnel {
             engine,
@@ -1479,8 +1472,8 @@ fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Pa
             Expr::if_then(Expr::Col("rn").eq(rank), Expr::Col("d"), Expr::Null),
         )
     };
-    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
     let cnt = || Expr::Col("cnt");
+    let (median, p90) = nearest_ranks(cnt);
     let keys = || vec![Expr::Col("step"), Expr::Col("cnt"), Expr::Col("total")];
     let mut out = Select {
         from: Some(Source::subquery(ranked, "r")),
@@ -1491,14 +1484,8 @@ fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Pa
     out.item(Expr::Col("step"), "step")
         .item(cnt(), "entrants")
         .item(Expr::Col("total"), "total")
-        .item(at_rank(div(cnt().op(Op::Add, Expr::Int(1)), 2)), "median")
-        .item(
-            at_rank(div(
-                cnt().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
-                10,
-            )),
-            "p90",
-        );
+        .item(at_rank(median), "median")
+        .item(at_rank(p90), "p90");
     for (b, &alias) in BIN_ALIASES.iter().enumerate().take(edges.len() + 1) {
         let within = in_bin(Expr::Col("d"), edges, b, params);
         let count = Expr::agg(Agg::Sum, Expr::if_then(within, Expr::Int(1), Expr::Int(0)));
@@ -1510,6 +1497,33 @@ fn time_to_convert(per_entrant: Select, n: usize, edges: &[i64], params: &mut Pa
         body: Body::Select(Box::new(per_entrant)),
     }];
     stmt
+}
+
+/// The nearest ranks of the median and the 90th percentile among `n` values (1-based):
+/// `ceil(n / 2)` and `ceil(9n / 10)`.
+pub(super) fn nearest_ranks(n: impl Fn() -> Expr) -> (Expr, Expr) {
+    let div = |e: Expr, by: i64| Expr::call(Func::IntDiv, vec![e, Expr::Int(by)]);
+    (
+        div(n().op(Op::Add, Expr::Int(1)), 2),
+        div(n().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)), 10),
+    )
+}
+
+/// Whether every group (a step's or an exclusion's event names) names its events and no
+/// name is in two groups (one group may repeat a name): an event's name then tells its
+/// group, so an event is at most one of them.
+pub(super) fn names_tell_groups<'a>(groups: impl IntoIterator<Item = Vec<&'a EventName>>) -> bool {
+    let mut seen: Vec<&EventName> = Vec::new();
+    for names in groups {
+        if names
+            .iter()
+            .any(|n| **n == EventName::Any || seen.contains(n))
+        {
+            return false;
+        }
+        seen.extend(names);
+    }
+    true
 }
 
 /// Whether the duration `d` is in histogram bin `b` of `edges` (`[0, e0)`, `[e0, e1)`, …,

@@ -26,10 +26,11 @@
 
 use super::funnel::{
     BIN_ALIASES, CHAIN_ALIASES, FIRST_ALIASES, OPEN_ALIASES, Output, STEP_ALIASES, Scan,
-    VALUE_ALIASES, by_level_open_bucket, in_bin, layer, open_by_level, rank_combinations, scan,
+    VALUE_ALIASES, by_level_open_bucket, in_bin, layer, names_tell_groups, nearest_ranks,
+    open_by_level, rank_combinations, scan,
 };
 use super::{Context, epoch_ms};
-use crate::request::{Attribution, EventName, Exclusion, FunnelOrder, FunnelRange, FunnelRequest};
+use crate::request::{Attribution, FunnelOrder, FunnelRange, FunnelRequest};
 use crate::sql::ast::{Body, Cte, Expr, Op, OrderBy, Params, Select, Source, Statement};
 use crate::time::Window;
 
@@ -143,12 +144,30 @@ enum Marks {
 }
 
 impl Marks {
+    /// Step `k`'s code (with [`Marks::Code`]).
+    fn step_code(steps: i64, exclusions: i64, k: usize) -> i64 {
+        exclusions + steps - k as i64 + 1
+    }
+
+    /// An event's code from the steps' and exclusions' conditions (at most one holds).
+    fn code(self, step_conds: &[Expr], excl_conds: &[Expr]) -> Expr {
+        let Marks::Code { steps, exclusions } = self else {
+            return Expr::Int(0);
+        };
+        let excl = (1..).zip(excl_conds);
+        let step = (1..).map(|k| Marks::step_code(steps, exclusions, k));
+        excl.chain(step.zip(step_conds))
+            .map(|(v, c)| Expr::if_then(c.clone(), Expr::Int(v), Expr::Int(0)))
+            .reduce(|a, b| a.op(Op::Add, b))
+            .unwrap_or(Expr::Int(0))
+    }
+
     /// Whether event `m` is step `k`.
     fn step(self, k: usize) -> Expr {
         match self {
             Marks::Mask => f("bitTest", vec![col("m"), Expr::Int(k as i64 - 1)]),
             Marks::Code { steps, exclusions } => {
-                col("m").eq(Expr::Int(exclusions + steps - k as i64 + 1))
+                col("m").eq(Expr::Int(Marks::step_code(steps, exclusions, k)))
             }
         }
     }
@@ -229,6 +248,7 @@ fn ordered(
         }
         all.push(col("p").op(Op::Gt, Expr::Int(0)));
         all.push(col("p").op(Op::GtEq, col("t").op(Op::Sub, w.clone())));
+        // With the code order, an exclusion compares times (pt) rather than counts.
         let by_time = by_step && excluded.is_some();
         if step_window.is_some() || by_time {
             let times = where_chain(prev(), col("ts"), 0);
@@ -242,51 +262,31 @@ fn ordered(
         if let Some(sw) = step_window {
             all.push(col("pt").op(Op::GtEq, col("t").op(Op::Sub, params.int(sw))));
         }
-        if let (Some(r), true) = (excluded, by_time) {
-            // No exclusion event from the previous end's time to this millisecond: the
-            // latest one up to here (the millisecond's come first) is before that end.
-            names.push("xe");
-            arrays.push(col(LATEST_ALIASES[r - 1]));
-            all.push(col("xe").op(Op::Lt, col("pt")));
-        } else if let Some(r) = excluded {
-            let counts = where_chain(prev(), col(BEFORE_ALIASES[r - 1]), 1);
-            names.extend(["pc", "xu"]);
-            arrays.push(if strict {
-                shift_later(counts, 0)
-            } else {
-                before_millisecond(fill(counts))
-            });
-            arrays.push(col(UPTO_ALIASES[r - 1]));
-            all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
+        match (excluded, by_step) {
+            (None, _) => {}
+            (Some(r), true) => {
+                // No exclusion event from the previous end's time to this millisecond:
+                // the latest one up to here (the millisecond's come first) is before it.
+                names.push("xe");
+                arrays.push(col(LATEST_ALIASES[r - 1]));
+                all.push(col("xe").op(Op::Lt, col("pt")));
+            }
+            (Some(r), false) => {
+                let counts = where_chain(prev(), col(BEFORE_ALIASES[r - 1]), 1);
+                names.extend(["pc", "xu"]);
+                arrays.push(if strict {
+                    shift_later(counts, 0)
+                } else {
+                    before_millisecond(fill(counts))
+                });
+                arrays.push(col(UPTO_ALIASES[r - 1]));
+                all.push(col("pc").op(Op::Eq, col("xu").op(Op::Add, Expr::Int(1))));
+            }
         }
         let body = Expr::if_then(Expr::And(all), col("p"), Expr::Int(0));
         let chains = map(&names, body, arrays);
         columns.push((chains, CHAIN_ALIASES[q - 1]));
     }
-}
-
-/// Whether every event matches at most one step or exclusion: every config names its
-/// events and no name is in two of them (a step's alternatives may repeat a name).
-fn one_kind_per_event(req: &FunnelRequest, exclusions: &[Exclusion]) -> bool {
-    let steps = req
-        .steps
-        .iter()
-        .map(|s| s.matches.iter().collect::<Vec<_>>());
-    let excluded = exclusions.iter().map(|x| vec![&x.matcher]);
-    let mut owners: Vec<(&str, usize)> = Vec::new();
-    for (owner, matches) in steps.chain(excluded).enumerate() {
-        for m in matches {
-            let EventName::Named(name) = &m.name else {
-                return false;
-            };
-            match owners.iter().find(|(seen, _)| seen == name) {
-                Some(&(_, other)) if other != owner => return false,
-                Some(_) => {}
-                None => owners.push((name, owner)),
-            }
-        }
-    }
-    true
 }
 
 /// `c_q` of `funnelOrder=any`: per event, its time if it is the earliest event of a set
@@ -376,7 +376,7 @@ fn time_to_convert_sorted(
         .item(f("arraySort", vec![part(2)]), "ds");
     let n_ds = || f("length", vec![col("ds")]);
     let at_rank = |rank: Expr| f("arrayElement", vec![col("ds"), rank]);
-    let div = |e: Expr, by: i64| f("intDiv", vec![e, Expr::Int(by)]);
+    let (median, p90) = nearest_ranks(n_ds);
     let float = |e: Expr| f("toFloat64", vec![e]);
     let mut out = Select {
         from: Some(Source::subquery(per_step, "s")),
@@ -386,14 +386,8 @@ fn time_to_convert_sorted(
     out.item(col("step"), "step")
         .item(float(n_ds()), "entrants")
         .item(float(f("arraySum", vec![col("ds")])), "total")
-        .item(at_rank(div(n_ds().op(Op::Add, Expr::Int(1)), 2)), "median")
-        .item(
-            at_rank(div(
-                n_ds().op(Op::Mul, Expr::Int(9)).op(Op::Add, Expr::Int(9)),
-                10,
-            )),
-            "p90",
-        );
+        .item(at_rank(median), "median")
+        .item(at_rank(p90), "p90");
     for (b, &alias) in BIN_ALIASES.iter().enumerate().take(edges.len() + 1) {
         let within = Expr::lambda(&["d"], in_bin(col("d"), edges, b, params));
         out.item(float(f("arrayCount", vec![within, col("ds")])), alias);
@@ -477,66 +471,58 @@ pub(super) fn general_arrays(
         fields.extend(labels.map(|b| super::chart::exprs::label_expr(&b.field, params)));
     }
     let values = fields.len() as i64 - 1;
-    // Without values, (time, mask) packed into one UInt64 when both fit (`time << width |
-    // mask` sorts as the pair does): gathering and sorting one number costs less than a
-    // tuple (docs/performance.md).
-    let mut width = (step_conds.len() + excl_conds.len()) as u32;
     let latest = rel(window.end.saturating_add(req.window_ms)).max(1);
-    // With one step or exclusion per event, ordered chains pack a code instead of the
+    let fits = |bits: u32| (64 - latest.leading_zeros()) + bits <= 63;
+    // With one step or exclusion per event, ordered chains sort by a code instead of the
     // mask, so that within a millisecond exclusions come first and later steps before
     // earlier ones: a step's fill then reads only earlier milliseconds' ends, and the
     // millisecond-start arrays are not needed.
-    let codes = (step_conds.len() + excl_conds.len()) as i64;
-    let by_step = req.order == FunnelOrder::Ordered
-        && one_kind_per_event(req, exclusions)
-        && (64 - latest.leading_zeros()) + (64 - codes.leading_zeros()) <= 63;
-    let code = by_step.then(|| {
-        let (n_steps, n_excl) = (step_conds.len() as i64, excl_conds.len() as i64);
-        let steps = step_conds
+    let (n_steps, n_excl) = (step_conds.len() as i64, excl_conds.len() as i64);
+    let code_bits = 64 - (n_steps + n_excl).leading_zeros();
+    let one_kind = names_tell_groups(
+        req.steps
             .iter()
-            .enumerate()
-            .map(|(i, c)| (c, n_excl + n_steps - i as i64));
-        let excl = excl_conds
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c, i as i64 + 1));
-        excl.chain(steps)
-            .map(|(c, v)| Expr::if_then(c.clone(), Expr::Int(v), Expr::Int(0)))
-            .reduce(|a, b| a.op(Op::Add, b))
-            .unwrap_or(Expr::Int(0))
-    });
-    if by_step {
-        width = 64 - codes.leading_zeros();
-    }
-    let marks = if by_step {
+            .map(|s| s.matches.iter().map(|m| &m.name).collect())
+            .chain(exclusions.iter().map(|x| vec![&x.matcher.name])),
+    );
+    let marks = if req.order == FunnelOrder::Ordered && one_kind && fits(code_bits) {
         Marks::Code {
-            steps: step_conds.len() as i64,
-            exclusions: excl_conds.len() as i64,
+            steps: n_steps,
+            exclusions: n_excl,
         }
     } else {
         Marks::Mask
     };
-    let packed = values == 0 && (64 - latest.leading_zeros()) + width <= 63;
+    let by_step = matches!(marks, Marks::Code { .. });
+    // The low bits of each event's sort key, and how many there are.
+    let (low, width) = match marks {
+        Marks::Mask => (mask.clone(), (n_steps + n_excl) as u32),
+        Marks::Code { .. } => (marks.code(&step_conds, &excl_conds), code_bits),
+    };
+    // Without values, (time, low bits) packed into one UInt64 when both fit (`time <<
+    // width | low` sorts as the pair does): gathering and sorting one number costs less
+    // than a tuple (docs/performance.md). With the code and values, the key leads a tuple
+    // `(key, values…)`: a millisecond's events by step, then by values, so that the first
+    // to end a chain at a step has the smallest values of its millisecond.
+    let packed = values == 0 && fits(width);
+    let keyed = packed || by_step;
     // The gate. Over the plain range, in every order mode a chain past step 1 needs a
     // step-1 and a step-2 event: an entrant without both is level 1 if it has a step-1
     // event (else 0), has no time to convert, and its entry is its earliest step-1 event
-    // (kept by the aggregate). Its events are neither sorted nor passed through the arrays. Breakdowns
-    // are not gated: their attributed event, kept as the least `(t, values…, mask)` of
-    // the step-1 events, cost more than the arrays it spared (docs/performance.md).
+    // (kept by the aggregate). Its events are neither sorted nor passed through the
+    // arrays. Breakdowns are not gated: their attributed event, kept as the least `(t,
+    // values…, mask)` of the step-1 events, cost more than the arrays it spared
+    // (docs/performance.md).
     let gated = !entry && n >= 2 && !matches!(output, Output::Breakdowns(_));
-    let gathered = if packed {
+    let gathered = if keyed {
         let time = f("toUInt64", vec![fields.remove(0)]);
-        let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
-        let low = code.clone().unwrap_or_else(|| mask.clone());
-        f("groupArray", vec![shifted.op(Op::Add, low)])
-    } else if let Some(code) = code.clone() {
-        // (time and code, values…): a millisecond's events by step, then by values, so
-        // that the first to end a chain at a step has the smallest values of its
-        // millisecond.
-        let time = f("toUInt64", vec![fields.remove(0)]);
-        let shifted = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]);
-        fields.insert(0, shifted.op(Op::Add, code));
-        f("groupArray", vec![f("tuple", fields)])
+        let key = f("bitShiftLeft", vec![time, Expr::Int(width as i64)]).op(Op::Add, low);
+        if packed {
+            f("groupArray", vec![key])
+        } else {
+            fields.insert(0, key);
+            f("groupArray", vec![f("tuple", fields)])
+        }
     } else {
         fields.push(mask.clone());
         f("groupArray", vec![f("tuple", fields)])
@@ -574,7 +560,7 @@ pub(super) fn general_arrays(
             vec![col("a")],
         )
     };
-    let (ts, ms) = if packed || by_step {
+    let (ts, ms) = if keyed {
         let low = (1_i64 << width) - 1;
         let key = if packed {
             col("x")
@@ -632,30 +618,29 @@ pub(super) fn general_arrays(
         );
         derived.push((alone, "u"));
     }
-    for q in (2..=n).filter(|&q| by_step && owns_columns(q)) {
-        let times = map(
-            &["t", "m"],
-            Expr::if_then(marks.excluded(covering(q)), col("t"), Expr::Int(0)),
-            vec![col("ts"), col("ms")],
-        );
-        derived.push((fill(times), LATEST_ALIASES[q - 1]));
-    }
-    for q in (2..=n).filter(|&q| !by_step && owns_columns(q)) {
-        let hit = map(
-            &["m"],
-            f("bitAnd", vec![col("m"), Expr::Int(covering(q))]).op(Op::NotEq, Expr::Int(0)),
-            vec![col("ms")],
-        );
-        let ends = Expr::lambda(&["c", "e"], col("e"));
-        let upto = f(
-            "arrayReverseFill",
-            vec![
-                ends,
-                f("arrayCumSum", vec![hit]),
-                shift_earlier(col("st"), 1),
-            ],
-        );
-        derived.push((upto, UPTO_ALIASES[q - 1]));
+    for q in (2..=n).filter(|&q| owns_columns(q)) {
+        let excluded = marks.excluded(covering(q));
+        if by_step {
+            // The latest exclusion event's time at or before each event's millisecond.
+            let times = map(
+                &["t", "m"],
+                Expr::if_then(excluded, col("t"), Expr::Int(0)),
+                vec![col("ts"), col("ms")],
+            );
+            derived.push((fill(times), LATEST_ALIASES[q - 1]));
+        } else {
+            let hit = map(&["m"], excluded, vec![col("ms")]);
+            let ends = Expr::lambda(&["c", "e"], col("e"));
+            let upto = f(
+                "arrayReverseFill",
+                vec![
+                    ends,
+                    f("arrayCumSum", vec![hit]),
+                    shift_earlier(col("st"), 1),
+                ],
+            );
+            derived.push((upto, UPTO_ALIASES[q - 1]));
+        }
     }
     columns.extend(derived);
     let befores: Vec<(Expr, &'static str)> = (2..=n)
